@@ -1,0 +1,225 @@
+"""A small shop service to run pytest-prodsmoke against: a real HTTP server on loopback.
+
+    python examples/shop/server.py --version 2.0.0 --port 8001
+    python examples/shop/server.py --version 2.0.1 --port 0 --fail /catalog --delay /slow=200
+
+It prints one line ``shop <version> listening on http://127.0.0.1:<port>`` when ready (with
+``--port 0`` the system picks a free port). Every response carries ``X-App-Version``.
+
+Endpoints: GET /healthz, GET /version, GET /catalog, GET /catalog/<sku>, POST /login,
+POST /orders, GET /orders/<id>, DELETE /orders/<id>, GET /slow?ms=N.
+Fault switches: --fail PATH (answer 500 on that path and below), --delay PATH=MS (answer late).
+Standard library only, so it runs anywhere the tests run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+CATALOG = [
+    {"sku": "tea-01", "name": "Green tea", "price": 4.5, "currency": "EUR"},
+    {"sku": "cof-02", "name": "Coffee beans", "price": 9.9, "currency": "EUR"},
+    {"sku": "mug-03", "name": "Mug", "price": 7.0, "currency": "EUR"},
+]
+FAKE_USER_PREFIX = "smoke-"
+
+
+class Shop:
+    """Shop state shared by all request threads."""
+
+    def __init__(self, version: str, fail: list[str], delays: dict[str, float]) -> None:
+        self.version = version
+        self.fail = fail
+        self.delays = delays
+        self.lock = threading.Lock()
+        self.tokens: dict[str, str] = {}
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.requests_seen = 0
+
+
+def _matches(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as production servers do
+    server: ShopServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    # -- plumbing
+    def _send(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-App-Version", self.server.shop.version)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            return json.loads(raw or b"{}")
+        except ValueError:
+            return None
+
+    def _user(self) -> str | None:
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return None
+        with self.server.shop.lock:
+            return self.server.shop.tokens.get(auth[len("Bearer "):])
+
+    def _route(self, method: str) -> None:
+        shop = self.server.shop
+        parts = urlsplit(self.path)
+        path = parts.path
+        with shop.lock:
+            shop.requests_seen += 1
+        for prefix, seconds in shop.delays.items():
+            if _matches(path, prefix):
+                time.sleep(seconds)
+        if any(_matches(path, prefix) for prefix in shop.fail):
+            self._send(500, {"error": "injected fault", "path": path})
+            return
+        handler = getattr(self, f"_{method.lower()}", None)
+        if handler is None:
+            self._send(405, {"error": "method not allowed"})
+            return
+        handler(path, parse_qs(parts.query))
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_HEAD(self) -> None:
+        self._route("GET")
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
+
+    # -- endpoints
+    def _get(self, path: str, query: dict[str, list[str]]) -> None:
+        shop = self.server.shop
+        if path == "/healthz":
+            self._send(200, {"status": "ok", "version": shop.version})
+        elif path == "/version":
+            self._send(200, {"version": shop.version})
+        elif path == "/catalog":
+            self._send(200, {"items": CATALOG, "count": len(CATALOG),
+                             "generated_at": time.time()})
+        elif path.startswith("/catalog/"):
+            sku = path.split("/", 2)[2]
+            item = next((i for i in CATALOG if i["sku"] == sku), None)
+            self._send(200 if item else 404, item or {"error": "no such item"})
+        elif path.startswith("/orders/"):
+            with shop.lock:
+                order = shop.orders.get(path.split("/", 2)[2])
+            self._send(200 if order else 404, order or {"error": "no such order"})
+        elif path == "/slow":
+            ms = float((query.get("ms") or ["200"])[0])
+            time.sleep(ms / 1000)
+            self._send(200, {"slept_ms": ms})
+        else:
+            self._send(404, {"error": "not found", "path": path})
+
+    def _post(self, path: str, query: dict[str, list[str]]) -> None:
+        shop = self.server.shop
+        body = self._body()
+        if not isinstance(body, dict):
+            self._send(400, {"error": "JSON object expected"})
+        elif path == "/login":
+            username = str(body.get("username", ""))
+            if not username.startswith(FAKE_USER_PREFIX) or not body.get("password"):
+                self._send(401, {"error": "unknown user"})
+                return
+            token = secrets.token_hex(16)
+            with shop.lock:
+                shop.tokens[token] = username
+            self._send(200, {"token": token})
+        elif path == "/orders":
+            user = self._user()
+            if user is None:
+                self._send(401, {"error": "login required"})
+                return
+            order_id = secrets.token_hex(6)
+            order = {"id": order_id, "user": user, "items": body.get("items", [])}
+            with shop.lock:
+                shop.orders[order_id] = order
+            self._send(201, order)
+        else:
+            self._send(404, {"error": "not found", "path": path})
+
+    def _delete(self, path: str, query: dict[str, list[str]]) -> None:
+        shop = self.server.shop
+        if path.startswith("/orders/") and self._user() is not None:
+            with shop.lock:
+                found = shop.orders.pop(path.split("/", 2)[2], None)
+            self._send(204 if found else 404, {} if found else {"error": "no such order"})
+        else:
+            self._send(404, {"error": "not found", "path": path})
+
+
+class ShopServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], shop: Shop, verbose: bool) -> None:
+        super().__init__(address, Handler)
+        self.shop = shop
+        self.verbose = verbose
+
+
+def _delay(text: str) -> tuple[str, float]:
+    path, _, ms = text.partition("=")
+    try:
+        return path, float(ms) / 1000
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PATH=MS, got {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version", required=True, help="version this instance reports")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--fail", action="append", default=[], metavar="PATH",
+                        help="answer 500 on PATH and below (repeatable)")
+    parser.add_argument("--delay", action="append", default=[], type=_delay, metavar="PATH=MS",
+                        help="answer PATH after MS milliseconds (repeatable)")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+
+    shop = Shop(args.version, args.fail, dict(args.delay))
+    server = ShopServer((args.host, args.port), shop, args.verbose)
+    host, port = server.server_address[:2]
+
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"shop {args.version} listening on http://{host}:{port}", flush=True)
+    server.serve_forever(poll_interval=0.1)
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

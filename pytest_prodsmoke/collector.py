@@ -1,0 +1,121 @@
+"""Gathers what the gate decides from, as plain data, while the run goes on.
+
+The owner of the gate (the xdist controller, or the only process) feeds pytest reports and
+events in; ``facts()`` hands ``gate.decide`` a frozen ``RunFacts``. Reports are read by duck
+typing, so this works the same for local reports and for reports rebuilt from xdist workers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_prodsmoke.gate import CollectionProblem, PhaseEvent, RunFacts
+from pytest_prodsmoke.settings import Settings
+
+# Keys of the per-check properties that travel on report.user_properties (and into JUnit XML).
+PROP_CRITICAL = "prodsmoke.critical"
+PROP_SYNTHETIC = "prodsmoke.synthetic"
+PROP_VERSIONS = "prodsmoke.versions"
+
+MAX_MESSAGE_CHARS = 500
+
+
+def short_message(longrepr: Any) -> str:
+    """A one-line summary of a report's failure or skip text."""
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # skip: (path, lineno, reason)
+        text = str(longrepr[2])
+    else:
+        crash = getattr(longrepr, "reprcrash", None)
+        text = getattr(crash, "message", None) or str(longrepr)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    if first.startswith("Skipped: "):
+        first = first[len("Skipped: "):]
+    return first if len(first) <= MAX_MESSAGE_CHARS else first[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def _properties(report: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in getattr(report, "user_properties", ()) or ()}
+
+
+def event_from_report(report: Any) -> PhaseEvent:
+    props = _properties(report)
+    critical = props.get(PROP_CRITICAL)
+    try:
+        versions = {str(k): int(v) for k, v in json.loads(props.get(PROP_VERSIONS, "{}")).items()}
+    except (ValueError, AttributeError):
+        versions = {}
+    return PhaseEvent(
+        nodeid=report.nodeid,
+        when=str(report.when),
+        outcome=str(report.outcome),
+        wasxfail=hasattr(report, "wasxfail"),
+        duration_s=float(getattr(report, "duration", 0.0) or 0.0),
+        message=short_message(report.longrepr) if report.outcome != "passed" else "",
+        critical=None if critical is None else critical == "true",
+        synthetic=props.get(PROP_SYNTHETIC) == "true",
+        versions=versions,
+    )
+
+
+@dataclass
+class GateRecorder:
+    """Mutable accumulator owned by the gate's process; everything else is derived."""
+
+    collected: dict[str, None] = field(default_factory=dict)  # ordered set
+    events: list[PhaseEvent] = field(default_factory=list)
+    collection_errors: list[CollectionProblem] = field(default_factory=list)
+    collection_skips: list[CollectionProblem] = field(default_factory=list)
+    interruptions: list[str] = field(default_factory=list)
+    crashed_workers: dict[str, str] = field(default_factory=dict)
+    internal_errors: list[str] = field(default_factory=list)
+    hook_errors: list[str] = field(default_factory=list)
+
+    def on_collected(self, nodeids: list[str]) -> None:
+        # Under xdist every worker reports the same ids; a replaced worker reports them again.
+        for nodeid in nodeids:
+            self.collected.setdefault(nodeid)
+
+    def on_test_report(self, report: Any) -> None:
+        if report.outcome not in ("passed", "failed", "skipped"):
+            return  # e.g. "rerun" from pytest-rerunfailures: the final report follows
+        self.events.append(event_from_report(report))
+
+    def on_collect_report(self, report: Any) -> None:
+        problem = CollectionProblem(report.nodeid, short_message(report.longrepr))
+        if report.failed:
+            self.collection_errors.append(problem)
+        elif report.skipped:
+            self.collection_skips.append(problem)
+
+    def on_interrupt(self, message: str) -> None:
+        self.interruptions.append(message)
+
+    def on_worker_down(self, worker_id: str, error: object) -> None:
+        # pytest_testnodedown can fire twice for one node: keyed by worker id.
+        if error is not None:
+            self.crashed_workers.setdefault(worker_id, f"worker {worker_id} went down: {error}")
+
+    def on_internal_error(self, message: str) -> None:
+        self.internal_errors.append(message)
+
+    def facts(self, pytest_exit_status: int, settings: Settings,
+              extra_interruptions: tuple[str, ...] = ()) -> RunFacts:
+        return RunFacts(
+            collected=tuple(self.collected),
+            events=tuple(self.events),
+            collection_errors=tuple(self.collection_errors),
+            collection_skips=tuple(self.collection_skips),
+            interruptions=tuple(self.interruptions) + extra_interruptions,
+            crashed_workers=tuple(self.crashed_workers.values()),
+            internal_errors=tuple(self.internal_errors),
+            hook_errors=tuple(self.hook_errors),
+            pytest_exit_status=int(pytest_exit_status),
+            expected_version=settings.expect_version,
+            strict=settings.gate_strict,
+            allow_skips=settings.allow_skips,
+        )

@@ -1,0 +1,21 @@
+"""Exceptions raised by pytest-prodsmoke (no pytest import: usable from plain code)."""
+
+
+class ProdsmokeError(Exception):
+    """Base class of every error this plugin raises on purpose."""
+
+
+class SettingsError(ProdsmokeError):
+    """A configuration value is invalid; the message names the option and the bad value."""
+
+
+class NotConfiguredError(ProdsmokeError):
+    """A fixture needs a target that was not configured (e.g. ``baseline`` without a URL)."""
+
+
+class WrongVersionError(ProdsmokeError, AssertionError):
+    """A response came from another version than the one the run expects.
+
+    It subclasses AssertionError so that pytest reports it as a failed check,
+    not as an error in the test's own code.
+    """

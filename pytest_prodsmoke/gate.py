@@ -1,0 +1,330 @@
+"""The gate's verdict: plain data in, plain data out. No pytest import.
+
+This is the single place where the fail-closed rules live. ``decide`` receives everything the
+run observed (``RunFacts``) and returns a ``Verdict``. Anything that did not positively pass is
+not a pass: a check that never reported, a crash, an interruption, a skipped critical check, a
+collection problem, a wrong version, an internal error, or a pytest exit status the gate cannot
+explain all make the verdict ``fail``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Status = Literal["pass", "degraded", "fail"]
+
+# Outcomes of one check.
+PASSED = "passed"
+FAILED = "failed"  # the test body failed
+ERROR = "error"  # setup or teardown failed
+SKIPPED = "skipped"
+XFAILED = "xfailed"
+XPASSED = "xpassed"
+CRASHED = "crashed"  # the process running it died (xdist reports when == "???")
+INCOMPLETE = "incomplete"  # started but never finished (interrupted)
+NOT_RUN = "not_run"  # collected, never reported
+OUTCOMES = (PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED, CRASHED, INCOMPLETE, NOT_RUN)
+_BROKEN = (FAILED, ERROR, CRASHED)
+_NOT_REALLY_RUN = (SKIPPED, XFAILED, XPASSED)
+
+# Reason codes (documented in the README; later features add their own).
+CHECK_FAILED = "check_failed"
+NO_CHECKS = "no_checks"
+COLLECTION_ERROR = "collection_error"
+COLLECTION_SKIPPED = "collection_skipped"
+INTERRUPTED = "interrupted"
+WORKER_CRASHED = "worker_crashed"
+NOT_RUN_CODE = "not_run"
+CRITICAL_SKIPPED = "critical_skipped"
+WRONG_VERSION = "wrong_version"
+INTERNAL_ERROR = "internal_error"
+HOOK_ERROR = "hook_error"
+PYTEST_STATUS = "pytest_status"
+# Reasons that only degrade.
+NONCRITICAL_FAILED = "noncritical_failed"
+SKIPS_ALLOWED = "skips_allowed"
+DEGRADING_CODES = frozenset({NONCRITICAL_FAILED, SKIPS_ALLOWED})
+
+MISSING_VERSION = "<missing>"  # key used when a response carried no version header
+
+# pytest's exit codes, named here to keep this module free of pytest.
+EXIT_OK, EXIT_TESTS_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
+EXIT_USAGE_ERROR, EXIT_NO_TESTS = 4, 5
+
+
+@dataclass(frozen=True)
+class PhaseEvent:
+    """One pytest report (setup, call, teardown, or an xdist crash ``???``) of one check."""
+
+    nodeid: str
+    when: str
+    outcome: str  # "passed" | "failed" | "skipped"
+    wasxfail: bool = False
+    duration_s: float = 0.0
+    message: str = ""
+    critical: bool | None = None  # None: unknown (crash reports carry no properties)
+    synthetic: bool = False
+    versions: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CollectionProblem:
+    nodeid: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """Everything the owner of the gate observed during the run."""
+
+    collected: Sequence[str] = ()
+    events: Sequence[PhaseEvent] = ()
+    collection_errors: Sequence[CollectionProblem] = ()
+    collection_skips: Sequence[CollectionProblem] = ()
+    interruptions: Sequence[str] = ()
+    crashed_workers: Sequence[str] = ()
+    internal_errors: Sequence[str] = ()
+    hook_errors: Sequence[str] = ()
+    pytest_exit_status: int = EXIT_OK
+    expected_version: str | None = None
+    strict: bool = False
+    allow_skips: bool = False
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    nodeid: str
+    outcome: str
+    critical: bool
+    synthetic: bool
+    duration_s: float
+    message: str = ""
+    versions: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    checks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    reasons: tuple[Reason, ...]
+    checks: tuple[CheckResult, ...]
+    counts: Mapping[str, int]
+    observed_versions: Mapping[str, int]
+    exit_status: int
+
+    @property
+    def ok(self) -> bool:
+        """True when the release may go ahead (pass, or degraded without --gate-strict)."""
+        return self.exit_status == EXIT_OK
+
+    def failed_critical(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if c.critical and c.outcome in _BROKEN)
+
+
+def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
+    """Fold the reports of one check into its outcome. No reports at all means not run."""
+    if not events:
+        return CheckResult(nodeid, NOT_RUN, critical=True, synthetic=False, duration_s=0.0)
+    critical = next((e.critical for e in events if e.critical is not None), None)
+    synthetic = any(e.synthetic for e in events)
+    duration = sum(e.duration_s for e in events)
+    versions: Counter[str] = Counter()
+    for event in events:
+        versions.update(event.versions)
+    by_when = {e.when: e for e in events}
+
+    def failure_message(*whens: str) -> str:
+        return next((by_when[w].message for w in whens if w in by_when
+                     and by_when[w].outcome == "failed"), "")
+
+    if "???" in by_when:
+        outcome, message = CRASHED, by_when["???"].message
+    elif by_when.get("call") and by_when["call"].outcome == "failed":
+        outcome, message = FAILED, failure_message("call")
+    elif any(by_when.get(w) and by_when[w].outcome == "failed" for w in ("setup", "teardown")):
+        outcome, message = ERROR, failure_message("setup", "teardown")
+    elif "teardown" not in by_when:
+        outcome, message = INCOMPLETE, "the check started but never finished"
+    else:
+        skipped = next((by_when[w] for w in ("setup", "call")
+                        if w in by_when and by_when[w].outcome == "skipped"), None)
+        call = by_when.get("call")
+        if skipped is not None:
+            outcome = XFAILED if skipped.wasxfail else SKIPPED
+            message = skipped.message
+        elif call is not None and call.wasxfail:
+            outcome, message = XPASSED, call.message
+        else:
+            outcome, message = PASSED, ""
+    return CheckResult(
+        nodeid,
+        outcome,
+        # Unknown criticality (a crash report) counts as critical: fail closed.
+        critical=True if critical is None else critical,
+        synthetic=synthetic,
+        duration_s=round(duration, 6),
+        message=message,
+        versions=dict(versions),
+    )
+
+
+def _ordered_nodeids(collected: Sequence[str], events: Iterable[PhaseEvent]) -> list[str]:
+    seen = dict.fromkeys(collected)
+    for event in events:
+        seen.setdefault(event.nodeid)
+    return list(seen)
+
+
+def _names(checks: Sequence[CheckResult], limit: int = 5) -> str:
+    names = ", ".join(c.nodeid for c in checks[:limit])
+    return names + (f" and {len(checks) - limit} more" if len(checks) > limit else "")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def count_checks(checks: Sequence[CheckResult]) -> dict[str, int]:
+    counts = {"collected": len(checks)}
+    tally = Counter(c.outcome for c in checks)
+    counts.update({outcome: tally.get(outcome, 0) for outcome in OUTCOMES})
+    counts["critical"] = sum(1 for c in checks if c.critical)
+    counts["noncritical"] = len(checks) - counts["critical"]
+    counts["synthetic"] = sum(1 for c in checks if c.synthetic)
+    return counts
+
+
+def exit_status_for(status: Status, pytest_status: int, strict: bool) -> int:
+    """The process exit status: 0 exactly for pass (and degraded unless strict).
+
+    A failing gate is never 0; pytest's own, more specific non-zero status is kept.
+    """
+    if status == "pass" or (status == "degraded" and not strict):
+        return EXIT_OK
+    return pytest_status if pytest_status != EXIT_OK else EXIT_TESTS_FAILED
+
+
+def decide(facts: RunFacts) -> Verdict:
+    """Apply every gate rule to what the run observed."""
+    events_by_id: dict[str, list[PhaseEvent]] = {}
+    for event in facts.events:
+        events_by_id.setdefault(event.nodeid, []).append(event)
+    checks = tuple(summarize_check(nodeid, events_by_id.get(nodeid, []))
+                   for nodeid in _ordered_nodeids(facts.collected, facts.events))
+    counts = count_checks(checks)
+    reasons: list[Reason] = []
+
+    def add(code: str, message: str, subjects: Sequence[CheckResult] = ()) -> None:
+        reasons.append(Reason(code, message, tuple(c.nodeid for c in subjects)))
+
+    broken_critical = [c for c in checks if c.critical and c.outcome in (FAILED, ERROR)]
+    if broken_critical:
+        add(CHECK_FAILED, f"{_plural(len(broken_critical), 'critical check')} failed: "
+                          f"{_names(broken_critical)}", broken_critical)
+
+    crashed = [c for c in checks if c.outcome == CRASHED]
+    if facts.crashed_workers or crashed:
+        detail = "; ".join(facts.crashed_workers) or "a worker process died"
+        suffix = f" while running {_names(crashed)}" if crashed else ""
+        add(WORKER_CRASHED, f"{detail}{suffix}", crashed)
+
+    if facts.collection_errors:
+        add(COLLECTION_ERROR, f"{_plural(len(facts.collection_errors), 'collection error')}: "
+            + "; ".join(f"{p.nodeid or '<session>'}: {p.message}"
+                        for p in facts.collection_errors[:5]))
+
+    interrupted = list(dict.fromkeys(facts.interruptions))
+    if facts.pytest_exit_status == EXIT_INTERRUPTED and not interrupted:
+        interrupted.append("pytest reported an interrupted run (exit status 2)")
+    if interrupted:
+        add(INTERRUPTED, "the run was interrupted: " + "; ".join(interrupted))
+
+    unfinished = [c for c in checks if c.outcome in (NOT_RUN, INCOMPLETE)]
+    if unfinished:
+        add(NOT_RUN_CODE, f"{_plural(len(unfinished), 'collected check')} did not run to the "
+                          f"end: {_names(unfinished)}", unfinished)
+
+    skipped_critical = [c for c in checks if c.critical and c.outcome in _NOT_REALLY_RUN]
+    skipped_collection = list(facts.collection_skips)
+    if skipped_critical or skipped_collection:
+        parts = []
+        if skipped_critical:
+            parts.append(f"{_plural(len(skipped_critical), 'critical check')} skipped or "
+                         f"xfail-marked: {_names(skipped_critical)}")
+        if skipped_collection:
+            parts.append(f"{_plural(len(skipped_collection), 'module')} skipped at collection: "
+                         + ", ".join(f"{p.nodeid} ({p.message})" for p in skipped_collection[:5]))
+        text = "; ".join(parts)
+        if facts.allow_skips:
+            add(SKIPS_ALLOWED, f"{text} (accepted by --gate-allow-skips)", skipped_critical)
+        else:
+            code = CRITICAL_SKIPPED if skipped_critical else COLLECTION_SKIPPED
+            add(code, f"{text} (a gate cannot pass on a check that did not run; "
+                      "--gate-allow-skips accepts this)", skipped_critical)
+
+    observed: Counter[str] = Counter()
+    for check in checks:
+        observed.update(check.versions)
+    if facts.expected_version is not None:
+        wrong = [c for c in checks if any(v != facts.expected_version for v in c.versions)]
+        if wrong:
+            others = sorted(v for v in observed if v != facts.expected_version)
+            add(WRONG_VERSION, f"responses from {', '.join(others)} instead of "
+                               f"{facts.expected_version} in {_names(wrong)}", wrong)
+
+    ran = [c for c in checks if c.outcome in (PASSED, FAILED, ERROR, CRASHED)]
+    critical_passed = [c for c in checks if c.critical and c.outcome == PASSED]
+    if not checks or facts.pytest_exit_status == EXIT_NO_TESTS:
+        add(NO_CHECKS, "no check was collected: a gate with nothing to check cannot pass")
+    elif not ran:
+        add(NO_CHECKS, "no check ran (all were skipped, deselected or not run)")
+    elif counts["critical"] == 0:
+        add(NO_CHECKS, "every check is marked noncritical: a gate needs at least one "
+                       "critical check")
+    elif not critical_passed and not broken_critical and not crashed:
+        add(NO_CHECKS, "no critical check ran and passed")
+
+    for message in facts.internal_errors:
+        add(INTERNAL_ERROR, f"internal error: {message}")
+    if facts.pytest_exit_status == EXIT_INTERNAL_ERROR and not facts.internal_errors:
+        add(INTERNAL_ERROR, "pytest reported an internal error (exit status 3)")
+    for message in facts.hook_errors:
+        add(HOOK_ERROR, message)
+
+    broken_noncritical = [c for c in checks if not c.critical and c.outcome in (FAILED, ERROR)]
+    if broken_noncritical:
+        add(NONCRITICAL_FAILED, f"{_plural(len(broken_noncritical), 'noncritical check')} "
+                                f"failed: {_names(broken_noncritical)}", broken_noncritical)
+
+    explained = {EXIT_OK, EXIT_INTERRUPTED, EXIT_INTERNAL_ERROR, EXIT_NO_TESTS}
+    any_failure = any(c.outcome in _BROKEN for c in checks) or facts.collection_errors
+    if facts.pytest_exit_status == EXIT_TESTS_FAILED and any_failure:
+        explained.add(EXIT_TESTS_FAILED)
+    if facts.pytest_exit_status not in explained:
+        add(PYTEST_STATUS, f"pytest exited with status {facts.pytest_exit_status}, which the "
+                           "gate cannot explain by its checks")
+
+    status: Status
+    if any(r.code not in DEGRADING_CODES for r in reasons):
+        status = "fail"
+    elif reasons:
+        status = "degraded"
+    else:
+        status = "pass"
+    return Verdict(
+        status=status,
+        reasons=tuple(reasons),
+        checks=checks,
+        counts=counts,
+        observed_versions=dict(sorted(observed.items())),
+        exit_status=exit_status_for(status, facts.pytest_exit_status, facts.strict),
+    )

@@ -1,0 +1,154 @@
+"""Renderings of a verdict: the JSON gate report and the terminal gate block (pure functions),
+plus the one function that touches disk, ``write_json_atomic``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pytest_prodsmoke.gate import CheckResult, Verdict
+from pytest_prodsmoke.settings import Settings, display_url
+
+SCHEMA = "pytest-prodsmoke/gate-report/1"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Facts about the run itself, for the report header."""
+
+    run_id: str
+    started_at: float  # epoch seconds
+    finished_at: float
+    plugin_version: str
+    pytest_version: str
+    workers: int  # 0 when not distributed
+    pytest_exit_status: int
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _check_entry(check: CheckResult) -> dict[str, Any]:
+    entry = asdict(check)
+    entry["versions"] = dict(check.versions)
+    return entry
+
+
+def target_description(settings: Settings, verdict: Verdict | None = None) -> dict[str, Any]:
+    return {
+        "url": display_url(settings.prod_url) if settings.prod_url else None,
+        "baseline_url": display_url(settings.baseline_url) if settings.baseline_url else None,
+        "expected_version": settings.expect_version,
+        # Header values may be routing secrets: only names leave the process.
+        "headers": list(settings.header_names),
+        "observed_versions": dict(verdict.observed_versions) if verdict else {},
+    }
+
+
+def build_report(verdict: Verdict, settings: Settings, run: RunInfo) -> dict[str, Any]:
+    """The gate report as JSON-ready data (schema documented in the README)."""
+    return {
+        "schema": SCHEMA,
+        "verdict": verdict.status,
+        "exit_status": verdict.exit_status,
+        "reasons": [{"code": r.code, "message": r.message, "checks": list(r.checks)}
+                    for r in verdict.reasons],
+        "target": target_description(settings, verdict),
+        "counts": dict(verdict.counts),
+        "checks": [_check_entry(c) for c in verdict.checks],
+        "options": {"strict": settings.gate_strict, "allow_skips": settings.allow_skips,
+                    "timeout_s": settings.timeout_s, "retries": settings.retries},
+        "run_id": run.run_id,
+        "workers": run.workers,
+        "pytest_exit_status": run.pytest_exit_status,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "duration_s": round(run.finished_at - run.started_at, 3),
+        "plugin_version": run.plugin_version,
+        "pytest_version": run.pytest_version,
+    }
+
+
+def failure_report(message: str, settings: Settings, run: RunInfo, exit_status: int
+                   ) -> dict[str, Any]:
+    """A minimal ``fail`` report for when building the real one is impossible."""
+    return {
+        "schema": SCHEMA,
+        "verdict": "fail",
+        "exit_status": exit_status,
+        "reasons": [{"code": "internal_error", "message": message, "checks": []}],
+        "target": target_description(settings),
+        "counts": {},
+        "checks": [],
+        "run_id": run.run_id,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "duration_s": round(run.finished_at - run.started_at, 3),
+        "plugin_version": run.plugin_version,
+        "pytest_version": run.pytest_version,
+    }
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that readers see the old file or the complete new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+def remove_stale(path: Path) -> None:
+    """Delete a report left by an earlier run, so it can never be mistaken for this run's."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _versions_text(observed: dict[str, int]) -> str:
+    return ", ".join(f"{version} x{count}" for version, count in observed.items()) or "none seen"
+
+
+def render_gate_block(verdict: Verdict, settings: Settings, report_path: Path | None,
+                      report_error: str | None = None) -> tuple[str, list[str]]:
+    """The terminal gate block: a title for the separator line and the lines under it."""
+    title = f"prodsmoke gate: {verdict.status.upper()} (exit {verdict.exit_status})"
+    lines: list[str] = []
+    for reason in verdict.reasons:
+        lines.append(f"  [{reason.code}] {reason.message}")
+    counts = verdict.counts
+    shown = [f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "error", "crashed",
+                                                   "skipped", "xfailed", "xpassed",
+                                                   "incomplete", "not_run") if counts.get(k)]
+    lines.append(f"  checks: {counts.get('collected', 0)} collected ({counts.get('critical', 0)} "
+                 f"critical): {', '.join(shown) or 'none reported'}")
+    target = display_url(settings.prod_url) if settings.prod_url else "-"
+    expected = settings.expect_version or "not pinned (--expect-version)"
+    lines.append(f"  target: {target}  expected version: {expected}  "
+                 f"observed: {_versions_text(dict(verdict.observed_versions))}")
+    if settings.allow_skips:
+        lines.append("  WARNING: --gate-allow-skips is on: skipped critical checks do not fail "
+                     "the gate")
+    if verdict.status == "degraded":
+        tail = ("fails the run (--gate-strict)" if settings.gate_strict
+                else "does not fail the run; --gate-strict would")
+        lines.append(f"  degraded: only noncritical problems; this {tail}")
+    if report_error:
+        lines.append(f"  gate report NOT written: {report_error}")
+    elif report_path is not None:
+        lines.append(f"  report: {report_path}")
+    return title, lines

@@ -1,0 +1,329 @@
+"""Every option of the plugin: declared once, parsed and validated into one frozen ``Settings``.
+
+Precedence for each setting: command line > environment variable > ini key > default.
+An empty environment variable counts as unset (CI systems often export empty values).
+
+This module does not import pytest at module level: ``load_settings`` takes plain callables
+and a mapping, so every validation rule can be unit-tested without a pytest session.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pytest_prodsmoke.errors import SettingsError
+
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_RETRIES = 2
+MAX_RETRIES = 10
+MAX_TIMEOUT_S = 3600.0
+DEFAULT_VERSION_HEADER = "X-App-Version"
+
+# RFC 9110 token: what a header name may contain.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+Kind = Literal["str", "list", "bool"]
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One setting and the places it can come from."""
+
+    dest: str
+    kind: Kind
+    help: str
+    flag: str | None = None
+    env: str | None = None
+    ini: str | None = None
+    ini_default: Any = None
+    metavar: str | None = None
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec("prodsmoke_url", "str", "base URL of the new, unreleased version (the candidate); "
+               "configuring it activates the gate",
+               flag="--prod-url", env="PRODSMOKE_URL", ini="prodsmoke_url", metavar="URL"),
+    OptionSpec("prodsmoke_baseline_url", "str", "base URL of the version users get today",
+               flag="--baseline-url", env="PRODSMOKE_BASELINE_URL", ini="prodsmoke_baseline_url",
+               metavar="URL"),
+    OptionSpec("prodsmoke_headers", "list", "'Name: value' header added to every candidate "
+               "request, e.g. to route to the unreleased version (repeatable)",
+               flag="--prod-header", env="PRODSMOKE_HEADERS", ini="prodsmoke_headers",
+               metavar="'NAME: VALUE'"),
+    OptionSpec("prodsmoke_expect_version", "str", "the version that must answer every request",
+               flag="--expect-version", env="PRODSMOKE_EXPECT_VERSION", metavar="VERSION"),
+    OptionSpec("prodsmoke_gate_report", "str", "write the JSON gate report to PATH",
+               flag="--gate-report", env="PRODSMOKE_GATE_REPORT", ini="prodsmoke_gate_report",
+               metavar="PATH"),
+    OptionSpec("prodsmoke_gate_strict", "bool", "a degraded verdict fails the run too",
+               flag="--gate-strict", ini="prodsmoke_gate_strict", ini_default=False),
+    OptionSpec("prodsmoke_gate_allow_skips", "bool", "accept skipped or xfailed critical checks "
+               "(the verdict becomes degraded instead of fail)", flag="--gate-allow-skips"),
+    OptionSpec("prodsmoke_timeout", "str", f"connect and read timeout of every request in "
+               f"seconds (default {DEFAULT_TIMEOUT_S:g})",
+               flag="--prod-timeout", ini="prodsmoke_timeout", metavar="SECONDS"),
+    OptionSpec("prodsmoke_retries", "str", "retries of idempotent requests on connection errors "
+               f"and 502/503/504, with backoff (default {DEFAULT_RETRIES})",
+               flag="--prod-retries", ini="prodsmoke_retries", metavar="N"),
+    OptionSpec("prodsmoke_version_header", "str", "response header that names the answering "
+               f"version (default {DEFAULT_VERSION_HEADER})",
+               ini="prodsmoke_version_header", ini_default=DEFAULT_VERSION_HEADER),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the plugin was told, validated. Immutable for the whole run."""
+
+    prod_url: str | None = None
+    baseline_url: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    expect_version: str | None = None
+    gate_report: Path | None = None
+    gate_strict: bool = False
+    allow_skips: bool = False
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    retries: int = DEFAULT_RETRIES
+    version_header: str = DEFAULT_VERSION_HEADER
+
+    @property
+    def gate_active(self) -> bool:
+        """The gate runs exactly when a candidate URL is configured."""
+        return self.prod_url is not None
+
+    @property
+    def header_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.headers)
+
+
+def add_options(parser: Any) -> None:
+    """Register every flag and ini key on pytest's parser (called from ``pytest_addoption``)."""
+    group = parser.getgroup("prodsmoke", "pytest-prodsmoke: production checks and release gate")
+    for spec in OPTIONS:
+        help_text = spec.help + (f" [env {spec.env}]" if spec.env else "")
+        if spec.flag:
+            if spec.kind == "bool":
+                group.addoption(spec.flag, dest=spec.dest, action="store_true", default=None,
+                                help=help_text)
+            else:
+                group.addoption(spec.flag, dest=spec.dest, metavar=spec.metavar, default=None,
+                                action="append" if spec.kind == "list" else "store",
+                                help=help_text)
+        if spec.ini:
+            ini_type = {"str": "string", "list": "linelist", "bool": "bool"}[spec.kind]
+            parser.addini(spec.ini, spec.help, type=ini_type, default=spec.ini_default)
+
+
+def _is_unset(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def _pick(spec: OptionSpec, cli: Callable[[str], Any], ini: Callable[[str], Any],
+          environ: Mapping[str, str]) -> tuple[Any, str]:
+    """The raw value of one setting and a label of where it came from (for error messages)."""
+    if spec.flag:
+        value = cli(spec.dest)
+        if not _is_unset(value) or (value == "" and spec.kind == "str"):
+            return value, spec.flag
+    if spec.env:
+        value = environ.get(spec.env, "")
+        if value.strip():
+            if spec.kind == "list":
+                return [line for line in value.splitlines() if line.strip()], spec.env
+            return value, spec.env
+    if spec.ini:
+        try:
+            value = ini(spec.ini)
+        except ValueError as exc:  # e.g. a bool ini key set to "maybe"
+            raise SettingsError(f"ini {spec.ini}: {exc}") from None
+        if not _is_unset(value):
+            return value, f"ini {spec.ini}"
+    return None, spec.flag or spec.env or f"ini {spec.ini}"
+
+
+def display_url(url: str) -> str:
+    """The URL without user info, fit to print (credentials in URLs must never be shown)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def parse_url(value: str, source: str) -> str:
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 -- raises ValueError on a malformed port
+    except ValueError:
+        raise SettingsError(f"{source}: {display_url(text)!r} is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            f"{source}: {display_url(text)!r} is not an absolute http(s) URL "
+            "(expected e.g. https://candidate.example.com)"
+        )
+    if parts.fragment:
+        raise SettingsError(f"{source}: {display_url(text)!r} has a #fragment; remove it")
+    return text
+
+
+def parse_headers(lines: list[str], source: str) -> tuple[tuple[str, str], ...]:
+    headers: list[tuple[str, str]] = []
+    for position, line in enumerate(lines, start=1):
+        # The value may be a routing secret: errors name the position and the header name only.
+        name, colon, value = line.partition(":")
+        name = name.strip()
+        if not colon:
+            raise SettingsError(
+                f"{source}: header #{position} is not of the form 'Name: value' (no colon; "
+                "value not shown)"
+            )
+        if not _HEADER_NAME.match(name):
+            raise SettingsError(f"{source}: header #{position} has an invalid name {name!r}")
+        if "\r" in value or "\n" in value:
+            raise SettingsError(f"{source}: header {name!r} has a line break in its value")
+        headers.append((name, value.strip()))
+    return tuple(headers)
+
+
+def parse_timeout(value: Any, source: str) -> float:
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        seconds = math.nan
+    if not (0 < seconds <= MAX_TIMEOUT_S):  # also rejects NaN
+        raise SettingsError(
+            f"{source}: {value!r} is not a number of seconds between 0 (exclusive) "
+            f"and {MAX_TIMEOUT_S:g}"
+        )
+    return seconds
+
+
+def parse_retries(value: Any, source: str) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or int(text) > MAX_RETRIES:
+        raise SettingsError(f"{source}: {value!r} is not a whole number from 0 to {MAX_RETRIES}")
+    return int(text)
+
+
+def parse_bool(value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{source}: {value!r} is not a boolean (true/false)")
+
+
+def load_settings(
+    cli: Callable[[str], Any],
+    ini: Callable[[str], Any],
+    environ: Mapping[str, str],
+    base_dir: Path,
+) -> Settings:
+    """Read every option from its sources, validate it, and return the frozen settings.
+
+    Raises SettingsError with a one-line message naming the option and the bad value.
+    """
+    raw: dict[str, tuple[Any, str]] = {spec.dest: _pick(spec, cli, ini, environ)
+                                       for spec in OPTIONS}
+
+    def value(dest: str) -> Any:
+        return raw[dest][0]
+
+    def source(dest: str) -> str:
+        return raw[dest][1]
+
+    prod_url = value("prodsmoke_url")
+    baseline_url = value("prodsmoke_baseline_url")
+    header_lines = value("prodsmoke_headers")
+    expect_version = value("prodsmoke_expect_version")
+    gate_report = value("prodsmoke_gate_report")
+
+    if expect_version is not None:
+        expect_version = str(expect_version).strip()
+        if not expect_version or any(ch.isspace() for ch in expect_version):
+            raise SettingsError(
+                f"{source('prodsmoke_expect_version')}: {value('prodsmoke_expect_version')!r} "
+                "is not a version (empty or contains whitespace)"
+            )
+    if gate_report is not None:
+        if not str(gate_report).strip():
+            raise SettingsError(f"{source('prodsmoke_gate_report')}: empty path")
+        gate_report = base_dir / Path(str(gate_report).strip()).expanduser()
+        if gate_report.is_dir():
+            raise SettingsError(
+                f"{source('prodsmoke_gate_report')}: {str(gate_report)!r} is a directory, "
+                "not a file path"
+            )
+
+    version_header = str(value("prodsmoke_version_header") or DEFAULT_VERSION_HEADER).strip()
+    if not _HEADER_NAME.match(version_header):
+        raise SettingsError(
+            f"ini prodsmoke_version_header: {version_header!r} is not a valid header name"
+        )
+
+    settings = Settings(
+        prod_url=parse_url(prod_url, source("prodsmoke_url")) if prod_url is not None else None,
+        baseline_url=(parse_url(baseline_url, source("prodsmoke_baseline_url"))
+                      if baseline_url is not None else None),
+        headers=(parse_headers(list(header_lines), source("prodsmoke_headers"))
+                 if header_lines is not None else ()),
+        expect_version=expect_version,
+        gate_report=gate_report,
+        gate_strict=(parse_bool(value("prodsmoke_gate_strict"), source("prodsmoke_gate_strict"))
+                     if value("prodsmoke_gate_strict") is not None else False),
+        allow_skips=bool(value("prodsmoke_gate_allow_skips")),
+        timeout_s=(parse_timeout(value("prodsmoke_timeout"), source("prodsmoke_timeout"))
+                   if value("prodsmoke_timeout") is not None else DEFAULT_TIMEOUT_S),
+        retries=(parse_retries(value("prodsmoke_retries"), source("prodsmoke_retries"))
+                 if value("prodsmoke_retries") is not None else DEFAULT_RETRIES),
+        version_header=version_header,
+    )
+
+    if not settings.gate_active:
+        # Gate options given on the command line or in the environment without a candidate URL
+        # would otherwise be ignored silently and the run would look like a passing gate.
+        explicit = [source(dest) for dest in ("prodsmoke_expect_version", "prodsmoke_gate_report",
+                                              "prodsmoke_baseline_url", "prodsmoke_headers",
+                                              "prodsmoke_gate_allow_skips")
+                    if value(dest) is not None and not source(dest).startswith("ini ")]
+        if explicit:
+            raise SettingsError(
+                f"{explicit[0]} needs a candidate URL: pass --prod-url URL "
+                "(or set PRODSMOKE_URL, or ini prodsmoke_url)"
+            )
+    return settings
+
+
+@dataclass(frozen=True)
+class Target:
+    """Read-only description of the candidate, as the ``prod_target`` fixture gives it."""
+
+    url: str
+    expected_version: str | None
+    header_names: tuple[str, ...]
+    version_header: str
+    baseline_url: str | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Target:
+        if settings.prod_url is None:
+            raise ValueError("no candidate URL configured")
+        return cls(
+            url=settings.prod_url,
+            expected_version=settings.expect_version,
+            header_names=settings.header_names,
+            version_header=settings.version_header,
+            baseline_url=settings.baseline_url,
+        )
