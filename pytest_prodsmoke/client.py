@@ -54,7 +54,9 @@ def build_adapter(retries: int) -> HTTPAdapter:
     retry = CappedRetry(
         total=retries,
         connect=retries,
-        read=0,  # a read error may mean the server acted: do not repeat blindly
+        # A read error may mean the server acted: never repeat it. False (not 0) re-raises the
+        # original error, so users see requests.ReadTimeout rather than a ConnectionError.
+        read=False,
         status=retries,
         other=0,
         redirect=None,

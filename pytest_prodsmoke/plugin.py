@@ -71,6 +71,15 @@ def is_xdist_controller(config: pytest.Config) -> bool:
     )
 
 
+def _read_ini(config: pytest.Config, name: str) -> Any:
+    # pytest raises UsageError (9.x) or ValueError/TypeError (8.x) for a malformed ini value,
+    # without naming the key; settings turns ValueError into a message that names it.
+    try:
+        return config.getini(name)
+    except (pytest.UsageError, ValueError, TypeError) as exc:
+        raise ValueError(str(exc)) from None
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
@@ -78,7 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = load_settings(
             cli=lambda dest: config.getoption(dest, None),
-            ini=config.getini,
+            ini=lambda name: _read_ini(config, name),
             environ=os.environ,
             base_dir=config.invocation_params.dir,
         )
@@ -89,9 +98,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = settings
     if not settings.gate_active:
         return
-    config.pluginmanager.register(CheckMarking(), "prodsmoke-checks")
+    signals = TermSignalHandler()
+    config.pluginmanager.register(CheckMarking(signals), "prodsmoke-checks")
     if not is_worker(config):
-        owner = GateOwner(config, settings, distributed=is_xdist_controller(config))
+        owner = GateOwner(config, settings, signals, distributed=is_xdist_controller(config))
         config.pluginmanager.register(owner, "prodsmoke-gate")
         if owner.distributed:
             from pytest_prodsmoke.xdist import XdistControllerHooks
@@ -182,7 +192,19 @@ def baseline(request: pytest.FixtureRequest, _prodsmoke_pool: HTTPAdapter
 # --------------------------------------------------------------------------- every process
 
 class CheckMarking:
-    """Attaches what the gate must know about each check to its reports (survives xdist)."""
+    """Attaches what the gate must know about each check to its reports (survives xdist), and
+    turns SIGTERM into an interrupt in every process, workers included, so teardown runs."""
+
+    def __init__(self, signals: TermSignalHandler) -> None:
+        self.signals = signals
+
+    @pytest.hookimpl
+    def pytest_sessionstart(self) -> None:
+        self.signals.install()
+
+    @pytest.hookimpl
+    def pytest_unconfigure(self) -> None:
+        self.signals.uninstall()
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -210,12 +232,13 @@ class CheckMarking:
 class GateOwner:
     """Lives in the xdist controller (or the only process) and turns the run into a verdict."""
 
-    def __init__(self, config: pytest.Config, settings: Settings, distributed: bool) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, signals: TermSignalHandler,
+                 distributed: bool) -> None:
         self.config = config
         self.settings = settings
         self.distributed = distributed
         self.recorder = GateRecorder()
-        self.signals = TermSignalHandler()
+        self.signals = signals
         self.run_id = uuid.uuid4().hex
         self.started_at = time.time()
         self.xdist: Any = None
@@ -227,12 +250,9 @@ class GateOwner:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.started_at = time.time()
         if self.settings.gate_report is not None:
-            remove_stale(self.settings.gate_report)
-        self.signals.install()
-
-    @pytest.hookimpl
-    def pytest_unconfigure(self) -> None:
-        self.signals.uninstall()
+            problem = remove_stale(self.settings.gate_report)
+            if problem:
+                self.recorder.on_internal_error(problem)
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:

@@ -113,10 +113,18 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
-def remove_stale(path: Path) -> None:
-    """Delete a report left by an earlier run, so it can never be mistaken for this run's."""
-    with contextlib.suppress(FileNotFoundError):
+def remove_stale(path: Path) -> str | None:
+    """Delete a report left by an earlier run, so it can never be mistaken for this run's.
+
+    Returns an error text when an old report may still be there.
+    """
+    try:
         path.unlink()
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # nothing there: nothing stale
+    except OSError as exc:
+        return f"cannot remove the previous gate report: {type(exc).__name__}: {exc}"
+    return None
 
 
 def _versions_text(observed: dict[str, int]) -> str:

@@ -7,8 +7,10 @@ It prints one line ``shop <version> listening on http://127.0.0.1:<port>`` when 
 ``--port 0`` the system picks a free port). Every response carries ``X-App-Version``.
 
 Endpoints: GET /healthz, GET /version, GET /catalog, GET /catalog/<sku>, POST /login,
-POST /orders, GET /orders/<id>, DELETE /orders/<id>, GET /slow?ms=N.
-Fault switches: --fail PATH (answer 500 on that path and below), --delay PATH=MS (answer late).
+POST /orders, GET /orders/<id>, DELETE /orders/<id>, GET /slow?ms=N; for tests: GET /echo
+(the request's headers) and GET /_counts (requests seen per path).
+Fault switches: --fail PATH (answer 500 on that path and below), --delay PATH=MS (answer late),
+--unavailable PATH=N (answer 503 to the first N requests of PATH).
 Standard library only, so it runs anywhere the tests run.
 """
 
@@ -36,10 +38,13 @@ FAKE_USER_PREFIX = "smoke-"
 class Shop:
     """Shop state shared by all request threads."""
 
-    def __init__(self, version: str, fail: list[str], delays: dict[str, float]) -> None:
+    def __init__(self, version: str, fail: list[str], delays: dict[str, float],
+                 unavailable: dict[str, float]) -> None:
         self.version = version
         self.fail = fail
         self.delays = delays
+        self.unavailable = {path: int(n) for path, n in unavailable.items()}
+        self.counts: dict[str, int] = {}
         self.lock = threading.Lock()
         self.tokens: dict[str, str] = {}
         self.orders: dict[str, dict[str, Any]] = {}
@@ -54,7 +59,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as production servers do
     server: ShopServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
 
@@ -90,6 +95,12 @@ class Handler(BaseHTTPRequestHandler):
         path = parts.path
         with shop.lock:
             shop.requests_seen += 1
+            shop.counts[path] = shop.counts.get(path, 0) + 1
+            still_unavailable = any(_matches(path, p) and shop.counts[path] <= n
+                                    for p, n in shop.unavailable.items())
+        if still_unavailable:
+            self._send(503, {"error": "injected unavailability", "path": path})
+            return
         for prefix, seconds in shop.delays.items():
             if _matches(path, prefix):
                 time.sleep(seconds)
@@ -132,6 +143,11 @@ class Handler(BaseHTTPRequestHandler):
             with shop.lock:
                 order = shop.orders.get(path.split("/", 2)[2])
             self._send(200 if order else 404, order or {"error": "no such order"})
+        elif path == "/_counts":
+            with shop.lock:
+                self._send(200, dict(shop.counts))
+        elif path == "/echo":
+            self._send(200, {"headers": dict(self.headers.items()), "path": self.path})
         elif path == "/slow":
             ms = float((query.get("ms") or ["200"])[0])
             time.sleep(ms / 1000)
@@ -186,12 +202,14 @@ class ShopServer(ThreadingHTTPServer):
         self.verbose = verbose
 
 
-def _delay(text: str) -> tuple[str, float]:
-    path, _, ms = text.partition("=")
+def _path_number(text: str) -> tuple[str, float]:
+    path, _, number = text.partition("=")
     try:
-        return path, float(ms) / 1000
+        if path.startswith("/"):
+            return path, float(number)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected PATH=MS, got {text!r}") from None
+        pass
+    raise argparse.ArgumentTypeError(f"expected /PATH=NUMBER, got {text!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,12 +219,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--fail", action="append", default=[], metavar="PATH",
                         help="answer 500 on PATH and below (repeatable)")
-    parser.add_argument("--delay", action="append", default=[], type=_delay, metavar="PATH=MS",
+    parser.add_argument("--delay", action="append", default=[], type=_path_number,
+                        metavar="PATH=MS",
                         help="answer PATH after MS milliseconds (repeatable)")
+    parser.add_argument("--unavailable", action="append", default=[], type=_path_number,
+                        metavar="PATH=N", help="answer 503 to the first N requests of PATH")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
-    shop = Shop(args.version, args.fail, dict(args.delay))
+    shop = Shop(args.version, args.fail, {path: ms / 1000 for path, ms in args.delay},
+                dict(args.unavailable))
     server = ShopServer((args.host, args.port), shop, args.verbose)
     host, port = server.server_address[:2]
 

@@ -1,0 +1,94 @@
+"""Shared test fixtures: real shop servers on loopback and a helper to run gate sessions.
+
+Every gate behaviour is exercised in a real pytest session (pytester, in a subprocess), once
+serially and once with pytest-xdist (``-n 2``): the ``mode`` fixture parametrizes that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from examples.shop.launch import RunningShop, start_shop
+
+pytest_plugins = ["pytester"]
+
+XDIST_ARGS = ("-n", "2")
+
+
+@pytest.fixture(autouse=True)
+def _clean_prodsmoke_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's or CI's PRODSMOKE_* variables must not leak into the sessions under test."""
+    for name in list(os.environ):
+        if name.startswith("PRODSMOKE_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def shop() -> Iterator[RunningShop]:
+    """The candidate: version 2.0.0, /broken answers 500, /flaky is 503 twice."""
+    server = start_shop("2.0.0", "--fail", "/broken", "--unavailable", "/flaky=2")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def old_shop() -> Iterator[RunningShop]:
+    """An instance of the released version 1.0.0 (a wrong version for the candidate's gate)."""
+    server = start_shop("1.0.0")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["serial", "xdist"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@dataclass
+class GateRun:
+    result: pytest.RunResult
+    report_path: Path
+    junit_path: Path
+
+    @property
+    def ret(self) -> int:
+        return int(self.result.ret)
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout.str() + "\n" + self.result.stderr.str()
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return json.loads(self.report_path.read_text())
+
+    @property
+    def codes(self) -> list[str]:
+        return [reason["code"] for reason in self.report["reasons"]]
+
+    def outcomes(self) -> dict[str, str]:
+        return {check["nodeid"]: check["outcome"] for check in self.report["checks"]}
+
+    def junit(self) -> ET.Element:
+        return ET.parse(self.junit_path).getroot()
+
+
+def run_gate(pytester: pytest.Pytester, mode: str, *args: str, url: str | None = None,
+             timeout: float = 120) -> GateRun:
+    """Run pytest in a subprocess with the gate on, JSON report and JUnit XML."""
+    report = pytester.path / "gate.json"
+    junit = pytester.path / "junit.xml"
+    argv = [*(XDIST_ARGS if mode == "xdist" else ()), "-p", "no:cacheprovider",
+            "--gate-report", str(report), "--junitxml", str(junit), *args]
+    if url is not None:
+        argv = ["--prod-url", url, *argv]
+    result = pytester.runpytest_subprocess(*argv, timeout=timeout)
+    return GateRun(result, report, junit)

@@ -1,0 +1,89 @@
+"""ProdClient against the real example shop on loopback (plus pure units of URL logic)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from pytest_prodsmoke import WrongVersionError, __version__
+from pytest_prodsmoke.client import CappedRetry, ProdClient, ResponseRecord, join_url
+
+
+@pytest.mark.parametrize(("base", "url", "expected"), [
+    ("https://h/shop", "/healthz", "https://h/shop/healthz"),
+    ("https://h/shop/", "healthz", "https://h/shop/healthz"),
+    ("https://h", "/healthz?x=1", "https://h/healthz?x=1"),
+    ("https://h", "", "https://h/"),
+    ("https://h/shop", "", "https://h/shop"),
+    ("https://h/shop", "https://other/x", "https://other/x"),
+])
+def test_join_url_keeps_the_base_path(base: str, url: str, expected: str) -> None:
+    assert join_url(base, url) == expected
+
+
+def test_retry_after_is_capped() -> None:
+    assert CappedRetry().parse_retry_after("3600") == CappedRetry.retry_after_cap_s
+
+
+def test_requests_carry_user_agent_and_routing_headers(shop) -> None:
+    client = ProdClient(shop.url, headers=[("X-Canary", "always")])
+    seen = client.get("/echo").json()["headers"]
+    assert seen["User-Agent"] == f"pytest-prodsmoke/{__version__} (synthetics)"
+    assert seen["X-Canary"] == "always"
+    assert repr(client) == f"<ProdClient candidate {shop.url}>"
+
+
+def test_base_path_is_kept_on_a_real_server(shop) -> None:
+    client = ProdClient(shop.url + "/catalog")
+    assert client.get("/tea-01").json()["sku"] == "tea-01"
+
+
+def test_idempotent_requests_are_retried_on_503(shop) -> None:
+    client = ProdClient(shop.url, retries=2)
+    before = requests.get(shop.url + "/_counts", timeout=5).json().get("/flaky", 0)
+    response = client.get("/flaky")
+    after = requests.get(shop.url + "/_counts", timeout=5).json()["/flaky"]
+    # The shop answers 503 to the first two /flaky requests, then 404 (no such page).
+    assert before == 0 and after == 3
+    assert response.status_code == 404
+
+
+def test_post_is_never_retried(shop) -> None:
+    client = ProdClient(shop.url, retries=3)
+    response = client.post("/flaky-post-does-not-exist", json={})
+    counts = requests.get(shop.url + "/_counts", timeout=5).json()
+    assert counts["/flaky-post-does-not-exist"] == 1
+    assert response.status_code == 404
+
+
+def test_every_request_has_a_timeout(shop) -> None:
+    client = ProdClient(shop.url, timeout_s=0.2, retries=0)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        client.get("/slow?ms=1500")
+
+
+def test_responses_are_recorded_and_versions_checked(shop) -> None:
+    records: list[ResponseRecord] = []
+    client = ProdClient(shop.url, expected_version="2.0.0", on_response=records.append)
+    client.get("/healthz?token=abc")
+    assert records[0].version == "2.0.0" and records[0].status == 200
+    assert records[0].path == "/healthz"  # no query string: it may carry secrets
+    wrong = ProdClient(shop.url, expected_version="2.0.1", on_response=records.append)
+    message = "GET /healthz: answered by version 2.0.0, expected 2.0.1"
+    with pytest.raises(WrongVersionError, match=re.escape(message)):
+        wrong.get("/healthz")
+    assert len(records) == 2
+
+
+def test_shared_adapter_survives_close(shop) -> None:
+    from pytest_prodsmoke.client import build_adapter
+
+    adapter = build_adapter(0)
+    first = ProdClient(shop.url, adapter=adapter)
+    first.get("/healthz")
+    first.close()
+    second = ProdClient(shop.url, adapter=adapter)
+    assert second.get("/healthz").ok
+    adapter.close()

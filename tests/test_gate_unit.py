@@ -1,0 +1,175 @@
+"""gate.decide on hand-made facts: every rule as a plain function, no pytest session."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_prodsmoke.gate import (
+    CollectionProblem,
+    PhaseEvent,
+    RunFacts,
+    decide,
+    exit_status_for,
+    summarize_check,
+)
+
+
+def passed(nodeid: str, critical: bool = True, versions: dict | None = None) -> list[PhaseEvent]:
+    return [PhaseEvent(nodeid, when, "passed", critical=critical,
+                       versions=(versions or {}) if when == "teardown" else {})
+            for when in ("setup", "call", "teardown")]
+
+
+def failed(nodeid: str, when: str = "call", critical: bool = True) -> list[PhaseEvent]:
+    events = []
+    for phase in ("setup", "call", "teardown"):
+        outcome = "failed" if phase == when else "passed"
+        events.append(PhaseEvent(nodeid, phase, outcome, message=f"boom in {phase}",
+                                 critical=critical))
+        if phase == "setup" and when == "setup":
+            events.append(PhaseEvent(nodeid, "teardown", "passed", critical=critical))
+            break
+    return events
+
+
+def facts(*event_lists: list[PhaseEvent], collected: tuple[str, ...] | None = None,
+          **kwargs) -> RunFacts:
+    events = [e for group in event_lists for e in group]
+    ids = collected if collected is not None else tuple(dict.fromkeys(e.nodeid for e in events))
+    return RunFacts(collected=ids, events=events, **kwargs)
+
+
+def codes(verdict) -> list[str]:
+    return [r.code for r in verdict.reasons]
+
+
+def test_all_passed_is_a_pass() -> None:
+    verdict = decide(facts(passed("a"), passed("b")))
+    assert verdict.status == "pass" and verdict.exit_status == 0 and verdict.reasons == ()
+
+
+def test_critical_failure_in_any_phase_fails() -> None:
+    for when in ("setup", "call", "teardown"):
+        verdict = decide(facts(passed("a"), failed("b", when), pytest_exit_status=1))
+        assert verdict.status == "fail" and codes(verdict) == ["check_failed"], when
+        assert verdict.exit_status == 1
+
+
+def test_noncritical_failure_degrades_and_strict_fails() -> None:
+    base = dict(pytest_exit_status=1)
+    verdict = decide(facts(passed("a"), failed("b", critical=False), **base))
+    assert verdict.status == "degraded" and verdict.exit_status == 0
+    strict = decide(facts(passed("a"), failed("b", critical=False), strict=True, **base))
+    assert strict.status == "degraded" and strict.exit_status == 1
+
+
+def test_collected_but_never_reported_fails() -> None:
+    verdict = decide(facts(passed("a"), collected=("a", "b")))
+    assert codes(verdict) == ["not_run"]
+    assert verdict.checks[1].outcome == "not_run"
+
+
+def test_started_but_unfinished_is_incomplete() -> None:
+    events = [PhaseEvent("a", "setup", "passed", critical=True),
+              PhaseEvent("a", "call", "passed", critical=True)]
+    verdict = decide(facts(events, passed("b")))
+    assert verdict.checks[0].outcome == "incomplete" and codes(verdict) == ["not_run"]
+
+
+def test_crash_report_without_properties_counts_as_critical() -> None:
+    crash = [PhaseEvent("a", "???", "failed", message="worker 'gw0' crashed")]
+    verdict = decide(facts(crash, passed("b"), crashed_workers=("worker gw0 went down",),
+                           pytest_exit_status=1))
+    assert verdict.checks[0].critical and verdict.checks[0].outcome == "crashed"
+    assert codes(verdict) == ["worker_crashed"]
+
+
+@pytest.mark.parametrize(("status", "code"), [(2, "interrupted"), (3, "internal_error"),
+                                              (5, "no_checks"), (4, "pytest_status"),
+                                              (6, "pytest_status")])
+def test_pytest_statuses_are_never_lowered(status: int, code: str) -> None:
+    verdict = decide(facts(passed("a"), pytest_exit_status=status))
+    assert verdict.status == "fail" and code in codes(verdict)
+    assert verdict.exit_status == status
+
+
+def test_unexplained_failure_status_fails() -> None:
+    verdict = decide(facts(passed("a"), pytest_exit_status=1))
+    assert codes(verdict) == ["pytest_status"] and verdict.exit_status == 1
+
+
+def test_nothing_collected_or_run_fails() -> None:
+    assert codes(decide(facts())) == ["no_checks"]
+    skipped = [PhaseEvent("a", "setup", "skipped", critical=False),
+               PhaseEvent("a", "teardown", "passed", critical=False)]
+    assert codes(decide(facts(skipped))) == ["no_checks"]
+
+
+def test_only_noncritical_checks_fail() -> None:
+    assert codes(decide(facts(passed("a", critical=False)))) == ["no_checks"]
+
+
+def test_skipped_or_xfailed_critical_fails_unless_allowed() -> None:
+    skipped = [PhaseEvent("s", "setup", "skipped", message="later", critical=True),
+               PhaseEvent("s", "teardown", "passed", critical=True)]
+    xfailed = [PhaseEvent("x", "setup", "passed", critical=True),
+               PhaseEvent("x", "call", "skipped", wasxfail=True, critical=True),
+               PhaseEvent("x", "teardown", "passed", critical=True)]
+    verdict = decide(facts(passed("a"), skipped, xfailed))
+    assert codes(verdict) == ["critical_skipped"] and verdict.status == "fail"
+    assert [c.outcome for c in verdict.checks] == ["passed", "skipped", "xfailed"]
+    allowed = decide(facts(passed("a"), skipped, xfailed, allow_skips=True))
+    assert codes(allowed) == ["skips_allowed"] and allowed.status == "degraded"
+
+
+def test_allowed_skips_never_make_a_pass_without_a_passing_critical_check() -> None:
+    skipped = [PhaseEvent("s", "setup", "skipped", critical=True),
+               PhaseEvent("s", "teardown", "passed", critical=True)]
+    verdict = decide(facts(skipped, passed("n", critical=False), allow_skips=True))
+    assert verdict.status == "fail" and "no_checks" in codes(verdict)
+
+
+def test_wrong_version_fails_even_if_checks_passed() -> None:
+    verdict = decide(facts(passed("a", versions={"2.0.0": 3, "1.9.0": 1}),
+                           expected_version="2.0.0"))
+    assert codes(verdict) == ["wrong_version"]
+    assert verdict.observed_versions == {"1.9.0": 1, "2.0.0": 3}
+    assert "1.9.0 instead of 2.0.0" in verdict.reasons[0].message
+
+
+def test_versions_are_not_judged_without_an_expected_version() -> None:
+    assert decide(facts(passed("a", versions={"1.9.0": 1}))).status == "pass"
+
+
+def test_collection_problems() -> None:
+    error = decide(facts(passed("a"), collection_errors=(CollectionProblem("t.py", "boom"),),
+                         pytest_exit_status=1))
+    assert codes(error) == ["collection_error"]
+    skip = decide(facts(passed("a"), collection_skips=(CollectionProblem("t.py", "no sdk"),)))
+    assert codes(skip) == ["collection_skipped"]
+
+
+def test_internal_and_hook_errors_fail() -> None:
+    verdict = decide(facts(passed("a"), internal_errors=("oops",), hook_errors=("hook",)))
+    assert codes(verdict) == ["internal_error", "hook_error"]
+
+
+def test_interruption_message_is_kept() -> None:
+    verdict = decide(facts(passed("a"), interruptions=("SIGTERM received",),
+                           pytest_exit_status=2))
+    assert verdict.reasons[0].message == "the run was interrupted: SIGTERM received"
+
+
+def test_summarize_xpass_and_rerun_order() -> None:
+    xpass = [PhaseEvent("x", "setup", "passed"), PhaseEvent("x", "call", "passed", wasxfail=True),
+             PhaseEvent("x", "teardown", "passed")]
+    assert summarize_check("x", xpass).outcome == "xpassed"
+    assert summarize_check("x", []).outcome == "not_run"
+
+
+def test_exit_status_table() -> None:
+    assert exit_status_for("pass", 0, strict=True) == 0
+    assert exit_status_for("degraded", 1, strict=False) == 0
+    assert exit_status_for("degraded", 0, strict=True) == 1
+    assert exit_status_for("fail", 0, strict=False) == 1
+    assert exit_status_for("fail", 2, strict=False) == 2

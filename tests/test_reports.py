@@ -1,0 +1,143 @@
+"""Gate report file, JUnit XML properties and the terminal block."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from pytest_prodsmoke.report import write_json_atomic
+from tests.conftest import run_gate
+from tests.test_gate_runs import HEALTHY
+
+FAILING = HEALTHY + """
+def test_broken(prod):
+    assert prod.get("/broken").ok
+"""
+
+
+def test_junit_carries_check_and_suite_properties(pytester: pytest.Pytester, shop,
+                                                  mode: str) -> None:
+    pytester.makepyfile(test_smoke=FAILING + """
+@pytest.mark.noncritical
+def test_optional(prod):
+    assert prod.get("/healthz").ok
+""")
+    run = run_gate(pytester, mode, "--expect-version", "2.0.0", url=shop.url)
+    root = run.junit()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    assert suite is not None
+    suite_props = {p.get("name"): p.get("value")
+                   for p in suite.findall("./properties/property")}
+    assert suite_props["prodsmoke.verdict"] == "fail"
+    assert suite_props["prodsmoke.target"] == shop.url
+    assert suite_props["prodsmoke.expected_version"] == "2.0.0"
+    assert suite_props["prodsmoke.exit_status"] == "1"
+    cases = {case.get("name"): {p.get("name"): p.get("value")
+                                for p in case.findall("./properties/property")}
+             for case in suite.iter("testcase")}
+    assert cases["test_health"]["prodsmoke.critical"] == "true"
+    assert cases["test_optional"]["prodsmoke.critical"] == "false"
+    assert cases["test_journey"]["prodsmoke.synthetic"] == "true"
+    assert json.loads(cases["test_health"]["prodsmoke.versions"]) == {"2.0.0": 1}
+
+
+def test_terminal_block_is_last_before_the_stats_line(pytester: pytest.Pytester, shop) -> None:
+    pytester.makepyfile(test_smoke=FAILING)
+    run = run_gate(pytester, "serial", "-rA", url=shop.url)
+    lines = run.result.stdout.lines
+    block = next(i for i, line in enumerate(lines) if "prodsmoke gate: FAIL (exit 1)" in line)
+    short_summary = next(i for i, line in enumerate(lines) if "short test summary info" in line)
+    stats = next(i for i, line in enumerate(lines) if "1 failed, 3 passed" in line)
+    assert short_summary < block < stats
+    assert any("[check_failed] 1 critical check failed: test_smoke.py::test_broken" in line
+               for line in lines[block:stats])
+    assert any(f"report: {run.report_path}" in line for line in lines[block:stats])
+
+
+def test_report_header_names_the_target(pytester: pytest.Pytester, shop) -> None:
+    pytester.makepyfile(test_smoke=HEALTHY)
+    run = run_gate(pytester, "serial", "--expect-version", "2.0.0", url=shop.url)
+    run.result.stdout.fnmatch_lines([f"prodsmoke: gate active; target {shop.url}, expected "
+                                     "version 2.0.0"])
+
+
+def test_url_credentials_are_not_printed(pytester: pytest.Pytester, shop) -> None:
+    url = shop.url.replace("http://", "http://deploy:hunter2@")
+    pytester.makepyfile(test_smoke=HEALTHY)
+    run = run_gate(pytester, "serial", url=url)
+    assert run.ret == 0
+    assert "hunter2" not in run.output
+    assert "hunter2" not in run.report_path.read_text()
+    assert "hunter2" not in run.junit_path.read_text()
+
+
+def test_report_schema_fields(pytester: pytest.Pytester, shop) -> None:
+    pytester.makepyfile(test_smoke=HEALTHY)
+    report = run_gate(pytester, "serial", url=shop.url).report
+    assert set(report) >= {"schema", "verdict", "exit_status", "reasons", "target", "counts",
+                           "checks", "run_id", "started_at", "finished_at", "duration_s",
+                           "plugin_version", "pytest_version", "workers", "options"}
+    assert set(report["checks"][0]) == {"nodeid", "outcome", "critical", "synthetic",
+                                        "duration_s", "message", "versions"}
+    assert report["duration_s"] >= 0
+
+
+def test_unwritable_report_fails_the_gate(pytester: pytest.Pytester, shop) -> None:
+    blocker = pytester.path / "not-a-dir"
+    blocker.write_text("a file where a directory should be")
+    pytester.makepyfile(test_smoke=HEALTHY)
+    result = pytester.runpytest_subprocess("--prod-url", shop.url, "--gate-report",
+                                           str(blocker / "gate.json"))
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*prodsmoke gate: FAIL*", "*gate report NOT written*"])
+
+
+def test_internal_error_in_the_gate_fails_closed(pytester: pytest.Pytester, shop,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in the verdict logic must end as a failed gate (exit 3), never a quiet pass."""
+    import pytest_prodsmoke.plugin as plugin
+
+    def broken_decide(facts):
+        raise ZeroDivisionError("bug in the gate")
+
+    monkeypatch.setattr(plugin, "decide", broken_decide)
+    pytester.makepyfile(test_smoke=HEALTHY)
+    report = pytester.path / "gate.json"
+    result = pytester.runpytest_inprocess("--prod-url", shop.url, "--gate-report", str(report),
+                                          "-p", "no:cacheprovider")
+    assert result.ret == 3
+    data = json.loads(report.read_text())
+    assert data["verdict"] == "fail"
+    assert data["reasons"][0]["code"] == "internal_error"
+    assert "bug in the gate" in data["reasons"][0]["message"]
+    result.stdout.fnmatch_lines(["*prodsmoke gate: FAIL (internal error)*"])
+
+
+def test_internal_error_while_recording_fails_the_gate(pytester: pytest.Pytester, shop,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_prodsmoke import collector
+
+    def broken(report):
+        raise KeyError("lost a report")
+
+    monkeypatch.setattr(collector, "event_from_report", broken)
+    pytester.makepyfile(test_smoke=HEALTHY)
+    report = pytester.path / "gate.json"
+    result = pytester.runpytest_inprocess("--prod-url", shop.url, "--gate-report", str(report),
+                                          "-p", "no:cacheprovider")
+    assert result.ret == 1
+    data = json.loads(report.read_text())
+    assert data["verdict"] == "fail"
+    assert "internal_error" in [r["code"] for r in data["reasons"]]
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "gate.json"
+    write_json_atomic(target, {"verdict": "fail"})
+    with pytest.raises(TypeError):
+        write_json_atomic(target, {"verdict": object()})  # not serialisable mid-write
+    assert json.loads(target.read_text()) == {"verdict": "fail"}
+    assert os.listdir(tmp_path) == ["gate.json"]  # no temp file left behind
