@@ -122,7 +122,7 @@ class ProdClient(requests.Session):
         self.timeout = (timeout_s, timeout_s)
         self.expected_version = expected_version
         self.version_header = version_header
-        self._on_response = on_response
+        self.on_response = on_response
         # A shared adapter (one per worker) keeps connections alive across checks; it belongs to
         # whoever passed it in, so close() must not close it.
         self._owns_adapter = adapter is None
@@ -132,6 +132,18 @@ class ProdClient(requests.Session):
         self.headers["User-Agent"] = user_agent()
         for name, value in headers:
             self.headers[name] = value
+        self._default_headers = self.headers.copy()
+
+    def reset_for_check(self) -> None:
+        """Forget what the previous check changed (headers, cookies, auth, params).
+
+        One client serves every check of a worker, to keep connections alive; each check still
+        starts from the configured state.
+        """
+        self.headers = self._default_headers.copy()
+        self.cookies.clear()
+        self.auth = None
+        self.params = {}
 
     def __repr__(self) -> str:
         return f"<ProdClient {self.target} {display_url(self.base_url)}>"
@@ -141,6 +153,7 @@ class ProdClient(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any,  # type: ignore[override]
                 **kwargs: Any) -> requests.Response:
+        __tracebackhide__ = True  # failures point at the check's line, not at this wrapper
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         method_name = method.decode() if isinstance(method, bytes) else str(method)
@@ -156,8 +169,8 @@ class ProdClient(requests.Session):
             version=version,
             elapsed_s=time.perf_counter() - started,
         )
-        if self._on_response is not None:
-            self._on_response(record)
+        if self.on_response is not None:
+            self.on_response(record)
         if self.expected_version is not None and version != self.expected_version:
             seen = version if version is not None else f"<none: no {self.version_header} header>"
             raise WrongVersionError(

@@ -45,10 +45,12 @@ def _properties(report: Any) -> dict[str, str]:
 def event_from_report(report: Any) -> PhaseEvent:
     props = _properties(report)
     critical = props.get(PROP_CRITICAL)
-    try:
-        versions = {str(k): int(v) for k, v in json.loads(props.get(PROP_VERSIONS, "{}")).items()}
-    except (ValueError, AttributeError):
-        versions = {}
+    versions: dict[str, int] = {}
+    if PROP_VERSIONS in props:  # only on teardown reports of checks that made requests
+        try:
+            versions = {str(k): int(v) for k, v in json.loads(props[PROP_VERSIONS]).items()}
+        except (ValueError, AttributeError):
+            versions = {"<unreadable>": 1}  # never silently drop evidence of a wrong version
     return PhaseEvent(
         nodeid=report.nodeid,
         when=str(report.when),

@@ -17,7 +17,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -99,7 +99,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not settings.gate_active:
         return
     signals = TermSignalHandler()
-    config.pluginmanager.register(CheckMarking(signals), "prodsmoke-checks")
+    config.stash[CHECK_SCOPE_KEY] = scope = CheckScope()
+    config.pluginmanager.register(CheckMarking(signals, scope), "prodsmoke-checks")
     if not is_worker(config):
         owner = GateOwner(config, settings, signals, distributed=is_xdist_controller(config))
         config.pluginmanager.register(owner, "prodsmoke-gate")
@@ -131,62 +132,75 @@ _NO_URL = ("needs a candidate URL: pass --prod-url URL (or set PRODSMOKE_URL, or
 @pytest.fixture(scope="session")
 def prod_target(pytestconfig: pytest.Config) -> Target:
     """Read-only description of the candidate: url, expected_version, header_names, ..."""
-    settings = _settings(pytestconfig)
-    if settings.prod_url is None:
-        pytest.fail(f"prod_target {_NO_URL}", pytrace=False)
-    return Target.from_settings(settings)
+    return Target.from_settings(_gate_settings(pytestconfig, "prod_target"))
+
+
+class CheckScope:
+    """Which check is running in this process, so shared clients record into the right one."""
+
+    def __init__(self) -> None:
+        self.records: list[ResponseRecord] = []
+        self.clients: list[ProdClient] = []
+        # One connection pool per process (xdist worker) shared by all clients: keep-alive.
+        self.pool: HTTPAdapter | None = None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    def begin(self, item: pytest.Item) -> None:
+        self.records = item.stash.setdefault(RECORDS_KEY, [])
+        for client in self.clients:
+            client.reset_for_check()
+
+    def record(self, record: ResponseRecord) -> None:
+        self.records.append(record)
+
+
+CHECK_SCOPE_KEY = pytest.StashKey[CheckScope]()
+
+
+def _gate_settings(config: pytest.Config, fixture: str) -> Settings:
+    settings = _settings(config)
+    if not settings.gate_active:
+        pytest.fail(f"the {fixture} fixture {_NO_URL}", pytrace=False)
+    return settings
+
+
+def _client(config: pytest.Config, base_url: str, target: str, **options: Any) -> ProdClient:
+    settings = _settings(config)
+    scope = config.stash[CHECK_SCOPE_KEY]
+    if scope.pool is None:
+        scope.pool = build_adapter(settings.retries)
+    client = ProdClient(base_url, target=target, timeout_s=settings.timeout_s,
+                        version_header=settings.version_header, adapter=scope.pool,
+                        on_response=scope.record, **options)
+    scope.clients.append(client)
+    return client
 
 
 @pytest.fixture(scope="session")
-def _prodsmoke_pool(pytestconfig: pytest.Config) -> Iterator[HTTPAdapter]:
-    """One connection pool per process (xdist worker), shared by all checks: keep-alive."""
-    adapter = build_adapter(_settings(pytestconfig).retries)
-    yield adapter
-    adapter.close()
+def prod(pytestconfig: pytest.Config) -> ProdClient:
+    """A requests.Session bound to the candidate (``--prod-url``): ``prod.get("/healthz")``.
+
+    One per worker process; each check starts with the configured headers and no cookies.
+    (It asks for ``pytestconfig``, not ``request``: pytest builds a new FixtureDef for
+    ``request`` on every use, which costs ~40 us per check even for a cached fixture.)
+    """
+    settings = _gate_settings(pytestconfig, "prod")
+    assert settings.prod_url is not None
+    return _client(pytestconfig, settings.prod_url, "candidate", headers=settings.headers,
+                   expected_version=settings.expect_version)
 
 
-def _recorder(node: pytest.Item) -> list[ResponseRecord]:
-    return node.stash.setdefault(RECORDS_KEY, [])
-
-
-@pytest.fixture
-def prod(request: pytest.FixtureRequest, _prodsmoke_pool: HTTPAdapter) -> Iterator[ProdClient]:
-    """A requests.Session bound to the candidate (``--prod-url``); ``prod.get("/healthz")``."""
-    settings = _settings(request.config)
-    if settings.prod_url is None:
-        pytest.fail(f"the prod fixture {_NO_URL}", pytrace=False)
-    client = ProdClient(
-        settings.prod_url,
-        target="candidate",
-        headers=settings.headers,
-        timeout_s=settings.timeout_s,
-        expected_version=settings.expect_version,
-        version_header=settings.version_header,
-        adapter=_prodsmoke_pool,
-        on_response=_recorder(request.node).append,
-    )
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def baseline(request: pytest.FixtureRequest, _prodsmoke_pool: HTTPAdapter
-             ) -> Iterator[ProdClient]:
+@pytest.fixture(scope="session")
+def baseline(pytestconfig: pytest.Config) -> ProdClient:
     """A requests.Session bound to the released version (``--baseline-url``)."""
-    settings = _settings(request.config)
+    settings = _gate_settings(pytestconfig, "baseline")
     if settings.baseline_url is None:
         pytest.fail("the baseline fixture needs a baseline URL: pass --baseline-url URL (or set "
                     "PRODSMOKE_BASELINE_URL, or ini prodsmoke_baseline_url)", pytrace=False)
-    client = ProdClient(
-        settings.baseline_url,
-        target="baseline",
-        timeout_s=settings.timeout_s,
-        version_header=settings.version_header,
-        adapter=_prodsmoke_pool,
-        on_response=_recorder(request.node).append,
-    )
-    yield client
-    client.close()
+    return _client(pytestconfig, settings.baseline_url, "baseline")
 
 
 # --------------------------------------------------------------------------- every process
@@ -195,8 +209,13 @@ class CheckMarking:
     """Attaches what the gate must know about each check to its reports (survives xdist), and
     turns SIGTERM into an interrupt in every process, workers included, so teardown runs."""
 
-    def __init__(self, signals: TermSignalHandler) -> None:
+    def __init__(self, signals: TermSignalHandler, scope: CheckScope) -> None:
         self.signals = signals
+        self.scope = scope
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.scope.begin(item)
 
     @pytest.hookimpl
     def pytest_sessionstart(self) -> None:
@@ -205,6 +224,7 @@ class CheckMarking:
     @pytest.hookimpl
     def pytest_unconfigure(self) -> None:
         self.signals.uninstall()
+        self.scope.close()
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:

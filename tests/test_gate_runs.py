@@ -383,3 +383,23 @@ def test_old(prod):
     assert serial["verdict"] == "fail"
     assert [r["code"] for r in serial["reasons"]] == [
         "check_failed", "critical_skipped", "wrong_version", "noncritical_failed"]
+
+
+def test_each_check_starts_from_the_configured_client(pytester: pytest.Pytester, shop,
+                                                      mode: str) -> None:
+    """One client per worker keeps connections alive, but nothing leaks between checks."""
+    pytester.makepyfile(test_smoke="""
+def test_a_changes_the_client(prod):
+    prod.headers["X-Debug"] = "on"
+    prod.cookies.set("session", "abc")
+    assert prod.get("/echo").json()["headers"]["X-Debug"] == "on"
+
+def test_b_sees_a_fresh_client(prod):
+    headers = prod.get("/echo").json()["headers"]
+    assert "X-Debug" not in headers and "Cookie" not in headers
+    assert headers["X-Canary"] == "always"
+""")
+    same_worker = ["--dist", "loadfile"] if mode == "xdist" else []
+    run = run_gate(pytester, mode, "--prod-header", "X-Canary: always", *same_worker,
+                   url=shop.url)
+    assert run.ret == 0, _summary(run)

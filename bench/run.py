@@ -1,0 +1,147 @@
+"""Benchmarks: pytest-prodsmoke against plain pytest + requests on the same checks, same run.
+
+    make bench            (or: .venv/bin/python bench/run.py [--repeat N])
+
+1. overhead: 300 checks (GET /healthz + asserts) against the example shop on loopback, serial.
+   prodsmoke (``prod`` fixture, gate on, --expect-version, JSON report) vs the same test file with a
+   plain session-scoped ``requests.Session`` fixture and the plugin disabled (-p no:prodsmoke).
+2. I/O-bound scale: 64 checks on a 200 ms endpoint with -n 8, prodsmoke vs plain, plus prodsmoke
+   serial for the speed-up.
+
+Wall time of the whole pytest process (start-up included), runs interleaved, median reported.
+Results: a table on stdout and bench-out/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from examples.shop.launch import running_shop  # noqa: E402
+
+PLAIN_CONFTEST = '''
+import os
+import pytest
+import requests
+
+
+class Client:
+    def __init__(self, base_url):
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+
+    def get(self, path):
+        return self.session.get(self.base_url + path, timeout=(10, 10))
+
+
+@pytest.fixture(scope="session")
+def prod():
+    client = Client(os.environ["BENCH_URL"])
+    yield client
+    client.session.close()
+'''
+
+
+def check_file(count: int, path: str) -> str:
+    body = [f'''
+def test_check_{i}(prod):
+    response = prod.get("{path}")
+    assert response.status_code == 200
+    assert response.headers["X-App-Version"] == "2.0.0"
+''' for i in range(count)]
+    return "".join(body)
+
+
+def make_suite(root: Path, name: str, count: int, path: str, plain: bool) -> Path:
+    suite = root / name
+    suite.mkdir()
+    (suite / "test_checks.py").write_text(check_file(count, path))
+    if plain:
+        (suite / "conftest.py").write_text(PLAIN_CONFTEST)
+    return suite
+
+
+def timed(args: list[str], cwd: Path, env_url: str) -> float:
+    import os
+
+    env = {**os.environ, "BENCH_URL": env_url}
+    # Measure what users run: Python caches bytecode (and pytest its assertion rewrites) unless
+    # told not to. With PYTHONDONTWRITEBYTECODE=1 every run recompiles the plugin (~25 ms).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             *args], cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"benchmark run failed ({result.returncode}):\n{result.stdout[-2000:]}")
+    return elapsed
+
+
+def compare(label: str, runs: dict[str, list[str]], cwd: dict[str, Path], url: str,
+            repeat: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, args in runs.items():  # interleaved, so drift hits both sides alike
+            times[name].append(timed(args, cwd[name], url))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"\n{label}")
+    for name, value in medians.items():
+        spread = f"{min(times[name]):.2f}-{max(times[name]):.2f}"
+        print(f"  {name:28} median {value:6.2f} s   (range {spread} s, {repeat} runs)")
+    return medians
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=9)
+    args = parser.parse_args()
+    out = ROOT / "bench-out"
+    out.mkdir(exist_ok=True)
+    results: dict[str, object] = {"python": sys.version.split()[0], "repeat": args.repeat}
+    with tempfile.TemporaryDirectory() as tmp, running_shop("2.0.0") as shop:
+        root = Path(tmp)
+        gate = ["--prod-url", shop.url, "--expect-version", "2.0.0",
+                "--gate-report", str(root / "gate.json")]
+
+        fast_plain = make_suite(root, "fast_plain", 300, "/healthz", plain=True)
+        fast_smoke = make_suite(root, "fast_smoke", 300, "/healthz", plain=False)
+        overhead = compare(
+            "1. 300 checks of GET /healthz, serial",
+            {"plain pytest + requests": ["-p", "no:prodsmoke"], "pytest-prodsmoke": gate},
+            {"plain pytest + requests": fast_plain, "pytest-prodsmoke": fast_smoke},
+            shop.url, args.repeat)
+        ratio = overhead["pytest-prodsmoke"] / overhead["plain pytest + requests"]
+        print(f"  ratio prodsmoke / plain: {ratio:.3f} (target <= 1.10)")
+        results["overhead_300_serial"] = {**overhead, "ratio": ratio}
+
+        slow_plain = make_suite(root, "slow_plain", 64, "/slow?ms=200", plain=True)
+        slow_smoke = make_suite(root, "slow_smoke", 64, "/slow?ms=200", plain=False)
+        scale = compare(
+            "2. 64 checks of a 200 ms endpoint",
+            {"plain pytest + requests -n 8": ["-p", "no:prodsmoke", "-n", "8"],
+             "pytest-prodsmoke -n 8": [*gate, "-n", "8"],
+             "pytest-prodsmoke serial": gate},
+            {"plain pytest + requests -n 8": slow_plain, "pytest-prodsmoke -n 8": slow_smoke,
+             "pytest-prodsmoke serial": slow_smoke},
+            shop.url, max(1, args.repeat // 2))
+        ratio8 = scale["pytest-prodsmoke -n 8"] / scale["plain pytest + requests -n 8"]
+        speedup = scale["pytest-prodsmoke serial"] / scale["pytest-prodsmoke -n 8"]
+        print(f"  ratio prodsmoke / plain at -n 8: {ratio8:.3f} (target <= 1.10)")
+        print(f"  speed-up of -n 8 over serial: {speedup:.2f}x")
+        results["io_bound_64x200ms"] = {**scale, "ratio_n8": ratio8, "speedup_n8": speedup}
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults: {out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

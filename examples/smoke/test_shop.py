@@ -1,0 +1,49 @@
+"""The example smoke suite: run it against a deployed, not yet released shop.
+
+    pytest examples/smoke --prod-url http://127.0.0.1:8002 --expect-version 2.0.0 \
+        --baseline-url http://127.0.0.1:8001 --gate-report gate.json -n 2
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_health(prod):
+    response = prod.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_version_endpoint_reports_the_deployed_version(prod, prod_target):
+    if prod_target.expected_version is None:
+        pytest.fail("run this suite with --expect-version: a release gate must pin the version")
+    assert prod.get("/version").json()["version"] == prod_target.expected_version
+
+
+def test_catalog_lists_products(prod):
+    items = prod.get("/catalog").json()["items"]
+    assert items, "the catalog is empty"
+    assert all(item["price"] > 0 for item in items)
+
+
+def test_product_page(prod):
+    assert prod.get("/catalog/tea-01").json()["name"] == "Green tea"
+
+
+@pytest.mark.synthetic
+def test_place_an_order(prod, shop_session, placed_orders):
+    """A synthetic transaction: log in as a fake user, order, read the order back."""
+    auth = {"Authorization": f"Bearer {shop_session}"}
+    response = prod.post("/orders", json={"items": ["tea-01"]}, headers=auth)
+    assert response.status_code == 201, f"order failed with {response.status_code}"
+    order_id = response.json()["id"]
+    placed_orders.append(order_id)
+    assert prod.get(f"/orders/{order_id}").json()["items"] == ["tea-01"]
+
+
+@pytest.mark.noncritical
+def test_catalog_matches_the_released_version(prod, baseline):
+    """Informative: a changed catalog degrades the verdict but does not block the release."""
+    released = baseline.get("/catalog").json()["items"]
+    assert prod.get("/catalog").json()["items"] == released
