@@ -1,0 +1,28 @@
+# Two commands a newcomer needs: `make demo` and `make test`. Both bootstrap .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## the main job on the bundled example shop: one PASS, two FAIL verdicts
+	$(PY) examples/demo.py
+
+test: lint  ## the test suite (real pytest sessions against real loopback servers)
+	$(PY) -m pytest -n 2 tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)  ## benchmarks against plain pytest + requests (figures in README)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) demo-out bench-out .pytest_cache .ruff_cache *.egg-info
