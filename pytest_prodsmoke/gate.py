@@ -281,7 +281,7 @@ def decide(facts: RunFacts) -> Verdict:
             add(WRONG_VERSION, f"responses from {', '.join(others)} instead of "
                                f"{facts.expected_version} in {_names(wrong)}", wrong)
 
-    ran = [c for c in checks if c.outcome in (PASSED, FAILED, ERROR, CRASHED)]
+    ran = [c for c in checks if c.outcome in (PASSED, FAILED, ERROR, CRASHED, INCOMPLETE)]
     critical_passed = [c for c in checks if c.critical and c.outcome == PASSED]
     if not checks or facts.pytest_exit_status == EXIT_NO_TESTS:
         add(NO_CHECKS, "no check was collected: a gate with nothing to check cannot pass")
@@ -290,7 +290,7 @@ def decide(facts: RunFacts) -> Verdict:
     elif counts["critical"] == 0:
         add(NO_CHECKS, "every check is marked noncritical: a gate needs at least one "
                        "critical check")
-    elif not critical_passed and not broken_critical and not crashed:
+    elif not critical_passed and not (broken_critical or crashed or unfinished):
         add(NO_CHECKS, "no critical check ran and passed")
 
     for message in facts.internal_errors:

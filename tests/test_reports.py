@@ -95,43 +95,65 @@ def test_unwritable_report_fails_the_gate(pytester: pytest.Pytester, shop) -> No
     result.stdout.fnmatch_lines(["*prodsmoke gate: FAIL*", "*gate report NOT written*"])
 
 
+BREAK_DECIDE = """
+import pytest_prodsmoke.plugin as plugin
+
+def broken_decide(facts):
+    raise ZeroDivisionError("bug in the gate")
+
+plugin.decide = broken_decide  # simulate a bug in the gate's own logic
+"""
+
+BREAK_WORKER_HOOK = """
+import pytest_prodsmoke.plugin as plugin
+
+class BrokenCounter:
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError("bug in the per-check hook")
+
+plugin.Counter = BrokenCounter  # simulate a bug in a hook that runs where the checks run
+"""
+
+
 def test_internal_error_in_the_gate_fails_closed(pytester: pytest.Pytester, shop,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                  mode: str) -> None:
     """A bug in the verdict logic must end as a failed gate (exit 3), never a quiet pass."""
-    import pytest_prodsmoke.plugin as plugin
-
-    def broken_decide(facts):
-        raise ZeroDivisionError("bug in the gate")
-
-    monkeypatch.setattr(plugin, "decide", broken_decide)
+    pytester.makeconftest(BREAK_DECIDE)
     pytester.makepyfile(test_smoke=HEALTHY)
-    report = pytester.path / "gate.json"
-    result = pytester.runpytest_inprocess("--prod-url", shop.url, "--gate-report", str(report),
-                                          "-p", "no:cacheprovider")
-    assert result.ret == 3
-    data = json.loads(report.read_text())
-    assert data["verdict"] == "fail"
-    assert data["reasons"][0]["code"] == "internal_error"
-    assert "bug in the gate" in data["reasons"][0]["message"]
-    result.stdout.fnmatch_lines(["*prodsmoke gate: FAIL (internal error)*"])
+    run = run_gate(pytester, mode, url=shop.url)
+    assert run.ret == 3, run.output
+    assert run.report["verdict"] == "fail"
+    assert run.codes == ["internal_error"]
+    assert "bug in the gate" in run.report["reasons"][0]["message"]
+    run.result.stdout.fnmatch_lines(["*prodsmoke gate: FAIL (internal error)*"])
+
+
+def test_internal_error_in_a_check_hook_fails_closed(pytester: pytest.Pytester, shop,
+                                                     mode: str) -> None:
+    pytester.makeconftest(BREAK_WORKER_HOOK)
+    pytester.makepyfile(test_smoke=HEALTHY)
+    run = run_gate(pytester, mode, url=shop.url)
+    assert run.ret == 3, run.output  # pytest's INTERNALERROR status is kept
+    assert run.report["verdict"] == "fail"
+    assert "internal_error" in run.codes, run.codes
+    assert "prodsmoke gate: FAIL" in run.output
 
 
 def test_internal_error_while_recording_fails_the_gate(pytester: pytest.Pytester, shop,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_prodsmoke import collector
+                                                       mode: str) -> None:
+    pytester.makeconftest("""
+from pytest_prodsmoke import collector
 
-    def broken(report):
-        raise KeyError("lost a report")
+def broken(report):
+    raise KeyError("lost a report")
 
-    monkeypatch.setattr(collector, "event_from_report", broken)
+collector.event_from_report = broken
+""")
     pytester.makepyfile(test_smoke=HEALTHY)
-    report = pytester.path / "gate.json"
-    result = pytester.runpytest_inprocess("--prod-url", shop.url, "--gate-report", str(report),
-                                          "-p", "no:cacheprovider")
-    assert result.ret == 1
-    data = json.loads(report.read_text())
-    assert data["verdict"] == "fail"
-    assert "internal_error" in [r["code"] for r in data["reasons"]]
+    run = run_gate(pytester, mode, url=shop.url)
+    assert run.ret == 1, run.output
+    assert run.report["verdict"] == "fail"
+    assert "internal_error" in run.codes
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
