@@ -4,7 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+COMPAT_VENV := .venv-pytest8
+COMPAT_STAMP := $(COMPAT_VENV)/.installed
+
+.PHONY: demo test test-compat lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +21,15 @@ demo: $(STAMP)  ## the main job on the bundled example shop: one PASS, two FAIL 
 test: lint  ## the test suite (real pytest sessions against real loopback servers)
 	$(PY) -m pytest -n 2 tests
 
+$(COMPAT_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COMPAT_VENV)/bin/python -m pip install --quiet 'pytest>=8,<9' -e .
+	touch $(COMPAT_STAMP)
+
+test-compat: $(COMPAT_STAMP)  ## the same suite on the oldest supported pytest major (8.x)
+	$(COMPAT_VENV)/bin/python -m pytest -n 2 tests
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
@@ -25,4 +37,4 @@ bench: $(STAMP)  ## benchmarks against plain pytest + requests (figures in READM
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) demo-out bench-out .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) demo-out bench-out .pytest_cache .ruff_cache *.egg-info

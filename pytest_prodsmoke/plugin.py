@@ -96,10 +96,11 @@ def pytest_configure(config: pytest.Config) -> None:
         # them first; this is reached on the controller (or the only process).
         raise pytest.UsageError(f"pytest-prodsmoke: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
+    scope = CheckScope()
+    config.pluginmanager.register(Fixtures(settings, scope), "prodsmoke-fixtures")
     if not settings.gate_active:
         return
     signals = TermSignalHandler()
-    config.stash[CHECK_SCOPE_KEY] = scope = CheckScope()
     config.pluginmanager.register(CheckMarking(signals, scope), "prodsmoke-checks")
     if not is_worker(config):
         owner = GateOwner(config, settings, signals, distributed=is_xdist_controller(config))
@@ -121,18 +122,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 # --------------------------------------------------------------------------- fixtures
 
-def _settings(config: pytest.Config) -> Settings:
-    return config.stash[SETTINGS_KEY]
-
-
 _NO_URL = ("needs a candidate URL: pass --prod-url URL (or set PRODSMOKE_URL, or ini "
            "prodsmoke_url)")
-
-
-@pytest.fixture(scope="session")
-def prod_target(pytestconfig: pytest.Config) -> Target:
-    """Read-only description of the candidate: url, expected_version, header_names, ..."""
-    return Target.from_settings(_gate_settings(pytestconfig, "prod_target"))
 
 
 class CheckScope:
@@ -144,10 +135,6 @@ class CheckScope:
         # One connection pool per process (xdist worker) shared by all clients: keep-alive.
         self.pool: HTTPAdapter | None = None
 
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-
     def begin(self, item: pytest.Item) -> None:
         self.records = item.stash.setdefault(RECORDS_KEY, [])
         for client in self.clients:
@@ -156,51 +143,66 @@ class CheckScope:
     def record(self, record: ResponseRecord) -> None:
         self.records.append(record)
 
-
-CHECK_SCOPE_KEY = pytest.StashKey[CheckScope]()
-
-
-def _gate_settings(config: pytest.Config, fixture: str) -> Settings:
-    settings = _settings(config)
-    if not settings.gate_active:
-        pytest.fail(f"the {fixture} fixture {_NO_URL}", pytrace=False)
-    return settings
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
 
-def _client(config: pytest.Config, base_url: str, target: str, **options: Any) -> ProdClient:
-    settings = _settings(config)
-    scope = config.stash[CHECK_SCOPE_KEY]
-    if scope.pool is None:
-        scope.pool = build_adapter(settings.retries)
-    client = ProdClient(base_url, target=target, timeout_s=settings.timeout_s,
-                        version_header=settings.version_header, adapter=scope.pool,
-                        on_response=scope.record, **options)
-    scope.clients.append(client)
-    return client
+class Fixtures:
+    """The plugin's fixtures, as methods of an object registered at configure time.
 
-
-@pytest.fixture(scope="session")
-def prod(pytestconfig: pytest.Config) -> ProdClient:
-    """A requests.Session bound to the candidate (``--prod-url``): ``prod.get("/healthz")``.
-
-    One per worker process; each check starts with the configured headers and no cookies.
-    (It asks for ``pytestconfig``, not ``request``: pytest builds a new FixtureDef for
-    ``request`` on every use, which costs ~40 us per check even for a cached fixture.)
+    They take no fixture arguments on purpose: asking for ``request`` or ``pytestconfig`` makes
+    pytest build a new FixtureDef for ``request`` on every check, even for a cached
+    session-scoped fixture (~40 us each), which alone was a 5 % overhead on a fast suite.
     """
-    settings = _gate_settings(pytestconfig, "prod")
-    assert settings.prod_url is not None
-    return _client(pytestconfig, settings.prod_url, "candidate", headers=settings.headers,
-                   expected_version=settings.expect_version)
 
+    def __init__(self, settings: Settings, scope: CheckScope) -> None:
+        self.settings = settings
+        self.scope = scope
 
-@pytest.fixture(scope="session")
-def baseline(pytestconfig: pytest.Config) -> ProdClient:
-    """A requests.Session bound to the released version (``--baseline-url``)."""
-    settings = _gate_settings(pytestconfig, "baseline")
-    if settings.baseline_url is None:
-        pytest.fail("the baseline fixture needs a baseline URL: pass --baseline-url URL (or set "
-                    "PRODSMOKE_BASELINE_URL, or ini prodsmoke_baseline_url)", pytrace=False)
-    return _client(pytestconfig, settings.baseline_url, "baseline")
+    def _gate_settings(self, fixture: str) -> Settings:
+        if not self.settings.gate_active:
+            pytest.fail(f"the {fixture} fixture {_NO_URL}", pytrace=False)
+        return self.settings
+
+    def _client(self, base_url: str, target: str, **options: Any) -> ProdClient:
+        if self.scope.pool is None:
+            self.scope.pool = build_adapter(self.settings.retries)
+        client = ProdClient(base_url, target=target, timeout_s=self.settings.timeout_s,
+                            version_header=self.settings.version_header,
+                            adapter=self.scope.pool, on_response=self.scope.record, **options)
+        self.scope.clients.append(client)
+        return client
+
+    @pytest.fixture(scope="session")
+    def prod(self) -> ProdClient:
+        """A requests.Session bound to the candidate (``--prod-url``): ``prod.get("/healthz")``.
+
+        One per worker process; each check starts with the configured headers and no cookies.
+        """
+        settings = self._gate_settings("prod")
+        assert settings.prod_url is not None
+        return self._client(settings.prod_url, "candidate", headers=settings.headers,
+                            expected_version=settings.expect_version)
+
+    @pytest.fixture(scope="session")
+    def baseline(self) -> ProdClient:
+        """A requests.Session bound to the released version (``--baseline-url``)."""
+        settings = self._gate_settings("baseline")
+        if settings.baseline_url is None:
+            pytest.fail("the baseline fixture needs a baseline URL: pass --baseline-url URL (or "
+                        "set PRODSMOKE_BASELINE_URL, or ini prodsmoke_baseline_url)",
+                        pytrace=False)
+        return self._client(settings.baseline_url, "baseline")
+
+    @pytest.fixture(scope="session")
+    def prod_target(self) -> Target:
+        """Read-only description of the candidate: url, expected_version, header_names, ..."""
+        return Target.from_settings(self._gate_settings("prod_target"))
+
+    @pytest.hookimpl
+    def pytest_unconfigure(self) -> None:
+        self.scope.close()
 
 
 # --------------------------------------------------------------------------- every process
@@ -224,7 +226,6 @@ class CheckMarking:
     @pytest.hookimpl
     def pytest_unconfigure(self) -> None:
         self.signals.uninstall()
-        self.scope.close()
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:

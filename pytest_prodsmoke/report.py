@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,28 @@ def _iso(epoch: float) -> str:
 
 
 def _check_entry(check: CheckResult) -> dict[str, Any]:
-    entry = asdict(check)
-    entry["versions"] = dict(check.versions)
-    return entry
+    return {"nodeid": check.nodeid, "outcome": check.outcome, "critical": check.critical,
+            "synthetic": check.synthetic, "duration_s": check.duration_s,
+            "message": check.message, "versions": dict(check.versions)}
+
+
+def dumps_readable(data: dict[str, Any]) -> str:
+    """JSON with one top-level key per line and one list element (e.g. a check) per line.
+
+    Readable in a CI log, and fast: each piece goes through the C encoder, which
+    ``json.dump(indent=2)`` would bypass (it is ~10x slower on thousands of checks).
+    """
+    def encode(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list) and value:
+            items = ",\n".join(f"    {encode(item)}" for item in value)
+            lines.append(f"  {encode(key)}: [\n{items}\n  ]")
+        else:
+            lines.append(f"  {encode(key)}: {encode(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def target_description(settings: Settings, verdict: Verdict | None = None) -> dict[str, Any]:
@@ -102,8 +121,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
+            handle.write(dumps_readable(data))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
