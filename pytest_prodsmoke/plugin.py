@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import time
+import types
 import uuid
 from collections import Counter
 from collections.abc import Generator
@@ -97,7 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-prodsmoke: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
     scope = CheckScope()
-    config.pluginmanager.register(Fixtures(settings, scope), "prodsmoke-fixtures")
+    config.pluginmanager.register(make_fixtures(settings, scope), "prodsmoke-fixtures")
     if not settings.gate_active:
         return
     signals = TermSignalHandler()
@@ -148,61 +149,64 @@ class CheckScope:
             self.pool.close()
 
 
-class Fixtures:
-    """The plugin's fixtures, as methods of an object registered at configure time.
+def _gate_settings(settings: Settings, fixture: str) -> Settings:
+    if not settings.gate_active:
+        pytest.fail(f"the {fixture} fixture {_NO_URL}", pytrace=False)
+    return settings
 
-    They take no fixture arguments on purpose: asking for ``request`` or ``pytestconfig`` makes
-    pytest build a new FixtureDef for ``request`` on every check, even for a cached
-    session-scoped fixture (~40 us each), which alone was a 5 % overhead on a fast suite.
+
+def make_fixtures(settings: Settings, scope: CheckScope) -> types.ModuleType:
+    """The plugin's fixtures, bound to this run's settings, in a module registered as a plugin.
+
+    Why not plain module-level fixtures: they would have to ask for ``request`` or
+    ``pytestconfig`` to reach the settings, and pytest then builds a new FixtureDef for
+    ``request`` on every check, even for a cached session-scoped fixture (~40 us per check, 5 %
+    of a fast suite). Why not methods of a plugin object: pytest 9 deprecates session-scoped
+    fixtures defined as instance methods. Closures in a module have neither problem.
     """
 
-    def __init__(self, settings: Settings, scope: CheckScope) -> None:
-        self.settings = settings
-        self.scope = scope
-
-    def _gate_settings(self, fixture: str) -> Settings:
-        if not self.settings.gate_active:
-            pytest.fail(f"the {fixture} fixture {_NO_URL}", pytrace=False)
-        return self.settings
-
-    def _client(self, base_url: str, target: str, **options: Any) -> ProdClient:
-        if self.scope.pool is None:
-            self.scope.pool = build_adapter(self.settings.retries)
-        client = ProdClient(base_url, target=target, timeout_s=self.settings.timeout_s,
-                            version_header=self.settings.version_header,
-                            adapter=self.scope.pool, on_response=self.scope.record, **options)
-        self.scope.clients.append(client)
-        return client
+    def client(base_url: str, target: str, **options: Any) -> ProdClient:
+        if scope.pool is None:
+            scope.pool = build_adapter(settings.retries)
+        made = ProdClient(base_url, target=target, timeout_s=settings.timeout_s,
+                          version_header=settings.version_header, adapter=scope.pool,
+                          on_response=scope.record, **options)
+        scope.clients.append(made)
+        return made
 
     @pytest.fixture(scope="session")
-    def prod(self) -> ProdClient:
+    def prod() -> ProdClient:
         """A requests.Session bound to the candidate (``--prod-url``): ``prod.get("/healthz")``.
 
         One per worker process; each check starts with the configured headers and no cookies.
         """
-        settings = self._gate_settings("prod")
+        _gate_settings(settings, "prod")
         assert settings.prod_url is not None
-        return self._client(settings.prod_url, "candidate", headers=settings.headers,
-                            expected_version=settings.expect_version)
+        return client(settings.prod_url, "candidate", headers=settings.headers,
+                      expected_version=settings.expect_version)
 
     @pytest.fixture(scope="session")
-    def baseline(self) -> ProdClient:
+    def baseline() -> ProdClient:
         """A requests.Session bound to the released version (``--baseline-url``)."""
-        settings = self._gate_settings("baseline")
+        _gate_settings(settings, "baseline")
         if settings.baseline_url is None:
             pytest.fail("the baseline fixture needs a baseline URL: pass --baseline-url URL (or "
                         "set PRODSMOKE_BASELINE_URL, or ini prodsmoke_baseline_url)",
                         pytrace=False)
-        return self._client(settings.baseline_url, "baseline")
+        return client(settings.baseline_url, "baseline")
 
     @pytest.fixture(scope="session")
-    def prod_target(self) -> Target:
+    def prod_target() -> Target:
         """Read-only description of the candidate: url, expected_version, header_names, ..."""
-        return Target.from_settings(self._gate_settings("prod_target"))
+        return Target.from_settings(_gate_settings(settings, "prod_target"))
 
-    @pytest.hookimpl
-    def pytest_unconfigure(self) -> None:
-        self.scope.close()
+    def pytest_unconfigure() -> None:
+        scope.close()
+
+    module = types.ModuleType("pytest_prodsmoke.fixtures")
+    for function in (prod, baseline, prod_target, pytest_unconfigure):
+        setattr(module, function.__name__, function)
+    return module
 
 
 # --------------------------------------------------------------------------- every process

@@ -87,6 +87,8 @@ def run_gate(pytester: pytest.Pytester, mode: str, *args: str, url: str | None =
     report = pytester.path / "gate.json"
     junit = pytester.path / "junit.xml"
     argv = [*(XDIST_ARGS if mode == "xdist" else ()), "-p", "no:cacheprovider",
+            # Our own use of pytest must not be deprecated: fail the run if it is.
+            "-W", "error::pytest.PytestDeprecationWarning",
             "--gate-report", str(report), "--junitxml", str(junit), *args]
     if url is not None:
         argv = ["--prod-url", url, *argv]

@@ -43,6 +43,7 @@ def test_all_checks_pass(pytester: pytest.Pytester, shop, mode: str) -> None:
     assert journey["synthetic"] is True and journey["critical"] is True
     assert report["workers"] == (2 if mode == "xdist" else 0)
     assert "prodsmoke gate: PASS (exit 0)" in run.output
+    assert run.result.parseoutcomes() == {"passed": 3}  # no warnings either
 
 
 def test_critical_failure_fails(pytester: pytest.Pytester, shop, mode: str) -> None:
