@@ -102,7 +102,7 @@ def compare(label: str, runs: dict[str, list[str]], cwd: dict[str, Path], url: s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     out = ROOT / "bench-out"
     out.mkdir(exist_ok=True)
@@ -132,7 +132,7 @@ def main() -> int:
              "pytest-prodsmoke serial": gate},
             {"plain pytest + requests -n 8": slow_plain, "pytest-prodsmoke -n 8": slow_smoke,
              "pytest-prodsmoke serial": slow_smoke},
-            shop.url, max(1, args.repeat // 2))
+            shop.url, max(1, args.repeat // 3))
         ratio8 = scale["pytest-prodsmoke -n 8"] / scale["plain pytest + requests -n 8"]
         speedup = scale["pytest-prodsmoke serial"] / scale["pytest-prodsmoke -n 8"]
         print(f"  ratio prodsmoke / plain at -n 8: {ratio8:.3f} (target <= 1.10)")

@@ -13,6 +13,7 @@ Exits 0 when all three verdicts are as expected. Reports go to demo-out/<scenari
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from contextlib import ExitStack
@@ -25,6 +26,11 @@ sys.path.insert(0, str(ROOT))
 from examples.shop.launch import running_shop  # noqa: E402
 
 OUT = ROOT / "demo-out"
+# Fake users come from the environment, as they would from a CI secret.
+DEMO_ENV = {**os.environ, "PRODSMOKE_FAKE_USERS": json.dumps([
+    {"username": "smoke-demo-1", "password": "demo-password-1"},
+    {"username": "smoke-demo-2", "password": "demo-password-2"},
+])}
 
 
 @dataclass
@@ -59,7 +65,7 @@ def run_scenario(scenario: Scenario, baseline_url: str) -> tuple[int, dict]:
             "--expect-version", scenario.expect_version,
             "--gate-report", str(out / "gate.json"), "--junitxml", str(out / "junit.xml"),
         ]
-        exit_status = subprocess.call(command, cwd=ROOT)
+        exit_status = subprocess.call(command, cwd=ROOT, env=DEMO_ENV)
     report = json.loads((out / "gate.json").read_text()) if (out / "gate.json").exists() else {}
     return exit_status, report
 

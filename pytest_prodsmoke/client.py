@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,12 +20,20 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from pytest_prodsmoke.errors import WrongVersionError
+from pytest_prodsmoke.errors import (
+    CredentialLeakRefusedError,
+    MutationRefusedError,
+    WrongVersionError,
+)
+from pytest_prodsmoke.ratelimit import SharedRateLimiter
+from pytest_prodsmoke.redact import Secret, SecretRegistry
 from pytest_prodsmoke.settings import display_url
+from pytest_prodsmoke.tagging import BAGGAGE, header_safe, new_span_id, sign, traceparent
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 # Idempotent methods (RFC 9110): repeating them cannot create a second order.
 RETRY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETRY_AFTER_CAP_S = 5.0
 BACKOFF_FACTOR_S = 0.25
 BACKOFF_MAX_S = 2.0
@@ -81,6 +90,28 @@ class ResponseRecord:
     status: int
     version: str | None
     elapsed_s: float
+    trace_id: str = ""
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """The check a client currently works for: tags its traffic and decides what it may do."""
+
+    check_id: str = ""
+    trace_id: str = ""
+    synthetic: bool = False
+    uses_fake_user: bool = False
+
+
+@dataclass(frozen=True)
+class TrafficTags:
+    """Run-wide tagging of every request (names configurable, key optional)."""
+
+    run_id: str = ""
+    run_header: str = "X-Prodsmoke-Run"
+    check_header: str = "X-Prodsmoke-Check"
+    signature_header: str = "X-Prodsmoke-Signature"
+    signing_key: Secret | None = None
 
 
 def join_url(base_url: str, url: str) -> str:
@@ -115,8 +146,23 @@ class ProdClient(requests.Session):
         version_header: str = "X-App-Version",
         adapter: HTTPAdapter | None = None,
         on_response: Callable[[ResponseRecord], None] | None = None,
+        read_only: bool = True,
+        tags: TrafficTags | None = None,
+        limiter: SharedRateLimiter | None = None,
+        credentials: SecretRegistry | None = None,
+        credential_hosts: Iterable[str] = (),
+        verify: bool | str = True,
     ) -> None:
         super().__init__()
+        self.read_only = read_only
+        self.context = CheckContext()
+        self.tags = tags or TrafficTags()
+        self.limiter = limiter
+        # Fake-user secrets, which may only travel to these hosts (scheme://host:port).
+        self.credentials = credentials
+        self.credential_hosts = frozenset(origin(u) for u in (base_url, *credential_hosts))
+        self.verify = verify
+        self._mutation_reason: str | None = None
         self.base_url = base_url
         self.target = target
         self.timeout = (timeout_s, timeout_s)
@@ -134,12 +180,13 @@ class ProdClient(requests.Session):
             self.headers[name] = value
         self._default_headers = self.headers.copy()
 
-    def reset_for_check(self) -> None:
+    def reset_for_check(self, context: CheckContext | None = None) -> None:
         """Forget what the previous check changed (headers, cookies, auth, params).
 
         One client serves every check of a worker, to keep connections alive; each check still
         starts from the configured state.
         """
+        self.context = context or CheckContext()
         self.headers = self._default_headers.copy()
         self.cookies.clear()
         self.auth = None
@@ -151,13 +198,39 @@ class ProdClient(requests.Session):
     def url_for(self, url: str) -> str:
         return join_url(self.base_url, url)
 
+    @contextlib.contextmanager
+    def mutations_allowed(self, reason: str) -> Iterator[None]:
+        """Let the plugin itself mutate on a check's behalf (e.g. a fake user's login)."""
+        previous, self._mutation_reason = self._mutation_reason, reason
+        try:
+            yield
+        finally:
+            self._mutation_reason = previous
+
+    def _refuse_undeclared_mutation(self, method: str, path: str) -> None:
+        __tracebackhide__ = True
+        if not self.read_only or method not in MUTATING_METHODS or self._mutation_reason:
+            return
+        if not self.context.synthetic:
+            raise MutationRefusedError(
+                f"{method} {path} refused before sending: production checks are read-only. "
+                "A check that changes data must declare it: mark it @pytest.mark.synthetic and "
+                "run it as a fake user (request the fake_user fixture)"
+            )
+        if not self.context.uses_fake_user:
+            raise MutationRefusedError(
+                f"{method} {path} refused before sending: a synthetic transaction that changes "
+                "data must run as a fake user: request the fake_user fixture"
+            )
+
     def request(self, method: str | bytes, url: str | bytes, *args: Any,  # type: ignore[override]
                 **kwargs: Any) -> requests.Response:
         __tracebackhide__ = True  # failures point at the check's line, not at this wrapper
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
-        method_name = method.decode() if isinstance(method, bytes) else str(method)
+        method_name = (method.decode() if isinstance(method, bytes) else str(method)).upper()
         full_url = self.url_for(url.decode() if isinstance(url, bytes) else str(url))
+        self._refuse_undeclared_mutation(method_name, urlsplit(full_url).path or "/")
         started = time.perf_counter()
         response = super().request(method_name, full_url, *args, **kwargs)
         version = response.headers.get(self.version_header)
@@ -168,6 +241,7 @@ class ProdClient(requests.Session):
             status=response.status_code,
             version=version,
             elapsed_s=time.perf_counter() - started,
+            trace_id=self.context.trace_id,
         )
         if self.on_response is not None:
             self.on_response(record)
@@ -179,6 +253,62 @@ class ProdClient(requests.Session):
             )
         return response
 
+    def send(self, request: requests.PreparedRequest, **kwargs: Any  # type: ignore[override]
+             ) -> requests.Response:
+        # Every hop passes here, redirects included: the last place to stop a request.
+        __tracebackhide__ = True
+        self._guard_credentials(request)
+        self._tag(request)
+        if self.limiter is not None:
+            self.limiter.wait()
+        return super().send(request, **kwargs)
+
+    def _guard_credentials(self, request: requests.PreparedRequest) -> None:
+        __tracebackhide__ = True
+        if self.credentials is None or not len(self.credentials):
+            return
+        url = request.url or ""
+        if origin(url) in self.credential_hosts:
+            return
+        body = request.body
+        texts = [url, *map(str, request.headers.values())]
+        if isinstance(body, bytes) and len(body) <= 1_000_000:
+            texts.append(body.decode("latin-1"))
+        elif isinstance(body, str):
+            texts.append(body)
+        if any(self.credentials.found_in(text) for text in texts):
+            raise CredentialLeakRefusedError(
+                f"{request.method} to {display_url(origin(url))} refused before sending: it "
+                "carries fake-user credentials, which only go to the configured targets"
+            )
+
+    def _tag(self, request: requests.PreparedRequest) -> None:
+        tags, context = self.tags, self.context
+        headers = request.headers
+        if context.trace_id:
+            headers["traceparent"] = traceparent(context.trace_id, new_span_id())
+        headers["baggage"] = BAGGAGE
+        if tags.run_id:
+            headers[tags.run_header] = tags.run_id
+        if context.check_id:
+            check = header_safe(context.check_id)
+            headers[tags.check_header] = check
+            if tags.signing_key is not None and tags.run_id:
+                headers[tags.signature_header] = sign(tags.signing_key.reveal().encode(),
+                                                      tags.run_id, check)
+
     def close(self) -> None:
         if self._owns_adapter:
             super().close()
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` with the default port filled in, lowercased."""
+    parts = urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    port = port or {"http": 80, "https": 443}.get(scheme, 0)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"

@@ -18,6 +18,8 @@ from pytest_prodsmoke.settings import Settings
 PROP_CRITICAL = "prodsmoke.critical"
 PROP_SYNTHETIC = "prodsmoke.synthetic"
 PROP_VERSIONS = "prodsmoke.versions"
+PROP_LEFTOVERS = "prodsmoke.leftovers"
+PROP_TRACE_ID = "prodsmoke.trace_id"
 
 MAX_MESSAGE_CHARS = 500
 
@@ -51,6 +53,12 @@ def event_from_report(report: Any) -> PhaseEvent:
             versions = {str(k): int(v) for k, v in json.loads(props[PROP_VERSIONS]).items()}
         except (ValueError, AttributeError):
             versions = {"<unreadable>": 1}  # never silently drop evidence of a wrong version
+    leftovers: tuple[tuple[str, str], ...] = ()
+    if PROP_LEFTOVERS in props:
+        try:
+            leftovers = tuple((str(d), str(e)) for d, e in json.loads(props[PROP_LEFTOVERS]))
+        except (ValueError, TypeError):
+            leftovers = (("<unreadable leftovers record>", props[PROP_LEFTOVERS][:200]),)
     return PhaseEvent(
         nodeid=report.nodeid,
         when=str(report.when),
@@ -61,6 +69,7 @@ def event_from_report(report: Any) -> PhaseEvent:
         critical=None if critical is None else critical == "true",
         synthetic=props.get(PROP_SYNTHETIC) == "true",
         versions=versions,
+        leftovers=leftovers,
     )
 
 

@@ -19,3 +19,11 @@ class WrongVersionError(ProdsmokeError, AssertionError):
     It subclasses AssertionError so that pytest reports it as a failed check,
     not as an error in the test's own code.
     """
+
+
+class MutationRefusedError(ProdsmokeError):
+    """A check tried to change production data without declaring itself (nothing was sent)."""
+
+
+class CredentialLeakRefusedError(ProdsmokeError):
+    """A request would have carried fake-user credentials to a host that is not a target."""

@@ -42,6 +42,7 @@ CRITICAL_SKIPPED = "critical_skipped"
 WRONG_VERSION = "wrong_version"
 INTERNAL_ERROR = "internal_error"
 HOOK_ERROR = "hook_error"
+LEFTOVERS = "leftovers"
 PYTEST_STATUS = "pytest_status"
 # Reasons that only degrade.
 NONCRITICAL_FAILED = "noncritical_failed"
@@ -68,6 +69,7 @@ class PhaseEvent:
     critical: bool | None = None  # None: unknown (crash reports carry no properties)
     synthetic: bool = False
     versions: Mapping[str, int] = field(default_factory=dict)
+    leftovers: tuple[tuple[str, str], ...] = ()  # (what was left, why the undo failed)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class CheckResult:
     duration_s: float
     message: str = ""
     versions: Mapping[str, int] = field(default_factory=dict)
+    leftovers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
     versions: Counter[str] = Counter()
     for event in events:
         versions.update(event.versions)
+    leftovers = tuple(left for event in events for left in event.leftovers)
     by_when = {e.when: e for e in events}
 
     def failure_message(*whens: str) -> str:
@@ -174,6 +178,7 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
         duration_s=round(duration, 6),
         message=message,
         versions=dict(versions),
+        leftovers=leftovers,
     )
 
 
@@ -292,6 +297,12 @@ def decide(facts: RunFacts) -> Verdict:
                        "critical check")
     elif not critical_passed and not (broken_critical or crashed or unfinished):
         add(NO_CHECKS, "no critical check ran and passed")
+
+    dirty = [c for c in checks if c.leftovers]
+    if dirty:
+        total = sum(len(c.leftovers) for c in dirty)
+        add(LEFTOVERS, f"{_plural(total, 'undo action')} failed: fake data left in production "
+                       f"by {_names(dirty)}", dirty)
 
     for message in facts.internal_errors:
         add(INTERNAL_ERROR, f"internal error: {message}")

@@ -3,12 +3,14 @@ owns the gate: the xdist controller, or the only process."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from pytest_prodsmoke.client import ProdClient
     from pytest_prodsmoke.gate import Verdict
+    from pytest_prodsmoke.users import LeasedUser
 
 @pytest.hookspec
 def pytest_prodsmoke_gate(config: pytest.Config, verdict: Verdict) -> None:
@@ -19,4 +21,27 @@ def pytest_prodsmoke_gate(config: pytest.Config, verdict: Verdict) -> None:
     the run will have. Use it to notify, promote or roll back. An exception raised here turns the
     verdict into ``fail`` (reason ``hook_error``): a broken notifier must not look like a pass.
     Not called with ``--collect-only`` or when the gate is inactive (no candidate URL).
+    """
+
+
+@pytest.hookspec
+def pytest_prodsmoke_fake_users(config: pytest.Config) -> list[dict[str, Any]] | None:
+    """Return fake-user records, e.g. fetched from a vault: a list of mappings with
+    ``username`` and optional ``password``, ``token`` and extra fields.
+
+    Called once, at start-up, on the xdist controller (or the only process); the users reach the
+    workers from there. The records join those from ``--fake-users`` and
+    ``PRODSMOKE_FAKE_USERS``, and every username must match ``prodsmoke_fake_user_pattern``.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_prodsmoke_login(user: LeasedUser, client: ProdClient) -> str | None:
+    """Exchange a fake user's credentials for a session token, once per user and process.
+
+    Called the first time a check in this process leases ``user`` (``user.username``,
+    ``user.password.reveal()``); ``client`` is the candidate's client, allowed to POST for this
+    call only. Return the token (it becomes ``fake_user.token`` and ``fake_user.auth`` sends it
+    as a bearer token; it is registered as a secret), or None to use the configured token or
+    password as they are.
     """

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,7 +39,8 @@ def _iso(epoch: float) -> str:
 def _check_entry(check: CheckResult) -> dict[str, Any]:
     return {"nodeid": check.nodeid, "outcome": check.outcome, "critical": check.critical,
             "synthetic": check.synthetic, "duration_s": check.duration_s,
-            "message": check.message, "versions": dict(check.versions)}
+            "message": check.message, "versions": dict(check.versions),
+            "leftovers": [{"description": d, "error": e} for d, e in check.leftovers]}
 
 
 def dumps_readable(data: dict[str, Any]) -> str:
@@ -67,6 +69,8 @@ def target_description(settings: Settings, verdict: Verdict | None = None) -> di
         "expected_version": settings.expect_version,
         # Header values may be routing secrets: only names leave the process.
         "headers": list(settings.header_names),
+        "tls_verify": "off (--prod-insecure)" if settings.insecure else (
+            str(settings.ca_bundle) if settings.ca_bundle else "on"),
         "observed_versions": dict(verdict.observed_versions) if verdict else {},
     }
 
@@ -82,6 +86,8 @@ def build_report(verdict: Verdict, settings: Settings, run: RunInfo) -> dict[str
         "target": target_description(settings, verdict),
         "counts": dict(verdict.counts),
         "checks": [_check_entry(c) for c in verdict.checks],
+        "leftovers": [{"check": c.nodeid, "description": d, "error": e}
+                      for c in verdict.checks for d, e in c.leftovers],
         "options": {"strict": settings.gate_strict, "allow_skips": settings.allow_skips,
                     "timeout_s": settings.timeout_s, "retries": settings.retries},
         "run_id": run.run_id,
@@ -131,6 +137,32 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+def scrub_directory(directory: Path, scrub: Callable[[str], str], since: float) -> int:
+    """Rewrite the text files changed since ``since`` with secrets masked; returns how many.
+
+    For directories other tools fill during the run (Allure results): the only place that sees
+    what they wrote, whichever hook they took it from.
+    """
+    changed = 0
+    if not directory.is_dir():
+        return 0
+    for path in directory.rglob("*"):
+        try:
+            if not path.is_file() or path.stat().st_mtime < since - 1:
+                continue
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # binary attachments (screenshots) are left as they are
+        clean = scrub(text)
+        if clean != text:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(clean)
+            os.replace(tmp_name, path)
+            changed += 1
+    return changed
+
+
 def remove_stale(path: Path) -> str | None:
     """Delete a report left by an earlier run, so it can never be mistaken for this run's.
 
@@ -166,6 +198,8 @@ def render_gate_block(verdict: Verdict, settings: Settings, report_path: Path | 
     expected = settings.expect_version or "not pinned (--expect-version)"
     lines.append(f"  target: {target}  expected version: {expected}  "
                  f"observed: {_versions_text(dict(verdict.observed_versions))}")
+    if settings.insecure:
+        lines.append("  WARNING: --prod-insecure is on: TLS certificates were NOT verified")
     if settings.allow_skips:
         lines.append("  WARNING: --gate-allow-skips is on: skipped critical checks do not fail "
                      "the gate")

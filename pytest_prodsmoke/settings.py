@@ -18,12 +18,18 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pytest_prodsmoke.errors import SettingsError
+from pytest_prodsmoke.redact import Secret
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
 MAX_RETRIES = 10
 MAX_TIMEOUT_S = 3600.0
 DEFAULT_VERSION_HEADER = "X-App-Version"
+DEFAULT_FAKE_USER_PATTERN = r"^(smoke|synthetic|test)[-_.+]"
+DEFAULT_FAKE_USER_WAIT_S = 30.0
+DEFAULT_RUN_HEADER = "X-Prodsmoke-Run"
+DEFAULT_CHECK_HEADER = "X-Prodsmoke-Check"
+MAX_RPS = 10_000.0
 
 # RFC 9110 token: what a header name may contain.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -74,6 +80,31 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("prodsmoke_version_header", "str", "response header that names the answering "
                f"version (default {DEFAULT_VERSION_HEADER})",
                ini="prodsmoke_version_header", ini_default=DEFAULT_VERSION_HEADER),
+    OptionSpec("prodsmoke_fake_users_file", "str", "JSON (or .toml) file of fake users",
+               flag="--fake-users", env="PRODSMOKE_FAKE_USERS_FILE",
+               ini="prodsmoke_fake_users_file", metavar="PATH"),
+    OptionSpec("prodsmoke_fake_user_pattern", "str", "regex every fake username must match "
+               f"(case-insensitive; default {DEFAULT_FAKE_USER_PATTERN!r})",
+               ini="prodsmoke_fake_user_pattern", ini_default=DEFAULT_FAKE_USER_PATTERN),
+    OptionSpec("prodsmoke_fake_user_wait", "str", "seconds a check waits for a free fake user "
+               f"(default {DEFAULT_FAKE_USER_WAIT_S:g})",
+               flag="--fake-user-wait", ini="prodsmoke_fake_user_wait", metavar="SECONDS"),
+    OptionSpec("prodsmoke_secret_env", "list", "names of environment variables whose values are "
+               "secrets to mask in every output", ini="prodsmoke_secret_env"),
+    OptionSpec("prodsmoke_run_header", "str", "header carrying the run id "
+               f"(default {DEFAULT_RUN_HEADER})",
+               ini="prodsmoke_run_header", ini_default=DEFAULT_RUN_HEADER),
+    OptionSpec("prodsmoke_check_header", "str", "header carrying the check's node id "
+               f"(default {DEFAULT_CHECK_HEADER})",
+               ini="prodsmoke_check_header", ini_default=DEFAULT_CHECK_HEADER),
+    OptionSpec("prodsmoke_max_rps", "str", "at most N requests per second to the targets, "
+               "shared by all xdist workers (default: no limit)",
+               flag="--prod-max-rps", ini="prodsmoke_max_rps", metavar="N"),
+    OptionSpec("prodsmoke_ca_bundle", "str", "CA bundle (PEM) to verify the targets' TLS "
+               "certificates, for private CAs", flag="--prod-ca-bundle",
+               env="PRODSMOKE_CA_BUNDLE", ini="prodsmoke_ca_bundle", metavar="PATH"),
+    OptionSpec("prodsmoke_insecure", "bool", "do not verify TLS certificates (loudly reported; "
+               "never for a real release gate)", flag="--prod-insecure"),
 )
 
 
@@ -91,6 +122,24 @@ class Settings:
     timeout_s: float = DEFAULT_TIMEOUT_S
     retries: int = DEFAULT_RETRIES
     version_header: str = DEFAULT_VERSION_HEADER
+    fake_users_file: Path | None = None
+    fake_users_file_source: str = "--fake-users"
+    fake_user_pattern: str = DEFAULT_FAKE_USER_PATTERN
+    fake_user_wait_s: float = DEFAULT_FAKE_USER_WAIT_S
+    secret_env: tuple[str, ...] = ()
+    run_header: str = DEFAULT_RUN_HEADER
+    check_header: str = DEFAULT_CHECK_HEADER
+    max_rps: float | None = None
+    ca_bundle: Path | None = None
+    insecure: bool = False
+    signing_key: Secret | None = None
+
+    @property
+    def tls_verify(self) -> bool | str:
+        """The value for requests' ``verify``."""
+        if self.insecure:
+            return False
+        return str(self.ca_bundle) if self.ca_bundle is not None else True
 
     @property
     def gate_active(self) -> bool:
@@ -273,7 +322,54 @@ def load_settings(
             f"ini prodsmoke_version_header: {version_header!r} is not a valid header name"
         )
 
+    def header_name(dest: str, default: str) -> str:
+        name = str(value(dest) or default).strip()
+        if not _HEADER_NAME.match(name):
+            raise SettingsError(f"{source(dest)}: {name!r} is not a valid header name")
+        return name
+
+    def path_value(dest: str, must_exist: bool) -> Path | None:
+        raw_path = value(dest)
+        if raw_path is None:
+            return None
+        path = base_dir / Path(str(raw_path).strip()).expanduser()
+        if must_exist and not path.is_file():
+            raise SettingsError(f"{source(dest)}: {str(path)!r} is not a readable file")
+        return path
+
+    max_rps = value("prodsmoke_max_rps")
+    if max_rps is not None:
+        try:
+            max_rps = float(str(max_rps).strip())
+        except ValueError:
+            max_rps = math.nan
+        if not (0 < max_rps <= MAX_RPS):
+            raise SettingsError(f"{source('prodsmoke_max_rps')}: {value('prodsmoke_max_rps')!r} "
+                                f"is not a rate between 0 (exclusive) and {MAX_RPS:g} per second")
+    secret_env = tuple(str(n).strip() for n in (value("prodsmoke_secret_env") or ())
+                       if str(n).strip())
+    insecure = bool(value("prodsmoke_insecure"))
+    ca_bundle = path_value("prodsmoke_ca_bundle", must_exist=True)
+    if insecure and ca_bundle is not None:
+        raise SettingsError("--prod-insecure and --prod-ca-bundle contradict each other: "
+                            "choose one")
+    signing_key = environ.get("PRODSMOKE_SIGNING_KEY", "")
+
     settings = Settings(
+        fake_users_file=path_value("prodsmoke_fake_users_file", must_exist=True),
+        fake_users_file_source=source("prodsmoke_fake_users_file"),
+        fake_user_pattern=str(value("prodsmoke_fake_user_pattern") or DEFAULT_FAKE_USER_PATTERN),
+        fake_user_wait_s=(parse_timeout(value("prodsmoke_fake_user_wait"),
+                                        source("prodsmoke_fake_user_wait"))
+                          if value("prodsmoke_fake_user_wait") is not None
+                          else DEFAULT_FAKE_USER_WAIT_S),
+        secret_env=secret_env,
+        run_header=header_name("prodsmoke_run_header", DEFAULT_RUN_HEADER),
+        check_header=header_name("prodsmoke_check_header", DEFAULT_CHECK_HEADER),
+        max_rps=max_rps,
+        ca_bundle=ca_bundle,
+        insecure=insecure,
+        signing_key=Secret(signing_key) if signing_key.strip() else None,
         prod_url=parse_url(prod_url, source("prodsmoke_url")) if prod_url is not None else None,
         baseline_url=(parse_url(baseline_url, source("prodsmoke_baseline_url"))
                       if baseline_url is not None else None),
@@ -296,7 +392,9 @@ def load_settings(
         # would otherwise be ignored silently and the run would look like a passing gate.
         explicit = [source(dest) for dest in ("prodsmoke_expect_version", "prodsmoke_gate_report",
                                               "prodsmoke_baseline_url", "prodsmoke_headers",
-                                              "prodsmoke_gate_allow_skips")
+                                              "prodsmoke_gate_allow_skips",
+                                              "prodsmoke_fake_users_file", "prodsmoke_max_rps",
+                                              "prodsmoke_insecure")
                     if value(dest) is not None and not source(dest).startswith("ini ")]
         if explicit:
             raise SettingsError(

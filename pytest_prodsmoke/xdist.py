@@ -2,7 +2,9 @@
 distributes the run, so none of xdist's hooks are referenced otherwise.
 
 The controller never collects (``session.items`` is empty there): it learns which checks exist
-from each worker's collection, and about crashed workers from ``pytest_testnodedown``.
+from each worker's collection, and about crashed workers from ``pytest_testnodedown``. It sends
+each worker the run's shared facts (run id, run directory, fake users) through ``workerinput``
+and receives the secrets a worker learnt (login tokens) through ``workeroutput``.
 """
 
 from __future__ import annotations
@@ -11,20 +13,21 @@ from typing import Any
 
 import pytest
 
+from pytest_prodsmoke.checks import WORKER_SECRETS_KEY
 from pytest_prodsmoke.collector import GateRecorder
-
-RUN_ID_KEY = "prodsmoke_run_id"
+from pytest_prodsmoke.redact import REGISTRY
 
 
 class XdistControllerHooks:
-    def __init__(self, recorder: GateRecorder, run_id: str) -> None:
+    def __init__(self, recorder: GateRecorder, input_key: str, shared: dict[str, Any]) -> None:
         self.recorder = recorder
-        self.run_id = run_id
+        self.input_key = input_key
+        self.shared = shared
         self.workers_seen: set[str] = set()
 
     @pytest.hookimpl
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput[RUN_ID_KEY] = self.run_id
+        node.workerinput[self.input_key] = self.shared
 
     @pytest.hookimpl
     def pytest_testnodeready(self, node: Any) -> None:
@@ -37,3 +40,5 @@ class XdistControllerHooks:
     @pytest.hookimpl
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         self.recorder.on_worker_down(node.gateway.id, error)
+        output = getattr(node, "workeroutput", None) or {}
+        REGISTRY.add_forms(output.get(WORKER_SECRETS_KEY, ()))

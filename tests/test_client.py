@@ -51,7 +51,7 @@ def test_idempotent_requests_are_retried_on_503(shop) -> None:
 
 
 def test_post_is_never_retried(shop) -> None:
-    client = ProdClient(shop.url, retries=3)
+    client = ProdClient(shop.url, retries=3, read_only=False)
     response = client.post("/flaky-post-does-not-exist", json={})
     counts = requests.get(shop.url + "/_counts", timeout=5).json()
     assert counts["/flaky-post-does-not-exist"] == 1

@@ -79,9 +79,10 @@ def test_report_schema_fields(pytester: pytest.Pytester, shop) -> None:
     report = run_gate(pytester, "serial", url=shop.url).report
     assert set(report) >= {"schema", "verdict", "exit_status", "reasons", "target", "counts",
                            "checks", "run_id", "started_at", "finished_at", "duration_s",
-                           "plugin_version", "pytest_version", "workers", "options"}
+                           "plugin_version", "pytest_version", "workers", "options",
+                           "leftovers"}
     assert set(report["checks"][0]) == {"nodeid", "outcome", "critical", "synthetic",
-                                        "duration_s", "message", "versions"}
+                                        "duration_s", "message", "versions", "leftovers"}
     assert report["duration_s"] >= 0
 
 
@@ -96,22 +97,22 @@ def test_unwritable_report_fails_the_gate(pytester: pytest.Pytester, shop) -> No
 
 
 BREAK_DECIDE = """
-import pytest_prodsmoke.plugin as plugin
+import pytest_prodsmoke.owner as owner
 
 def broken_decide(facts):
     raise ZeroDivisionError("bug in the gate")
 
-plugin.decide = broken_decide  # simulate a bug in the gate's own logic
+owner.decide = broken_decide  # simulate a bug in the gate's own logic
 """
 
 BREAK_WORKER_HOOK = """
-import pytest_prodsmoke.plugin as plugin
+import pytest_prodsmoke.checks as checks
 
 class BrokenCounter:
     def __init__(self, *args, **kwargs):
         raise RuntimeError("bug in the per-check hook")
 
-plugin.Counter = BrokenCounter  # simulate a bug in a hook that runs where the checks run
+checks.Counter = BrokenCounter  # simulate a bug in a hook that runs where the checks run
 """
 
 

@@ -1,5 +1,6 @@
 """The example smoke suite: run it against a deployed, not yet released shop.
 
+    PRODSMOKE_FAKE_USERS='[{"username": "smoke-demo-1", "password": "..."}]' \
     pytest examples/smoke --prod-url http://127.0.0.1:8002 --expect-version 2.0.0 \
         --baseline-url http://127.0.0.1:8001 --gate-report gate.json -n 2
 """
@@ -32,14 +33,20 @@ def test_product_page(prod):
 
 
 @pytest.mark.synthetic
-def test_place_an_order(prod, shop_session, placed_orders):
-    """A synthetic transaction: log in as a fake user, order, read the order back."""
-    auth = {"Authorization": f"Bearer {shop_session}"}
-    response = prod.post("/orders", json={"items": ["tea-01"]}, headers=auth)
+def test_place_an_order(prod, fake_user, cleanup):
+    """A synthetic transaction: as a fake user, order, read the order back; the order is
+    deleted afterwards whatever happens (and named in the gate report if it cannot be)."""
+    response = prod.post("/orders", json={"items": ["tea-01"]}, auth=fake_user.auth)
     assert response.status_code == 201, f"order failed with {response.status_code}"
     order_id = response.json()["id"]
-    placed_orders.append(order_id)
+    cleanup.add(delete_order, prod, order_id, fake_user.auth,
+                description=f"order {order_id} of {fake_user.username}")
     assert prod.get(f"/orders/{order_id}").json()["items"] == ["tea-01"]
+
+
+def delete_order(prod, order_id, auth):
+    response = prod.delete(f"/orders/{order_id}", auth=auth)
+    assert response.status_code in (204, 404), f"delete answered {response.status_code}"
 
 
 @pytest.mark.noncritical

@@ -1,0 +1,142 @@
+"""Hooks that run in every process of a gate run (the only one, or each xdist worker):
+start each check, attach what the gate must know to its reports, scrub secrets out of every
+report before it leaves the process, and turn SIGTERM into an interrupt so teardown runs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Generator
+from typing import Any
+
+import pytest
+
+from pytest_prodsmoke.collector import (
+    PROP_CRITICAL,
+    PROP_LEFTOVERS,
+    PROP_SYNTHETIC,
+    PROP_TRACE_ID,
+    PROP_VERSIONS,
+)
+from pytest_prodsmoke.fixtures import LEFTOVERS_KEY, RECORDS_KEY, ProcessState
+from pytest_prodsmoke.gate import MISSING_VERSION
+from pytest_prodsmoke.interrupts import TermSignalHandler
+from pytest_prodsmoke.redact import REGISTRY
+
+WORKER_SECRETS_KEY = "prodsmoke_secrets"
+# Properties this plugin writes from values that cannot hold secrets (flags, counts, ids).
+_OWN_SAFE_PROPERTIES = frozenset({PROP_CRITICAL, PROP_SYNTHETIC, PROP_VERSIONS, PROP_TRACE_ID})
+
+
+def scrub_report(report: Any) -> None:
+    """Mask secrets in everything a report carries: traceback (with -l locals and assertion
+    details), skip reason, captured output and logs, user properties."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # skip: (path, lineno, reason)
+        report.longrepr = (longrepr[0], longrepr[1], REGISTRY.scrub(str(longrepr[2])))
+    elif longrepr is not None:
+        text = str(longrepr)
+        clean = REGISTRY.scrub(text)
+        if clean != text:
+            # The structured traceback cannot be edited in place; its masked text replaces it.
+            report.longrepr = clean
+    if report.sections:
+        report.sections = [(title, REGISTRY.scrub(content)) for title, content in report.sections]
+    if getattr(report, "user_properties", None):
+        report.user_properties = [
+            (name, value) if name in _OWN_SAFE_PROPERTIES or not isinstance(value, str)
+            else (name, REGISTRY.scrub(value))
+            for name, value in report.user_properties
+        ]
+
+
+def _scrubbing_record_factory(previous: Callable[..., logging.LogRecord]
+                              ) -> Callable[..., logging.LogRecord]:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: let logging report it as usual
+            return record
+        clean = REGISTRY.scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            # Format the traceback now, so that the text every handler prints is masked.
+            record.exc_text = REGISTRY.scrub(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    factory.prodsmoke = True  # type: ignore[attr-defined]
+    return factory
+
+
+class CheckMarking:
+    def __init__(self, state: ProcessState, signals: TermSignalHandler) -> None:
+        self.state = state
+        self.signals = signals
+        self._previous_factory: Callable[..., logging.LogRecord] | None = None
+
+    @pytest.hookimpl
+    def pytest_sessionstart(self) -> None:
+        self.signals.install()
+        # Log records are masked when they are made, so live logs (log_cli), captured logs and
+        # log files all see the masked text.
+        self._previous_factory = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(_scrubbing_record_factory(self._previous_factory))
+
+    @pytest.hookimpl
+    def pytest_unconfigure(self) -> None:
+        self.signals.uninstall()
+        current = logging.getLogRecordFactory()
+        if self._previous_factory is not None and getattr(current, "prodsmoke", False):
+            logging.setLogRecordFactory(self._previous_factory)
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            # Secrets learnt in this worker (login tokens) reach the controller, which masks
+            # them in the files other tools wrote (Allure).
+            workeroutput[WORKER_SECRETS_KEY] = sorted(REGISTRY.values())
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.state.begin(item)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            critical = item.get_closest_marker("noncritical") is None
+            synthetic = item.get_closest_marker("synthetic") is not None
+            item.user_properties.append((PROP_CRITICAL, "true" if critical else "false"))
+            item.user_properties.append((PROP_SYNTHETIC, "true" if synthetic else "false"))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector
+                                   ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        report = yield
+        if not report.passed:
+            scrub_report(report)
+        return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when == "teardown":
+            versions = Counter(record.version or MISSING_VERSION
+                               for record in item.stash.get(RECORDS_KEY, ())
+                               if record.target == "candidate")
+            if versions:
+                report.user_properties.append((PROP_VERSIONS, json.dumps(dict(versions))))
+            leftovers = item.stash.get(LEFTOVERS_KEY, None)
+            if leftovers:
+                report.user_properties.append((PROP_LEFTOVERS, json.dumps(
+                    [(left.description, left.error) for left in leftovers])))
+            context = self.state.context
+            if context is not None and context.check_id == item.nodeid:
+                report.user_properties.append((PROP_TRACE_ID, context.trace_id))
+        if report.longrepr is not None or report.sections or report.user_properties:
+            scrub_report(report)
+        return report

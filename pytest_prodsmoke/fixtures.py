@@ -1,0 +1,215 @@
+"""The fixtures users touch (``prod``, ``baseline``, ``prod_target``, ``fake_user``, ``cleanup``)
+and the per-process state behind them.
+
+``ProcessState`` lives once per process (each xdist worker has its own): the connection pool,
+the clients, the check currently running, the fake-user leases and the login tokens.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from requests.adapters import HTTPAdapter
+
+from pytest_prodsmoke.cleanup import Cleanup, Leftover
+from pytest_prodsmoke.client import (
+    CheckContext,
+    ProdClient,
+    ResponseRecord,
+    TrafficTags,
+    build_adapter,
+)
+from pytest_prodsmoke.errors import ProdsmokeError
+from pytest_prodsmoke.ratelimit import SharedRateLimiter
+from pytest_prodsmoke.redact import REGISTRY, Secret, SecretRegistry
+from pytest_prodsmoke.settings import Settings, Target
+from pytest_prodsmoke.tagging import new_trace_id
+from pytest_prodsmoke.users import FakeUser, LeasedUser, LeaseManager
+
+RECORDS_KEY = pytest.StashKey[list[ResponseRecord]]()
+LEFTOVERS_KEY = pytest.StashKey[list[Leftover]]()
+
+_NO_URL = ("needs a candidate URL: pass --prod-url URL (or set PRODSMOKE_URL, or ini "
+           "prodsmoke_url)")
+
+
+class ProcessState:
+    """What one process (the only one, or one xdist worker) shares between its checks."""
+
+    def __init__(self, settings: Settings, run_id: str, run_dir: Path | None,
+                 users: tuple[FakeUser, ...], worker_index: int) -> None:
+        self.settings = settings
+        self.run_id = run_id
+        self.run_dir = run_dir
+        self.users = users
+        self.worker_index = worker_index
+        self.records: list[ResponseRecord] = []
+        self.current: pytest.Item | None = None
+        self.context: CheckContext | None = None
+        self.clients: list[ProdClient] = []
+        self.pool: HTTPAdapter | None = None  # one per process, shared: keep-alive
+        self.credentials = SecretRegistry()  # fake-user secrets: only to the targets
+        self.login_tokens: dict[str, Secret | None] = {}
+        self.limiter = (SharedRateLimiter(run_dir / "rate", settings.max_rps)
+                        if settings.max_rps and run_dir is not None else None)
+        self.leases = (LeaseManager(run_dir, users, settings.fake_user_wait_s,
+                                    start_at=worker_index)
+                       if run_dir is not None else None)
+        for user in users:
+            for secret in user.secrets():
+                self.credentials.add(secret, username=user.username)
+
+    def begin(self, item: pytest.Item) -> None:
+        self.current = item
+        self.records = item.stash.setdefault(RECORDS_KEY, [])
+        context = CheckContext(
+            check_id=item.nodeid,
+            trace_id=new_trace_id(),
+            synthetic=item.get_closest_marker("synthetic") is not None,
+            uses_fake_user="fake_user" in getattr(item, "fixturenames", ()),
+        )
+        for client in self.clients:
+            client.reset_for_check(context)
+        self.context = context
+
+    def record(self, record: ResponseRecord) -> None:
+        self.records.append(record)
+
+    def new_client(self, base_url: str, target: str, **options: Any) -> ProdClient:
+        settings = self.settings
+        if self.pool is None:
+            self.pool = build_adapter(settings.retries)
+        client = ProdClient(
+            base_url, target=target, timeout_s=settings.timeout_s,
+            version_header=settings.version_header, adapter=self.pool,
+            on_response=self.record,
+            tags=TrafficTags(run_id=self.run_id, run_header=settings.run_header,
+                             check_header=settings.check_header,
+                             signing_key=settings.signing_key),
+            limiter=self.limiter, credentials=self.credentials,
+            credential_hosts=[u for u in (settings.prod_url, settings.baseline_url) if u],
+            verify=settings.tls_verify, **options,
+        )
+        if self.context is not None:
+            client.reset_for_check(self.context)
+        self.clients.append(client)
+        return client
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+
+def _require_gate(settings: Settings, fixture: str) -> Settings:
+    if not settings.gate_active:
+        pytest.fail(f"the {fixture} fixture {_NO_URL}", pytrace=False)
+    return settings
+
+
+def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
+    """The plugin's fixtures, bound to this run's state, in a module registered as a plugin.
+
+    Why not plain module-level fixtures: they would have to ask for ``request`` or
+    ``pytestconfig`` to reach the settings, and pytest then builds a new FixtureDef for
+    ``request`` on every check, even for a cached session-scoped fixture (~40 us per check, 5 %
+    of a fast suite). Why not methods of a plugin object: pytest 9 deprecates session-scoped
+    fixtures defined as instance methods. Closures in a module have neither problem.
+    """
+    settings = state.settings
+    candidate: list[ProdClient] = []
+
+    def candidate_client() -> ProdClient:
+        if not candidate:
+            assert settings.prod_url is not None
+            candidate.append(state.new_client(settings.prod_url, "candidate",
+                                              headers=settings.headers,
+                                              expected_version=settings.expect_version))
+        return candidate[0]
+
+    @pytest.fixture(scope="session")
+    def prod() -> ProdClient:
+        """A requests.Session bound to the candidate (``--prod-url``): ``prod.get("/healthz")``.
+
+        One per worker process; each check starts with the configured headers and no cookies.
+        Read-only unless the check is ``@pytest.mark.synthetic`` and uses ``fake_user``.
+        """
+        _require_gate(settings, "prod")
+        return candidate_client()
+
+    @pytest.fixture(scope="session")
+    def baseline() -> ProdClient:
+        """A requests.Session bound to the released version (``--baseline-url``)."""
+        _require_gate(settings, "baseline")
+        if settings.baseline_url is None:
+            pytest.fail("the baseline fixture needs a baseline URL: pass --baseline-url URL (or "
+                        "set PRODSMOKE_BASELINE_URL, or ini prodsmoke_baseline_url)",
+                        pytrace=False)
+        return state.new_client(settings.baseline_url, "baseline")
+
+    @pytest.fixture(scope="session")
+    def prod_target() -> Target:
+        """Read-only description of the candidate: url, expected_version, header_names, ..."""
+        return Target.from_settings(_require_gate(settings, "prod_target"))
+
+    @pytest.fixture
+    def fake_user() -> Iterator[LeasedUser]:
+        """An exclusive lease on one fake user: no other check running at the same time, in any
+        xdist worker, holds it. ``fake_user.auth`` authenticates a request as this user."""
+        _require_gate(settings, "fake_user")
+        if state.leases is None:
+            pytest.fail("fake users are not available in this process", pytrace=False)
+        try:
+            user, handle = state.leases.acquire()
+        except ProdsmokeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        try:
+            leased = LeasedUser(user, state.login_tokens.get(user.username))
+            if user.username not in state.login_tokens:
+                leased.session_token = _login(leased)
+            yield leased
+        finally:
+            state.leases.release(handle)
+
+    def _login(leased: LeasedUser) -> Secret | None:
+        client = candidate_client()
+        with client.mutations_allowed("fake-user login"):
+            token = hook.pytest_prodsmoke_login(user=leased, client=client)
+        if token is None:
+            state.login_tokens[leased.username] = leased.user.token
+            return leased.user.token
+        secret = token if isinstance(token, Secret) else Secret(str(token))
+        # A token obtained at run time is a secret like any other.
+        REGISTRY.add(secret)
+        state.credentials.add(secret)
+        state.login_tokens[leased.username] = secret
+        return secret
+
+    @pytest.fixture
+    def cleanup() -> Iterator[Cleanup]:
+        """Undo actions for fake data: run newest first after the check, whatever happened.
+        A failed undo fails the check and is listed in the gate report (``leftovers``)."""
+        item = state.current
+        undo = Cleanup()
+        try:
+            yield undo
+        finally:
+            try:
+                undo.run()
+            finally:
+                if undo.leftovers and item is not None:
+                    item.stash.setdefault(LEFTOVERS_KEY, []).extend(undo.leftovers)
+        if undo.leftovers:
+            names = "; ".join(f"{left.description} ({left.error})" for left in undo.leftovers)
+            pytest.fail(f"cleanup left fake data in production: {names}", pytrace=False)
+
+    def pytest_unconfigure() -> None:
+        state.close()
+
+    module = types.ModuleType("pytest_prodsmoke.fixtures_of_this_run")
+    for function in (prod, baseline, prod_target, fake_user, cleanup, pytest_unconfigure):
+        setattr(module, function.__name__, function)
+    return module

@@ -1,0 +1,221 @@
+"""The gate's owner: lives in the xdist controller (or the only process), records every report,
+decides the verdict, writes the reports, and sets the exit status."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_prodsmoke import __version__
+from pytest_prodsmoke.collector import GateRecorder
+from pytest_prodsmoke.gate import Verdict, decide
+from pytest_prodsmoke.interrupts import SIGTERM_MESSAGE, TermSignalHandler
+from pytest_prodsmoke.junit import add_suite_properties, find_logxml, junit_requested
+from pytest_prodsmoke.redact import REGISTRY
+from pytest_prodsmoke.report import (
+    RunInfo,
+    build_report,
+    failure_report,
+    remove_stale,
+    render_gate_block,
+    scrub_directory,
+    write_json_atomic,
+)
+from pytest_prodsmoke.settings import Settings, display_url
+
+# pytest prints the terminal summary only for these exit statuses (see TerminalReporter).
+_SUMMARY_STATUSES = (0, 1, 2, 4, 5)
+
+
+class GateOwner:
+    """Lives in the xdist controller (or the only process) and turns the run into a verdict."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, signals: TermSignalHandler,
+                 distributed: bool, run_id: str, run_dir: Path | None,
+                 startup_secrets: list[str]) -> None:
+        self.config = config
+        self.settings = settings
+        self.distributed = distributed
+        self.recorder = GateRecorder()
+        self.signals = signals
+        self.run_id = run_id
+        self.run_dir = run_dir  # leases and the rate budget; removed at the end
+        self.startup_secrets = startup_secrets  # for ::add-mask:: under GitHub Actions
+        self.started_at = time.time()
+        self.xdist: Any = None
+        self.verdict: Verdict | None = None
+        self.report_error: str | None = None
+        self.block_printed = False
+
+    @pytest.hookimpl
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.started_at = time.time()
+        if self.settings.gate_report is not None:
+            problem = remove_stale(self.settings.gate_report)
+            if problem:
+                self.recorder.on_internal_error(problem)
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None and self.startup_secrets:
+            # GitHub Actions masks these values in everything the job prints from now on
+            # (single-line values only), a second line of defence behind our own masking.
+            for value in self.startup_secrets:
+                if "\n" not in value:
+                    terminal.write_line(f"::add-mask::{value}")
+
+    @pytest.hookimpl
+    def pytest_unconfigure(self) -> None:
+        if self.run_dir is not None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not self.distributed:
+            self.recorder.on_collected([item.nodeid for item in session.items])
+
+    @pytest.hookimpl
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if not report.passed:
+            self._guard(self.recorder.on_collect_report, report)
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._guard(self.recorder.on_test_report, report)
+
+    @pytest.hookimpl
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if self.signals.received:
+            self.recorder.on_interrupt(SIGTERM_MESSAGE)
+        else:
+            self.recorder.on_interrupt(excinfo.exconly().strip().splitlines()[-1][:300])
+
+    @pytest.hookimpl
+    def pytest_internalerror(self, excrepr: Any, excinfo: Any) -> None:
+        lines = str(excrepr).strip().splitlines()
+        self.recorder.on_internal_error(lines[-1][:300] if lines else "unknown internal error")
+
+    def _guard(self, handler: Any, *args: Any) -> None:
+        """Record our own bugs as internal errors (which fail the gate) instead of crashing."""
+        try:
+            handler(*args)
+        except Exception as exc:
+            self.recorder.on_internal_error(f"pytest-prodsmoke: {type(exc).__name__}: {exc}")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int
+                             ) -> Generator[None, None, None]:
+        # Runs before the non-wrapper sessionfinish hooks, in particular before the JUnit
+        # writer, so the suite properties make it into the file.
+        if not self.config.getoption("collectonly", False):
+            self.signals.finishing = True
+            try:
+                self._finish(session, int(exitstatus))
+            except Exception as exc:  # the gate itself broke: never a quiet pass
+                self._emergency(session, exc)
+        try:
+            return (yield)
+        finally:
+            if self.verdict is not None and not self.verdict.ok and session.exitstatus == 0:
+                session.exitstatus = self.verdict.exit_status
+            if self.verdict is not None and int(exitstatus) not in _SUMMARY_STATUSES:
+                self._print_block()  # pytest will not call pytest_terminal_summary
+
+    def _decide(self, session: pytest.Session, exitstatus: int) -> Verdict:
+        stops = tuple(str(s) for s in (session.shouldfail, session.shouldstop) if s)
+        return decide(self.recorder.facts(exitstatus, self.settings, stops))
+
+    def _run_info(self, exitstatus: int) -> RunInfo:
+        return RunInfo(
+            run_id=self.run_id,
+            started_at=self.started_at,
+            finished_at=time.time(),
+            plugin_version=__version__,
+            pytest_version=pytest.__version__,
+            workers=len(self.xdist.workers_seen) if self.xdist else 0,
+            pytest_exit_status=exitstatus,
+        )
+
+    def _write_report(self, verdict: Verdict, exitstatus: int) -> None:
+        path = self.settings.gate_report
+        if path is None:
+            return
+        try:
+            report = build_report(verdict, self.settings, self._run_info(exitstatus))
+            write_json_atomic(path, REGISTRY.scrub_any(report))
+            self.report_error = None
+        except OSError as exc:
+            self.report_error = f"{type(exc).__name__}: {exc}"
+
+    def _scrub_other_tools_output(self) -> None:
+        alluredir = self.config.getoption("allure_report_dir", None)
+        if alluredir:
+            scrub_directory(Path(alluredir), REGISTRY.scrub, self.started_at)
+
+    def _finish(self, session: pytest.Session, exitstatus: int) -> None:
+        self._scrub_other_tools_output()
+        logxml = find_logxml(self.config)
+        if junit_requested(self.config) and logxml is None:
+            self.recorder.on_internal_error(
+                "cannot add gate properties to the JUnit XML (pytest's LogXML API moved)")
+        verdict = self._decide(session, exitstatus)
+        self._write_report(verdict, exitstatus)
+        if self.report_error:
+            self.recorder.on_internal_error(f"gate report not written: {self.report_error}")
+            verdict = self._decide(session, exitstatus)
+        try:
+            self.config.hook.pytest_prodsmoke_gate(config=self.config, verdict=verdict)
+        except Exception as exc:
+            self.recorder.hook_errors.append(
+                f"pytest_prodsmoke_gate hook raised {type(exc).__name__}: {exc}")
+            verdict = self._decide(session, exitstatus)
+            self._write_report(verdict, exitstatus)
+        self.verdict = verdict
+        if logxml is not None:
+            add_suite_properties(logxml, {
+                "prodsmoke.verdict": verdict.status,
+                "prodsmoke.target": display_url(self.settings.prod_url or ""),
+                "prodsmoke.expected_version": self.settings.expect_version or "",
+                "prodsmoke.exit_status": str(verdict.exit_status),
+            })
+        session.exitstatus = verdict.exit_status
+
+    def _emergency(self, session: pytest.Session, exc: Exception) -> None:
+        message = f"pytest-prodsmoke failed to decide the gate: {type(exc).__name__}: {exc}"
+        exit_status = 3  # pytest's INTERNAL_ERROR
+        session.exitstatus = exit_status
+        self.report_error = message
+        if self.settings.gate_report is not None:
+            with contextlib.suppress(OSError):
+                write_json_atomic(self.settings.gate_report, failure_report(
+                    message, self.settings, self._run_info(exit_status), exit_status))
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write_sep("=", "prodsmoke gate: FAIL (internal error)", red=True, bold=True)
+            terminal.write_line(f"  [internal_error] {message}", red=True)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None, None, None]:
+        # Outermost wrapper: the block comes after pytest's short test summary, right above
+        # the final stats line, where nobody can miss it.
+        try:
+            return (yield)
+        finally:
+            self._print_block(terminalreporter)
+
+    def _print_block(self, terminal: Any = None) -> None:
+        terminal = terminal or self.config.pluginmanager.get_plugin("terminalreporter")
+        if self.verdict is None or terminal is None or self.block_printed:
+            return
+        self.block_printed = True
+        title, lines = render_gate_block(self.verdict, self.settings, self.settings.gate_report,
+                                         self.report_error)
+        colour = {"pass": "green", "degraded": "yellow", "fail": "red"}[self.verdict.status]
+        terminal.write_sep("=", title, bold=True, **{colour: True})
+        for line in lines:
+            terminal.write_line(REGISTRY.scrub(line), **{colour: True})
+

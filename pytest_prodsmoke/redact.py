@@ -1,0 +1,178 @@
+"""Secrets: a masked wrapper type and a registry that scrubs secret values out of any text.
+
+Pure functions and plain objects, no pytest import. The plugin registers every secret it learns
+(fake-user passwords and tokens, login tokens, the signing key, values of ``prodsmoke_secret_env``
+variables, values registered at run time) and passes every text that leaves the process through
+``SecretRegistry.scrub``. Encoded forms are scrubbed too: URL-quoted, base64 (as in Basic auth,
+``user:password``), and JSON-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+
+MASK = "***"
+# Shorter values would mask common words and numbers all over the output.
+MIN_SECRET_LENGTH = 4
+SECRET_NAME = re.compile(r"pass|secret|token|key|otp|pin\b|cookie|session|auth|signature|cred",
+                         re.IGNORECASE)
+# "?token=abc" / "&api_key=abc" anywhere in a text (URLs in exception messages), whether or not
+# the value was registered: the value is masked, the name kept.
+_QUERY_SECRET = re.compile(
+    r"([?&;][^=&\s'\"]*(?:pass|secret|token|key|sig|auth|cred|session)[^=&\s'\"]*=)"
+    r"[^&#\s'\"]+",
+    re.IGNORECASE,
+)
+
+
+class Secret:
+    """A string that does not show itself: ``repr``, ``str`` and f-strings print ``***``.
+
+    ``reveal()`` returns the value, for the one place that must send it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = str(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def looks_secret(name: str) -> bool:
+    """True for names like password, api_key, X-Auth-Token, session_cookie."""
+    return bool(SECRET_NAME.search(name))
+
+
+def encoded_forms(value: str) -> set[str]:
+    """The value as it may appear in output: raw, URL-quoted, base64, JSON-escaped."""
+    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+    raw = value.encode()
+    forms.add(base64.b64encode(raw).decode())
+    forms.add(base64.urlsafe_b64encode(raw).decode())
+    forms.add(base64.b64encode(raw).decode().rstrip("="))
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+class SecretRegistry:
+    """Every secret value known in this process, and the scrubber built from them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def add(self, value: str | Secret | None, username: str | None = None) -> None:
+        """Register a secret; with ``username``, also its Basic-auth form ``user:value``."""
+        if value is None:
+            return
+        text = value.reveal() if isinstance(value, Secret) else str(value)
+        if len(text) < MIN_SECRET_LENGTH:
+            return
+        with self._lock:
+            before = len(self._values)
+            self._values |= encoded_forms(text)
+            if username is not None:
+                basic = f"{username}:{text}".encode()
+                self._values.add(base64.b64encode(basic).decode())
+            if len(self._values) != before:
+                self._pattern = None
+
+    def add_all(self, values: Iterable[str | Secret | None]) -> None:
+        for value in values:
+            self.add(value)
+
+    def add_forms(self, forms: Iterable[str]) -> None:
+        """Add already-encoded forms as they are (another process's ``values()``)."""
+        with self._lock:
+            before = len(self._values)
+            self._values |= {f for f in forms if isinstance(f, str) and len(f) >= MIN_SECRET_LENGTH}
+            if len(self._values) != before:
+                self._pattern = None
+
+    def values(self) -> frozenset[str]:
+        return frozenset(self._values)
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        with self._lock:
+            if self._pattern is None and self._values:
+                # Longest first, so an encoded form is masked whole, not around a shorter one.
+                ordered = sorted(self._values, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            return self._pattern
+
+    def found_in(self, text: str) -> bool:
+        pattern = self._compiled()
+        return pattern is not None and bool(text) and pattern.search(text) is not None
+
+    def scrub(self, text: str) -> str:
+        if not text:
+            return text
+        pattern = self._compiled()
+        if pattern is not None:
+            text = pattern.sub(MASK, text)
+        if "=" in text:
+            text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+        return text
+
+    def scrub_any(self, value: Any) -> Any:
+        """Scrub strings inside lists, tuples and dicts (keys too); other values unchanged."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, Secret):
+            return MASK
+        if isinstance(value, dict):
+            return {self.scrub_any(k): self.scrub_any(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.scrub_any(v) for v in value)
+        return value
+
+
+def mask_query(url: str) -> str:
+    """Mask the values of query parameters whose names look secret (token=..., api_key=...)."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    masked = [(name, MASK if looks_secret(name) else value) for name, value in pairs]
+    return urlunsplit(parts._replace(query=urlencode(masked, safe="*")))
+
+
+# The secrets of this process. One registry per process on purpose: a secret learnt anywhere
+# (a fixture, a hook, the command line) must be masked in every output of the process.
+REGISTRY = SecretRegistry()
+
+
+def register_secret(value: str | Secret) -> Secret:
+    """Mask ``value`` in every output of this run from now on; returns it wrapped in Secret."""
+    secret = value if isinstance(value, Secret) else Secret(str(value))
+    REGISTRY.add(secret)
+    return secret
