@@ -8,7 +8,8 @@ It prints one line ``shop <version> listening on http://127.0.0.1:<port>`` when 
 
 Endpoints: GET /healthz, GET /version, GET /catalog, GET /catalog/<sku>, POST /login,
 POST /orders, GET /orders/<id>, DELETE /orders/<id>, GET /slow?ms=N; for tests: GET /echo
-(the request's headers) and GET /_counts (requests seen per path).
+(the request's headers), GET /_counts (requests seen per path), GET /_orders (open orders),
+GET /redirect?to=URL (a 302).
 Fault switches: --fail PATH (answer 500 on that path and below), --delay PATH=MS (answer late),
 --unavailable PATH=N (answer 503 to the first N requests of PATH).
 Standard library only, so it runs anywhere the tests run.
@@ -150,6 +151,16 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_counts":
             with shop.lock:
                 self._send(200, dict(shop.counts))
+        elif path == "/_orders":
+            with shop.lock:
+                self._send(200, {"open_orders": len(shop.orders)})
+        elif path == "/redirect":
+            target = (query.get("to") or ["/"])[0]
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.send_header("X-App-Version", shop.version)
+            self.end_headers()
         elif path == "/echo":
             self._send(200, {"headers": dict(self.headers.items()), "path": self.path})
         elif path == "/slow":

@@ -1,0 +1,378 @@
+"""Production safety, proven in real pytest sessions against the real shop, serial and -n 2:
+fake users only, exclusive leases, read-only by default, cleanup, tagged traffic, guarded
+credentials, shared rate limit."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from examples.shop.launch import RunningShop, start_shop
+from pytest_prodsmoke.tagging import verify_signature
+from tests.conftest import run_gate
+
+USERS = [{"username": "smoke-alice", "password": "alice-pass-1"},
+         {"username": "smoke-bob", "password": "bob-pass-2"}]
+
+LOGIN_CONFTEST = """
+def pytest_prodsmoke_login(user, client):
+    response = client.post("/login", json={"username": user.username,
+                                           "password": user.password.reveal()})
+    assert response.status_code == 200
+    return response.json()["token"]
+"""
+
+
+@pytest.fixture
+def fresh_shop() -> Iterator[RunningShop]:
+    """A shop of its own, for tests that count orders."""
+    server = start_shop("2.0.0")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_users(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", json.dumps(USERS))
+    return USERS
+
+
+def _open_orders(shop: RunningShop) -> int:
+    return requests.get(shop.url + "/_orders", timeout=5).json()["open_orders"]
+
+
+def _count(shop: RunningShop, path: str) -> int:
+    return requests.get(shop.url + "/_counts", timeout=5).json().get(path, 0)
+
+
+# --------------------------------------------------------------------------- fake users
+
+def test_real_looking_user_is_rejected(pytester: pytest.Pytester, shop, mode: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", json.dumps(
+        [USERS[0], {"username": "alice.customer@example.com", "password": "her-real-pass"}]))
+    pytester.makepyfile(test_smoke="def test_health(prod):\n    pass\n")
+    run = run_gate(pytester, mode, url=shop.url)
+    assert run.ret == 4, run.output
+    run.result.stderr.fnmatch_lines(["ERROR: pytest-prodsmoke: PRODSMOKE_FAKE_USERS: fake user "
+                                     "#2 does not match the fake-user pattern*"])
+    assert "alice.customer" not in run.output and "her-real-pass" not in run.output
+
+
+def test_fake_users_from_file_toml_and_hook(pytester: pytest.Pytester, shop, mode: str) -> None:
+    pytester.makefile(".toml", users='[[users]]\nusername = "smoke-carol"\npassword = "c-pass"\n')
+    pytester.makeconftest("""
+def pytest_prodsmoke_fake_users(config):
+    return [{"username": "synthetic-dave", "token": "dave-token-4"}]
+""")
+    pytester.makepyfile(test_smoke="""
+def test_users(fake_user):
+    assert fake_user.username in ("smoke-carol", "synthetic-dave")
+    assert repr(fake_user.password) in ("Secret('***')", "None")
+""")
+    run = run_gate(pytester, mode, "--fake-users", "users.toml", url=shop.url)
+    assert run.ret == 0, run.output
+
+
+def test_two_checks_never_share_a_user(pytester: pytest.Pytester, shop, mode: str,
+                                       fake_users) -> None:
+    log = pytester.path / "leases.jsonl"
+    pytester.makepyfile(test_smoke=f"""
+import json, time
+
+def _hold(fake_user):
+    start = time.time()
+    time.sleep(0.3)
+    with open({str(log)!r}, "a") as handle:
+        handle.write(json.dumps([fake_user.username, start, time.time()]) + "\\n")
+
+""" + "\n".join(f"def test_{i}(fake_user):\n    _hold(fake_user)\n" for i in range(6)))
+    run = run_gate(pytester, mode, url=shop.url)
+    assert run.ret == 0, run.output
+    leases = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(leases) == 6
+    for i, (user_a, start_a, end_a) in enumerate(leases):
+        for user_b, start_b, end_b in leases[i + 1:]:
+            if start_a < end_b and start_b < end_a:  # overlapping in time
+                assert user_a != user_b, leases
+
+
+def test_too_few_users_wait_then_error_clearly(pytester: pytest.Pytester, shop,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", json.dumps(USERS[:1]))
+    pytester.makepyfile(test_smoke="""
+import time
+
+def test_a(fake_user):
+    time.sleep(2)
+
+def test_b(fake_user):
+    time.sleep(2)
+""")
+    run = run_gate(pytester, "xdist", "--fake-user-wait", "0.5", url=shop.url)
+    assert run.ret == 1, run.output
+    assert "no fake user became free within 0.5 s" in run.output
+    assert sorted(run.outcomes().values()) == ["error", "passed"]
+
+
+def test_a_crashed_workers_lease_is_released(pytester: pytest.Pytester, shop,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", json.dumps(USERS[:1]))
+    pytester.makepyfile(test_smoke="""
+import os, time
+
+def test_a_crash(fake_user):
+    os._exit(1)
+
+def test_b(fake_user):
+    time.sleep(0.2)
+
+def test_c(fake_user):
+    time.sleep(0.2)
+""")
+    run = run_gate(pytester, "xdist", "--fake-user-wait", "20", url=shop.url)
+    assert run.report["verdict"] == "fail" and "worker_crashed" in run.codes
+    outcomes = run.outcomes()
+    assert outcomes["test_smoke.py::test_b"] == outcomes["test_smoke.py::test_c"] == "passed"
+
+
+def test_login_hook_once_per_user_and_worker(pytester: pytest.Pytester, shop, mode: str,
+                                             fake_users) -> None:
+    calls = pytester.path / "logins.txt"
+    pytester.makeconftest(LOGIN_CONFTEST.replace(
+        "    return response.json()",
+        "    import os\n"
+        f"    open({str(calls)!r}, 'a').write("
+        "os.environ.get('PYTEST_XDIST_WORKER', 'main') + ' ' + user.username + '\\n')\n"
+        "    return response.json()"))
+    pytester.makepyfile(test_smoke="\n".join(
+        f"def test_{i}(fake_user, prod):\n"
+        f"    assert prod.get('/healthz', auth=fake_user.auth).ok\n" for i in range(8)))
+    run = run_gate(pytester, mode, url=shop.url)
+    assert run.ret == 0, run.output
+    logins = calls.read_text().splitlines()
+    assert logins and len(logins) == len(set(logins)), logins  # once per (process, user)
+
+
+# --------------------------------------------------------------------------- read-only
+
+def test_post_from_unmarked_check_is_refused_before_sending(
+        pytester: pytest.Pytester, fresh_shop, mode: str, fake_users) -> None:
+    pytester.makepyfile(test_smoke="""
+import pytest
+
+def test_health(prod):
+    assert prod.get("/healthz").ok
+
+def test_sneaky_order(prod):
+    prod.post("/orders", json={"items": ["tea-01"]})
+
+@pytest.mark.synthetic
+def test_synthetic_without_fake_user(prod):
+    prod.delete("/orders/123")
+""")
+    run = run_gate(pytester, mode, url=fresh_shop.url)
+    assert run.ret == 1, run.output
+    assert run.outcomes()["test_smoke.py::test_sneaky_order"] == "failed"
+    assert "POST /orders refused before sending: production checks are read-only" in run.output
+    assert "mark it @pytest.mark.synthetic" in run.output
+    assert "must run as a fake user: request the fake_user fixture" in run.output
+    assert _count(fresh_shop, "/orders") == 0
+    assert _count(fresh_shop, "/orders/123") == 0
+
+
+# --------------------------------------------------------------------------- cleanup
+
+ORDER_SUITE = LOGIN_CONFTEST
+
+
+def _order_check(after: str) -> str:
+    return f"""
+import pytest, time, pathlib
+
+def delete_order(prod, order_id, auth):
+    response = prod.delete(f"/orders/{{order_id}}", auth=auth)
+    assert response.status_code == 204, f"delete answered {{response.status_code}}"
+
+@pytest.mark.synthetic
+def test_place_order(prod, fake_user, cleanup):
+    response = prod.post("/orders", json={{"items": ["tea-01"]}}, auth=fake_user.auth)
+    assert response.status_code == 201
+    order_id = response.json()["id"]
+    cleanup.add(delete_order, prod, order_id, fake_user.auth, description=f"order {{order_id}}")
+{after}
+"""
+
+
+def test_order_deleted_after_a_failing_transaction(pytester: pytest.Pytester, fresh_shop,
+                                                   mode: str, fake_users) -> None:
+    pytester.makeconftest(ORDER_SUITE)
+    pytester.makepyfile(test_smoke=_order_check("    assert False, 'journey broke'"))
+    run = run_gate(pytester, mode, url=fresh_shop.url)
+    assert run.ret == 1, run.output
+    assert run.codes == ["check_failed"]
+    assert _open_orders(fresh_shop) == 0
+    assert run.report["leftovers"] == []
+
+
+def test_failed_undo_is_named_as_leftover(pytester: pytest.Pytester, fresh_shop, mode: str,
+                                          fake_users) -> None:
+    pytester.makeconftest(ORDER_SUITE)
+    pytester.makepyfile(test_smoke=_order_check(
+        "    cleanup.add(delete_order, prod, 'no-such-order', fake_user.auth,"
+        " description='order no-such-order')"))
+    run = run_gate(pytester, mode, url=fresh_shop.url)
+    assert run.ret == 1, run.output
+    assert "leftovers" in run.codes
+    assert run.outcomes()["test_smoke.py::test_place_order"] == "error"
+    leftovers = run.report["leftovers"]
+    assert [(left["check"], left["description"]) for left in leftovers] == [
+        ("test_smoke.py::test_place_order", "order no-such-order")]
+    assert "delete answered 404" in leftovers[0]["error"]
+    assert _open_orders(fresh_shop) == 0  # the real order was still deleted (LIFO, all run)
+
+
+def test_order_deleted_after_sigterm(pytester: pytest.Pytester, fresh_shop, fake_users) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    started = pytester.path / "started"
+    pytester.makeconftest(ORDER_SUITE)
+    pytester.makepyfile(test_smoke=_order_check(
+        f"    pathlib.Path({str(started)!r}).write_text('x')\n    time.sleep(60)"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--prod-url", fresh_shop.url,
+         "--gate-report", "gate.json"], cwd=pytester.path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert _open_orders(fresh_shop) == 1
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 2, out.decode()
+    assert _open_orders(fresh_shop) == 0
+    report = json.loads((pytester.path / "gate.json").read_text())
+    assert report["verdict"] == "fail"
+
+
+# --------------------------------------------------------------------------- tagged traffic
+
+def test_traffic_is_tagged_and_signed(pytester: pytest.Pytester, shop, mode: str,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRODSMOKE_SIGNING_KEY", "signing-key-for-tests")
+    out = pytester.path / "seen.jsonl"
+    pytester.makepyfile(test_smoke=f"""
+import json
+
+def _record(prod, name):
+    for _ in range(2):
+        headers = prod.get("/echo").json()["headers"]
+        with open({str(out)!r}, "a") as handle:
+            handle.write(json.dumps([name, headers]) + "\\n")
+
+def test_one(prod):
+    _record(prod, "one")
+
+def test_two(prod):
+    _record(prod, "two")
+""")
+    run = run_gate(pytester, mode, url=shop.url)
+    assert run.ret == 0, run.output
+    seen = [json.loads(line) for line in out.read_text().splitlines()]
+    run_id = run.report["run_id"]
+    traces: dict[str, set[str]] = {}
+    spans = set()
+    for name, headers in seen:
+        assert "synthetics" in headers["User-Agent"]
+        assert headers["baggage"] == "synthetic=true"
+        assert headers["X-Prodsmoke-Run"] == run_id
+        assert headers["X-Prodsmoke-Check"] == f"test_smoke.py::test_{name}"
+        version, trace_id, span_id, flags = headers["traceparent"].split("-")
+        assert (version, flags, len(trace_id), len(span_id)) == ("00", "01", 32, 16)
+        traces.setdefault(name, set()).add(trace_id)
+        spans.add(span_id)
+        assert verify_signature(b"signing-key-for-tests", headers["X-Prodsmoke-Signature"],
+                                run_id, headers["X-Prodsmoke-Check"])
+        assert not verify_signature(b"another-key", headers["X-Prodsmoke-Signature"],
+                                    run_id, headers["X-Prodsmoke-Check"])
+    assert all(len(ids) == 1 for ids in traces.values())  # one trace per check
+    assert traces["one"] != traces["two"]
+    assert len(spans) == 4  # a new span per request
+    assert "signing-key-for-tests" not in run.output + run.report_path.read_text()
+
+
+# --------------------------------------------------------------------------- credentials
+
+def test_credentials_never_go_to_another_host(pytester: pytest.Pytester, shop, old_shop,
+                                              mode: str, fake_users) -> None:
+    before = _count(old_shop, "/healthz")
+    pytester.makeconftest(LOGIN_CONFTEST)
+    pytester.makepyfile(test_smoke=f"""
+import pytest
+from pytest_prodsmoke import CredentialLeakRefusedError
+
+def test_absolute_url(prod, fake_user):
+    with pytest.raises(CredentialLeakRefusedError, match="refused before sending"):
+        prod.get("{old_shop.url}/healthz", auth=fake_user.auth)
+
+def test_redirect_with_token_header(prod, fake_user):
+    headers = {{"X-Api-Token": fake_user.token.reveal()}}
+    with pytest.raises(CredentialLeakRefusedError):
+        prod.get("/redirect", params={{"to": "{old_shop.url}/healthz"}}, headers=headers)
+
+def test_same_host_is_fine(prod, fake_user):
+    assert prod.get("/healthz", auth=fake_user.auth).ok
+""")
+    run = run_gate(pytester, mode, url=shop.url)
+    assert run.ret == 0, run.output
+    assert _count(old_shop, "/healthz") == before
+
+
+# --------------------------------------------------------------------------- rate limit
+
+def test_rate_limit_is_shared_by_workers(pytester: pytest.Pytester, shop) -> None:
+    stamps = pytester.path / "stamps.txt"
+    pytester.makepyfile(test_smoke=f"""
+import time
+
+def _hit(prod):
+    for _ in range(5):
+        prod.get("/healthz")
+        with open({str(stamps)!r}, "a") as handle:
+            handle.write(f"{{time.time()}}\\n")
+
+""" + "\n".join(f"def test_{i}(prod):\n    _hit(prod)\n" for i in range(4)))
+    run = run_gate(pytester, "xdist", "--prod-max-rps", "20", url=shop.url)
+    assert run.ret == 0, run.output
+    times = sorted(float(t) for t in stamps.read_text().split())
+    assert len(times) == 20
+    # 20 requests at 20/s from two workers together take at least 19 intervals of 50 ms.
+    assert times[-1] - times[0] >= 19 * 0.05 * 0.9
+
+
+# --------------------------------------------------------------------------- TLS options
+
+def test_insecure_is_reported_loudly(pytester: pytest.Pytester, shop) -> None:
+    pytester.makepyfile(test_smoke="def test_health(prod):\n    assert prod.verify is False\n")
+    run = run_gate(pytester, "serial", "--prod-insecure", url=shop.url)
+    assert run.ret == 0, run.output
+    assert "WARNING: --prod-insecure is on: TLS certificates were NOT verified" in run.output
+    assert run.report["target"]["tls_verify"] == "off (--prod-insecure)"
+
+
+def test_ca_bundle_must_exist(pytester: pytest.Pytester, shop) -> None:
+    pytester.makepyfile(test_smoke="def test_health(prod):\n    pass\n")
+    result = pytester.runpytest_subprocess("--prod-url", shop.url, "--prod-ca-bundle", "nope.pem")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["ERROR: pytest-prodsmoke: --prod-ca-bundle: *nope.pem* is not "
+                                 "a readable file"])
