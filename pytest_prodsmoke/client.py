@@ -228,6 +228,10 @@ class ProdClient(requests.Session):
         __tracebackhide__ = True  # failures point at the check's line, not at this wrapper
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
+        if kwargs.get("verify") is None and self.verify is not True:
+            # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify; an
+            # explicit --prod-ca-bundle or --prod-insecure must win, so pass it per request.
+            kwargs["verify"] = self.verify
         method_name = (method.decode() if isinstance(method, bytes) else str(method)).upper()
         full_url = self.url_for(url.decode() if isinstance(url, bytes) else str(url))
         self._refuse_undeclared_mutation(method_name, urlsplit(full_url).path or "/")

@@ -94,3 +94,37 @@ def run_gate(pytester: pytest.Pytester, mode: str, *args: str, url: str | None =
         argv = ["--prod-url", url, *argv]
     result = pytester.runpytest_subprocess(*argv, timeout=timeout)
     return GateRun(result, report, junit)
+
+
+@pytest.fixture(scope="session")
+def private_ca(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1, made with the openssl CLI."""
+    import subprocess
+
+    directory = tmp_path_factory.mktemp("pki")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.pem", "-days", "2", "-subj", "/CN=prodsmoke test CA",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+            "server.csr", "-subj", "/CN=127.0.0.1")
+    (directory / "ext.cnf").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+        "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+        "authorityKeyIdentifier=keyid\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    return {name: directory / f"{name}.{ext}" for name, ext in
+            (("ca", "pem"), ("cert", "pem"), ("key", "key"))} | {"cert": directory / "server.pem",
+                                                               "key": directory / "server.key"}
+
+
+@pytest.fixture(scope="session")
+def tls_shop(private_ca: dict[str, Path]) -> Iterator[RunningShop]:
+    server = start_shop("2.0.0", "--tls-cert", str(private_ca["cert"]),
+                        "--tls-key", str(private_ca["key"]))
+    yield server
+    server.stop()

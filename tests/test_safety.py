@@ -236,7 +236,10 @@ def test_failed_undo_is_named_as_leftover(pytester: pytest.Pytester, fresh_shop,
     assert _open_orders(fresh_shop) == 0  # the real order was still deleted (LIFO, all run)
 
 
-def test_order_deleted_after_sigterm(pytester: pytest.Pytester, fresh_shop, fake_users) -> None:
+@pytest.mark.parametrize("mode", ["serial", "xdist"])
+def test_order_deleted_after_sigterm(pytester: pytest.Pytester, fresh_shop, fake_users,
+                                     mode: str) -> None:
+    import os
     import signal
     import subprocess
     import sys
@@ -247,14 +250,16 @@ def test_order_deleted_after_sigterm(pytester: pytest.Pytester, fresh_shop, fake
         f"    pathlib.Path({str(started)!r}).write_text('x')\n    time.sleep(60)"))
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--prod-url", fresh_shop.url,
-         "--gate-report", "gate.json"], cwd=pytester.path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+         "--gate-report", "gate.json", *(["-n", "2"] if mode == "xdist" else [])],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while not started.exists() and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
         assert _open_orders(fresh_shop) == 1
-        process.send_signal(signal.SIGTERM)
+        # A cancelled CI job: SIGTERM to the whole process group (workers included).
+        os.killpg(process.pid, signal.SIGTERM)
         out, _ = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
@@ -311,6 +316,29 @@ def test_two(prod):
     assert "signing-key-for-tests" not in run.output + run.report_path.read_text()
 
 
+def test_tag_header_names_are_configurable(pytester: pytest.Pytester, shop) -> None:
+    pytester.makeini("[pytest]\nprodsmoke_run_header = X-Synthetic-Run\n"
+                     "prodsmoke_check_header = X-Synthetic-Check\n")
+    pytester.makepyfile(test_smoke="""
+def test_names(prod):
+    headers = prod.get("/echo").json()["headers"]
+    assert headers["X-Synthetic-Check"] == "test_smoke.py::test_names"
+    assert "X-Synthetic-Run" in headers and "X-Prodsmoke-Run" not in headers
+""")
+    run = run_gate(pytester, "serial", url=shop.url)
+    assert run.ret == 0, run.output
+
+
+def test_github_actions_gets_add_mask_lines(pytester: pytest.Pytester, shop,
+                                            monkeypatch: pytest.MonkeyPatch, fake_users) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    pytester.makepyfile(test_smoke="def test_health(prod):\n    assert prod.get('/healthz').ok\n")
+    run = run_gate(pytester, "serial", url=shop.url)
+    assert run.ret == 0, run.output
+    for user in USERS:
+        assert f"::add-mask::{user['password']}" in run.result.stdout.lines
+
+
 # --------------------------------------------------------------------------- credentials
 
 def test_credentials_never_go_to_another_host(pytester: pytest.Pytester, shop, old_shop,
@@ -362,9 +390,24 @@ def _hit(prod):
 
 # --------------------------------------------------------------------------- TLS options
 
-def test_insecure_is_reported_loudly(pytester: pytest.Pytester, shop) -> None:
-    pytester.makepyfile(test_smoke="def test_health(prod):\n    assert prod.verify is False\n")
-    run = run_gate(pytester, "serial", "--prod-insecure", url=shop.url)
+def test_tls_is_verified_by_default(pytester: pytest.Pytester, tls_shop, mode: str) -> None:
+    assert tls_shop.url.startswith("https://")
+    pytester.makepyfile(test_smoke="def test_health(prod):\n    assert prod.get('/healthz').ok\n")
+    run = run_gate(pytester, mode, url=tls_shop.url)
+    assert run.ret == 1, run.output
+    assert "CERTIFICATE_VERIFY_FAILED" in run.output
+
+
+def test_private_ca_bundle(pytester: pytest.Pytester, tls_shop, private_ca, mode: str) -> None:
+    pytester.makepyfile(test_smoke="def test_health(prod):\n    assert prod.get('/healthz').ok\n")
+    run = run_gate(pytester, mode, "--prod-ca-bundle", str(private_ca["ca"]), url=tls_shop.url)
+    assert run.ret == 0, run.output
+    assert run.report["target"]["tls_verify"] == str(private_ca["ca"])
+
+
+def test_insecure_is_reported_loudly(pytester: pytest.Pytester, tls_shop, mode: str) -> None:
+    pytester.makepyfile(test_smoke="def test_health(prod):\n    assert prod.get('/healthz').ok\n")
+    run = run_gate(pytester, mode, "--prod-insecure", url=tls_shop.url)
     assert run.ret == 0, run.output
     assert "WARNING: --prod-insecure is on: TLS certificates were NOT verified" in run.output
     assert run.report["target"]["tls_verify"] == "off (--prod-insecure)"

@@ -21,6 +21,7 @@ import argparse
 import json
 import secrets
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -239,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="answer PATH after MS milliseconds (repeatable)")
     parser.add_argument("--unavailable", action="append", default=[], type=_path_number,
                         metavar="PATH=N", help="answer 503 to the first N requests of PATH")
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
+    parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
@@ -246,13 +249,19 @@ def main(argv: list[str] | None = None) -> int:
                 dict(args.unavailable))
     server = ShopServer((args.host, args.port), shop, args.verbose)
     host, port = server.server_address[:2]
+    scheme = "http"
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
 
     def stop(signum: int, frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"shop {args.version} listening on http://{host}:{port}", flush=True)
+    print(f"shop {args.version} listening on {scheme}://{host}:{port}", flush=True)
     server.serve_forever(poll_interval=0.1)
     server.server_close()
     return 0
