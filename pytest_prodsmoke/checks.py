@@ -19,7 +19,7 @@ from pytest_prodsmoke.collector import (
     PROP_TRACE_ID,
     PROP_VERSIONS,
 )
-from pytest_prodsmoke.fixtures import LEFTOVERS_KEY, RECORDS_KEY, ProcessState
+from pytest_prodsmoke.fixtures import LEFTOVERS_KEY, RECORDS_KEY, SYNTHETIC_KEY, ProcessState
 from pytest_prodsmoke.gate import MISSING_VERSION
 from pytest_prodsmoke.interrupts import TermSignalHandler
 from pytest_prodsmoke.redact import REGISTRY
@@ -109,6 +109,7 @@ class CheckMarking:
         for item in items:
             critical = item.get_closest_marker("noncritical") is None
             synthetic = item.get_closest_marker("synthetic") is not None
+            item.stash[SYNTHETIC_KEY] = synthetic
             item.user_properties.append((PROP_CRITICAL, "true" if critical else "false"))
             item.user_properties.append((PROP_SYNTHETIC, "true" if synthetic else "false"))
 
@@ -137,6 +138,7 @@ class CheckMarking:
             context = self.state.context
             if context is not None and context.check_id == item.nodeid:
                 report.user_properties.append((PROP_TRACE_ID, context.trace_id))
-        if report.longrepr is not None or report.sections or report.user_properties:
+        if report.longrepr is not None or report.sections or any(
+                name not in _OWN_SAFE_PROPERTIES for name, _ in report.user_properties):
             scrub_report(report)
         return report

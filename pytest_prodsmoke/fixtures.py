@@ -32,6 +32,7 @@ from pytest_prodsmoke.users import FakeUser, LeasedUser, LeaseManager
 
 RECORDS_KEY = pytest.StashKey[list[ResponseRecord]]()
 LEFTOVERS_KEY = pytest.StashKey[list[Leftover]]()
+SYNTHETIC_KEY = pytest.StashKey[bool]()  # set at collection, read once per check
 
 _NO_URL = ("needs a candidate URL: pass --prod-url URL (or set PRODSMOKE_URL, or ini "
            "prodsmoke_url)")
@@ -69,7 +70,7 @@ class ProcessState:
         context = CheckContext(
             check_id=item.nodeid,
             trace_id=new_trace_id(),
-            synthetic=item.get_closest_marker("synthetic") is not None,
+            synthetic=item.stash.get(SYNTHETIC_KEY, False),
             uses_fake_user="fake_user" in getattr(item, "fixturenames", ()),
         )
         for client in self.clients:

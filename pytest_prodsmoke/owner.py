@@ -25,7 +25,9 @@ from pytest_prodsmoke.report import (
     remove_stale,
     render_gate_block,
     scrub_directory,
+    scrubbed_json,
     write_json_atomic,
+    write_text_atomic,
 )
 from pytest_prodsmoke.settings import Settings, display_url
 
@@ -146,7 +148,7 @@ class GateOwner:
             return
         try:
             report = build_report(verdict, self.settings, self._run_info(exitstatus))
-            write_json_atomic(path, REGISTRY.scrub_any(report))
+            write_text_atomic(path, scrubbed_json(report, REGISTRY.scrub, REGISTRY.scrub_any))
             self.report_error = None
         except OSError as exc:
             self.report_error = f"{type(exc).__name__}: {exc}"

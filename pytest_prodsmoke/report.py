@@ -121,13 +121,32 @@ def failure_report(message: str, settings: Settings, run: RunInfo, exit_status: 
     }
 
 
+def scrubbed_json(data: dict[str, Any], scrub: Callable[[str], str],
+                  scrub_any: Callable[[Any], Any]) -> str:
+    """The report's JSON text with secrets masked: one pass over the text, and only if that
+    broke the JSON (a secret inside an escape sequence) the slower walk over the data."""
+    text = dumps_readable(data)
+    clean = scrub(text)
+    if clean == text:
+        return text
+    try:
+        json.loads(clean)
+    except ValueError:
+        return dumps_readable(scrub_any(data))
+    return clean
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that readers see the old file or the complete new one, never a part."""
+    write_text_atomic(path, dumps_readable(data))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write so that readers see the old file or the complete new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(dumps_readable(data))
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
