@@ -121,24 +121,28 @@ class CheckMarking:
             scrub_report(report)
         return report
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
-                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if call.when == "teardown":
-            versions = Counter(record.version or MISSING_VERSION
-                               for record in item.stash.get(RECORDS_KEY, ())
-                               if record.target == "candidate")
-            if versions:
-                report.user_properties.append((PROP_VERSIONS, json.dumps(dict(versions))))
-            leftovers = item.stash.get(LEFTOVERS_KEY, None)
-            if leftovers:
-                report.user_properties.append((PROP_LEFTOVERS, json.dumps(
-                    [(left.description, left.error) for left in leftovers])))
-            context = self.state.context
-            if context is not None and context.check_id == item.nodeid:
-                report.user_properties.append((PROP_TRACE_ID, context.trace_id))
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # tryfirst: before xdist sends the report to the controller, and before the JUnit
+        # writer, the terminal and the gate read it. (A plain hook, not a makereport wrapper:
+        # this runs for every report and wrappers cost several times more.)
+        item = self.state.current
+        if report.when == "teardown" and item is not None and item.nodeid == report.nodeid:
+            self._add_check_properties(item, report)
         if report.longrepr is not None or report.sections or any(
                 name not in _OWN_SAFE_PROPERTIES for name, _ in report.user_properties):
             scrub_report(report)
-        return report
+
+    def _add_check_properties(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        versions = Counter(record.version or MISSING_VERSION
+                           for record in item.stash.get(RECORDS_KEY, ())
+                           if record.target == "candidate")
+        if versions:
+            report.user_properties.append((PROP_VERSIONS, json.dumps(dict(versions))))
+        leftovers = item.stash.get(LEFTOVERS_KEY, None)
+        if leftovers:
+            report.user_properties.append((PROP_LEFTOVERS, json.dumps(
+                [(left.description, left.error) for left in leftovers])))
+        context = self.state.context
+        if context is not None and context.check_id == item.nodeid:
+            report.user_properties.append((PROP_TRACE_ID, context.trace_id))

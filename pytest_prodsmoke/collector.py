@@ -8,6 +8,7 @@ typing, so this works the same for local reports and for reports rebuilt from xd
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +48,7 @@ def _properties(report: Any) -> dict[str, str]:
 def event_from_report(report: Any) -> PhaseEvent:
     props = _properties(report)
     critical = props.get(PROP_CRITICAL)
-    versions: dict[str, int] = {}
+    versions: Mapping[str, int] | None = None
     if PROP_VERSIONS in props:  # only on teardown reports of checks that made requests
         try:
             versions = {str(k): int(v) for k, v in json.loads(props[PROP_VERSIONS]).items()}

@@ -56,7 +56,7 @@ EXIT_OK, EXIT_TESTS_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
 EXIT_USAGE_ERROR, EXIT_NO_TESTS = 4, 5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PhaseEvent:
     """One pytest report (setup, call, teardown, or an xdist crash ``???``) of one check."""
 
@@ -68,7 +68,7 @@ class PhaseEvent:
     message: str = ""
     critical: bool | None = None  # None: unknown (crash reports carry no properties)
     synthetic: bool = False
-    versions: Mapping[str, int] = field(default_factory=dict)
+    versions: Mapping[str, int] | None = None  # None, not {}: no dict per report
     leftovers: tuple[tuple[str, str], ...] = ()  # (what was left, why the undo failed)
 
 
@@ -142,7 +142,8 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
     duration = sum(e.duration_s for e in events)
     versions: Counter[str] = Counter()
     for event in events:
-        versions.update(event.versions)
+        if event.versions:
+            versions.update(event.versions)
     leftovers = tuple(left for event in events for left in event.leftovers)
     by_when = {e.when: e for e in events}
 
