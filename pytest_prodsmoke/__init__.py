@@ -1,17 +1,29 @@
-"""pytest-prodsmoke: test in production with pytest, behind a fail-closed release gate."""
+"""pytest-prodsmoke: test in production with pytest, behind a fail-closed release gate.
 
-from pytest_prodsmoke.errors import (
-    CredentialLeakRefusedError,
-    MutationRefusedError,
-    NotConfiguredError,
-    ProdsmokeError,
-    WrongVersionError,
-)
-from pytest_prodsmoke.gate import CheckResult, Reason, Verdict
-from pytest_prodsmoke.redact import Secret, register_secret
-from pytest_prodsmoke.tagging import verify_signature
+Public names are loaded on first use, so that merely having the plugin installed next to an
+unrelated test suite costs that suite (almost) no import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    "CheckResult": "pytest_prodsmoke.gate",
+    "CredentialLeakRefusedError": "pytest_prodsmoke.errors",
+    "MutationRefusedError": "pytest_prodsmoke.errors",
+    "NotConfiguredError": "pytest_prodsmoke.errors",
+    "ProdsmokeError": "pytest_prodsmoke.errors",
+    "Reason": "pytest_prodsmoke.gate",
+    "Secret": "pytest_prodsmoke.redact",
+    "Verdict": "pytest_prodsmoke.gate",
+    "WrongVersionError": "pytest_prodsmoke.errors",
+    "register_secret": "pytest_prodsmoke.redact",
+    "verify_signature": "pytest_prodsmoke.tagging",
+}
 
 __all__ = [
     "CheckResult",
@@ -27,3 +39,21 @@ __all__ = [
     "register_secret",
     "verify_signature",
 ]
+
+if TYPE_CHECKING:
+    from pytest_prodsmoke.errors import (
+        CredentialLeakRefusedError,
+        MutationRefusedError,
+        NotConfiguredError,
+        ProdsmokeError,
+        WrongVersionError,
+    )
+    from pytest_prodsmoke.gate import CheckResult, Reason, Verdict
+    from pytest_prodsmoke.redact import Secret, register_secret
+    from pytest_prodsmoke.tagging import verify_signature
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'pytest_prodsmoke' has no attribute {name!r}")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ class ResponseRecord:
     trace_id: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True)  # not slotted: cached_property needs __dict__
 class CheckContext:
     """The check a client currently works for: tags its traffic and decides what it may do."""
 
@@ -101,6 +102,11 @@ class CheckContext:
     trace_id: str = ""
     synthetic: bool = False
     uses_fake_user: bool = False
+
+    @functools.cached_property
+    def check_header_value(self) -> str:
+        """The node id, URL-quoted for a header; computed once per check, not per request."""
+        return header_safe(self.check_id)
 
 
 @dataclass(frozen=True)
@@ -234,13 +240,14 @@ class ProdClient(requests.Session):
             kwargs["verify"] = self.verify
         method_name = (method.decode() if isinstance(method, bytes) else str(method)).upper()
         full_url = self.url_for(url.decode() if isinstance(url, bytes) else str(url))
-        self._refuse_undeclared_mutation(method_name, urlsplit(full_url).path or "/")
+        if method_name in MUTATING_METHODS:
+            self._refuse_undeclared_mutation(method_name, urlsplit(full_url).path or "/")
         started = time.perf_counter()
         response = super().request(method_name, full_url, *args, **kwargs)
         version = response.headers.get(self.version_header)
         record = ResponseRecord(
             target=self.target,
-            method=method_name.upper(),
+            method=method_name,
             path=urlsplit(response.url or full_url).path or "/",
             status=response.status_code,
             version=version,
@@ -295,7 +302,7 @@ class ProdClient(requests.Session):
         if tags.run_id:
             headers[tags.run_header] = tags.run_id
         if context.check_id:
-            check = header_safe(context.check_id)
+            check = context.check_header_value
             headers[tags.check_header] = check
             if tags.signing_key is not None and tags.run_id:
                 headers[tags.signature_header] = sign(tags.signing_key.reveal().encode(),

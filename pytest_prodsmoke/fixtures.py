@@ -24,6 +24,7 @@ from pytest_prodsmoke.client import (
     build_adapter,
 )
 from pytest_prodsmoke.errors import ProdsmokeError
+from pytest_prodsmoke.inactive import NO_URL
 from pytest_prodsmoke.ratelimit import SharedRateLimiter
 from pytest_prodsmoke.redact import REGISTRY, Secret, SecretRegistry
 from pytest_prodsmoke.settings import Settings, Target
@@ -34,8 +35,6 @@ RECORDS_KEY = pytest.StashKey[list[ResponseRecord]]()
 LEFTOVERS_KEY = pytest.StashKey[list[Leftover]]()
 SYNTHETIC_KEY = pytest.StashKey[bool]()  # set at collection, read once per check
 
-_NO_URL = ("needs a candidate URL: pass --prod-url URL (or set PRODSMOKE_URL, or ini "
-           "prodsmoke_url)")
 
 
 class ProcessState:
@@ -107,7 +106,7 @@ class ProcessState:
 
 def _require_gate(settings: Settings, fixture: str) -> Settings:
     if not settings.gate_active:
-        pytest.fail(f"the {fixture} fixture {_NO_URL}", pytrace=False)
+        pytest.fail(f"the {fixture} fixture {NO_URL}", pytrace=False)
     return settings
 
 

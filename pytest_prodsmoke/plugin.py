@@ -15,19 +15,17 @@ import os
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_prodsmoke import hookspecs
-from pytest_prodsmoke.checks import CheckMarking
 from pytest_prodsmoke.errors import SettingsError
-from pytest_prodsmoke.fixtures import ProcessState, make_fixtures
-from pytest_prodsmoke.interrupts import TermSignalHandler
-from pytest_prodsmoke.owner import GateOwner
 from pytest_prodsmoke.redact import REGISTRY, looks_secret
 from pytest_prodsmoke.settings import Settings, add_options, display_url, load_settings
-from pytest_prodsmoke.users import FakeUser, load_users, user_from_record
+
+if TYPE_CHECKING:
+    from pytest_prodsmoke.users import FakeUser
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 WORKER_INPUT_KEY = "prodsmoke"
@@ -70,6 +68,8 @@ def _read_ini(config: pytest.Config, name: str) -> Any:
 
 def _fake_users(config: pytest.Config, settings: Settings) -> tuple[FakeUser, ...]:
     """On the gate's owner: every source, validated. On a worker: what the controller sent."""
+    from pytest_prodsmoke.users import load_users, user_from_record
+
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and WORKER_INPUT_KEY in workerinput:
         import re
@@ -124,6 +124,18 @@ def pytest_configure(config: pytest.Config) -> None:
         # them first; this is reached on the controller (or the only process).
         raise pytest.UsageError(f"pytest-prodsmoke: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
+    if not settings.gate_active:
+        # Plain pytest from here on: only fixtures that say what is missing, if used.
+        from pytest_prodsmoke.inactive import make_inactive_fixtures
+
+        config.pluginmanager.register(make_inactive_fixtures(), "prodsmoke-fixtures")
+        return
+
+    # Imported only for a gate run, so an unrelated suite does not pay for them.
+    from pytest_prodsmoke.checks import CheckMarking
+    from pytest_prodsmoke.fixtures import ProcessState, make_fixtures
+    from pytest_prodsmoke.interrupts import TermSignalHandler
+    from pytest_prodsmoke.owner import GateOwner
 
     workerinput = getattr(config, "workerinput", None)
     shared = (workerinput or {}).get(WORKER_INPUT_KEY)
@@ -132,13 +144,10 @@ def pytest_configure(config: pytest.Config) -> None:
         worker_index = int(str(workerinput.get("workerid", "gw0")).lstrip("gw") or 0)
     else:
         run_id = uuid.uuid4().hex
-        run_dir = (Path(tempfile.mkdtemp(prefix="prodsmoke-run-"))
-                   if settings.gate_active and not is_worker(config) else None)
+        run_dir = Path(tempfile.mkdtemp(prefix="prodsmoke-run-"))
         worker_index = 0
     state = ProcessState(settings, run_id, run_dir, users, worker_index)
     config.pluginmanager.register(make_fixtures(state, config.hook), "prodsmoke-fixtures")
-    if not settings.gate_active:
-        return
 
     startup_secrets = _register_secrets(settings, users)
     signals = TermSignalHandler()
