@@ -128,3 +128,37 @@ def tls_shop(private_ca: dict[str, Path]) -> Iterator[RunningShop]:
                         "--tls-key", str(private_ca["key"]))
     yield server
     server.stop()
+
+
+def run_until_then_terminate(pytester: pytest.Pytester, args: list[str], started: Path,
+                             whole_group: bool, before_signal: Any = None) -> tuple[int, str]:
+    """Start ``pytest *args`` in a subprocess, wait until a check creates ``started``, then
+    send SIGTERM — to the whole process group (as CI runners do on cancel) or to pytest alone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                               cwd=pytester.path, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                out = process.stdout.read().decode() if process.stdout else ""
+                raise AssertionError(f"check never started (exit {process.poll()}):\n{out}")
+            time.sleep(0.05)
+        if before_signal is not None:
+            before_signal()
+        if whole_group:
+            os.killpg(process.pid, signal.SIGTERM)
+        else:
+            process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, out.decode()

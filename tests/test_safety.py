@@ -5,7 +5,6 @@ credentials, shared rate limit."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +12,7 @@ import requests
 
 from examples.shop.launch import RunningShop, start_shop
 from pytest_prodsmoke.tagging import verify_signature
-from tests.conftest import run_gate
+from tests.conftest import run_gate, run_until_then_terminate
 
 USERS = [{"username": "smoke-alice", "password": "alice-pass-1"},
          {"username": "smoke-bob", "password": "bob-pass-2"}]
@@ -239,32 +238,20 @@ def test_failed_undo_is_named_as_leftover(pytester: pytest.Pytester, fresh_shop,
 @pytest.mark.parametrize("mode", ["serial", "xdist"])
 def test_order_deleted_after_sigterm(pytester: pytest.Pytester, fresh_shop, fake_users,
                                      mode: str) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
     started = pytester.path / "started"
     pytester.makeconftest(ORDER_SUITE)
     pytester.makepyfile(test_smoke=_order_check(
         f"    pathlib.Path({str(started)!r}).write_text('x')\n    time.sleep(60)"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--prod-url", fresh_shop.url,
-         "--gate-report", "gate.json", *(["-n", "2"] if mode == "xdist" else [])],
-        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not started.exists() and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.05)
+
+    def one_order_open() -> None:
         assert _open_orders(fresh_shop) == 1
-        # A cancelled CI job: SIGTERM to the whole process group (workers included).
-        os.killpg(process.pid, signal.SIGTERM)
-        out, _ = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 2, out.decode()
+
+    # A cancelled CI job: SIGTERM to the whole process group (workers included).
+    returncode, out = run_until_then_terminate(
+        pytester, ["--prod-url", fresh_shop.url, "--gate-report", "gate.json",
+                   *(["-n", "2"] if mode == "xdist" else [])],
+        started, whole_group=True, before_signal=one_order_open)
+    assert returncode == 2, out
     assert _open_orders(fresh_shop) == 0
     report = json.loads((pytester.path / "gate.json").read_text())
     assert report["verdict"] == "fail"

@@ -4,13 +4,10 @@ verdict fail, exit 2. Serial and with -n 2, in real subprocesses."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_until_then_terminate
 
 SLOW_SUITE = """
 import pathlib, time
@@ -32,34 +29,16 @@ def test_slow_journey(order, prod):
 """
 
 
-def _wait_for(path: Path, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            out = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"check never started (exit {process.poll()}):\n{out}")
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("mode", ["serial", "xdist"])
 def test_sigterm_runs_teardown_and_writes_a_failing_report(
         pytester: pytest.Pytester, shop, mode: str) -> None:
     started, teardown = pytester.path / "started", pytester.path / "teardown"
     pytester.makepyfile(test_smoke=SLOW_SUITE.format(started=started, teardown=teardown))
     report = pytester.path / "gate.json"
-    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--prod-url", shop.url,
-            "--gate-report", str(report), *(["-n", "2"] if mode == "xdist" else [])]
-    process = subprocess.Popen(args, cwd=pytester.path, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
-    try:
-        _wait_for(started, process)
-        process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    text = out.decode()
-    assert process.returncode == 2, text
+    args = ["--prod-url", shop.url, "--gate-report", str(report),
+            *(["-n", "2"] if mode == "xdist" else [])]
+    returncode, text = run_until_then_terminate(pytester, args, started, whole_group=False)
+    assert returncode == 2, text
     data = json.loads(report.read_text())
     assert data["verdict"] == "fail"
     codes = [reason["code"] for reason in data["reasons"]]
@@ -68,7 +47,7 @@ def test_sigterm_runs_teardown_and_writes_a_failing_report(
     assert "prodsmoke gate: FAIL" in text
     if mode == "serial":
         # In the only process the interrupted check's teardown ran. (Under xdist the signal
-        # reaches the controller; the worker is shut down by xdist.)
+        # reaches the controller only; xdist shuts the worker down.)
         assert teardown.read_text() == "cleaned"
 
 
@@ -77,23 +56,10 @@ def test_sigterm_to_the_whole_process_group(pytester: pytest.Pytester, shop) -> 
     started, teardown = pytester.path / "started", pytester.path / "teardown"
     pytester.makepyfile(test_smoke=SLOW_SUITE.format(started=started, teardown=teardown))
     report = pytester.path / "gate.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--prod-url", shop.url,
-         "--gate-report", str(report), "-n", "2"],
-        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        _wait_for(started, process)
-        import os
-
-        os.killpg(process.pid, signal.SIGTERM)
-        out, _ = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    text = out.decode()
-    assert process.returncode == 2, text
+    returncode, text = run_until_then_terminate(
+        pytester, ["--prod-url", shop.url, "--gate-report", str(report), "-n", "2"], started,
+        whole_group=True)
+    assert returncode == 2, text
     data = json.loads(report.read_text())
     assert data["verdict"] == "fail"
     assert "interrupted" in [reason["code"] for reason in data["reasons"]]
