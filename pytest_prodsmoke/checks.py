@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from pytest_prodsmoke.collector import (
+from pytest_prodsmoke.fixtures import LEFTOVERS_KEY, RECORDS_KEY, SYNTHETIC_KEY, ProcessState
+from pytest_prodsmoke.interrupts import TermSignalHandler
+from pytest_prodsmoke.properties import (
+    MISSING_VERSION,
     PROP_CRITICAL,
     PROP_LEFTOVERS,
     PROP_SYNTHETIC,
     PROP_TRACE_ID,
     PROP_VERSIONS,
 )
-from pytest_prodsmoke.fixtures import LEFTOVERS_KEY, RECORDS_KEY, SYNTHETIC_KEY, ProcessState
-from pytest_prodsmoke.gate import MISSING_VERSION
-from pytest_prodsmoke.interrupts import TermSignalHandler
 from pytest_prodsmoke.redact import REGISTRY
 
 WORKER_SECRETS_KEY = "prodsmoke_secrets"

@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_prodsmoke.gate import CollectionProblem, PhaseEvent, RunFacts
+from pytest_prodsmoke.properties import (
+    PROP_CRITICAL,
+    PROP_LEFTOVERS,
+    PROP_SYNTHETIC,
+    PROP_VERSIONS,
+)
 from pytest_prodsmoke.settings import Settings
-
-# Keys of the per-check properties that travel on report.user_properties (and into JUnit XML).
-PROP_CRITICAL = "prodsmoke.critical"
-PROP_SYNTHETIC = "prodsmoke.synthetic"
-PROP_VERSIONS = "prodsmoke.versions"
-PROP_LEFTOVERS = "prodsmoke.leftovers"
-PROP_TRACE_ID = "prodsmoke.trace_id"
 
 MAX_MESSAGE_CHARS = 500
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import types
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from requests.adapters import HTTPAdapter
 
-from pytest_prodsmoke.cleanup import Cleanup, Leftover
 from pytest_prodsmoke.client import (
     CheckContext,
     ProdClient,
@@ -31,8 +30,11 @@ from pytest_prodsmoke.settings import Settings, Target
 from pytest_prodsmoke.tagging import new_trace_id
 from pytest_prodsmoke.users import FakeUser, LeasedUser, LeaseManager
 
+if TYPE_CHECKING:
+    from pytest_prodsmoke.cleanup import Cleanup, Leftover
+
 RECORDS_KEY = pytest.StashKey[list[ResponseRecord]]()
-LEFTOVERS_KEY = pytest.StashKey[list[Leftover]]()
+LEFTOVERS_KEY = pytest.StashKey[list["Leftover"]]()
 SYNTHETIC_KEY = pytest.StashKey[bool]()  # set at collection, read once per check
 
 
@@ -192,6 +194,8 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
     def cleanup() -> Iterator[Cleanup]:
         """Undo actions for fake data: run newest first after the check, whatever happened.
         A failed undo fails the check and is listed in the gate report (``leftovers``)."""
+        from pytest_prodsmoke.cleanup import Cleanup  # only suites that clean up pay for it
+
         item = state.current
         undo = Cleanup()
         try:

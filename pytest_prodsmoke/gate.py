@@ -49,7 +49,7 @@ NONCRITICAL_FAILED = "noncritical_failed"
 SKIPS_ALLOWED = "skips_allowed"
 DEGRADING_CODES = frozenset({NONCRITICAL_FAILED, SKIPS_ALLOWED})
 
-MISSING_VERSION = "<missing>"  # key used when a response carried no version header
+from pytest_prodsmoke.properties import MISSING_VERSION  # noqa: E402,F401 - part of this API
 
 # pytest's exit codes, named here to keep this module free of pytest.
 EXIT_OK, EXIT_TESTS_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL_ERROR = 0, 1, 2, 3

@@ -135,7 +135,6 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_prodsmoke.checks import CheckMarking
     from pytest_prodsmoke.fixtures import ProcessState, make_fixtures
     from pytest_prodsmoke.interrupts import TermSignalHandler
-    from pytest_prodsmoke.owner import GateOwner
 
     workerinput = getattr(config, "workerinput", None)
     shared = (workerinput or {}).get(WORKER_INPUT_KEY)
@@ -154,6 +153,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(CheckMarking(state, signals), "prodsmoke-checks")
     if is_worker(config):
         return
+    from pytest_prodsmoke.owner import GateOwner  # the gate itself: owner's process only
+
     owner = GateOwner(config, settings, signals, distributed=is_xdist_controller(config),
                       run_id=run_id, run_dir=run_dir,
                       startup_secrets=(startup_secrets

@@ -1,0 +1,11 @@
+"""Names of the per-check properties that travel on ``report.user_properties`` from the process
+that ran a check to the gate (and into JUnit XML). A module of its own so that xdist workers,
+which only write them, need not import the gate."""
+
+PROP_CRITICAL = "prodsmoke.critical"
+PROP_SYNTHETIC = "prodsmoke.synthetic"
+PROP_VERSIONS = "prodsmoke.versions"
+PROP_LEFTOVERS = "prodsmoke.leftovers"
+PROP_TRACE_ID = "prodsmoke.trace_id"
+
+MISSING_VERSION = "<missing>"  # the version key of a response that carried no version header
