@@ -85,6 +85,7 @@ class GateRecorder:
     crashed_workers: dict[str, str] = field(default_factory=dict)
     internal_errors: list[str] = field(default_factory=list)
     hook_errors: list[str] = field(default_factory=list)
+    command_errors: list[str] = field(default_factory=list)
 
     def on_collected(self, nodeids: list[str]) -> None:
         # Under xdist every worker reports the same ids; a replaced worker reports them again.
@@ -125,6 +126,7 @@ class GateRecorder:
             crashed_workers=tuple(self.crashed_workers.values()),
             internal_errors=tuple(self.internal_errors),
             hook_errors=tuple(self.hook_errors),
+            command_errors=tuple(self.command_errors),
             pytest_exit_status=int(pytest_exit_status),
             expected_version=settings.expect_version,
             strict=settings.gate_strict,

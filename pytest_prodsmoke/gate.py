@@ -42,6 +42,7 @@ CRITICAL_SKIPPED = "critical_skipped"
 WRONG_VERSION = "wrong_version"
 INTERNAL_ERROR = "internal_error"
 HOOK_ERROR = "hook_error"
+COMMAND_FAILED = "command_failed"
 LEFTOVERS = "leftovers"
 PYTEST_STATUS = "pytest_status"
 # Reasons that only degrade.
@@ -90,6 +91,7 @@ class RunFacts:
     crashed_workers: Sequence[str] = ()
     internal_errors: Sequence[str] = ()
     hook_errors: Sequence[str] = ()
+    command_errors: Sequence[str] = ()
     pytest_exit_status: int = EXIT_OK
     expected_version: str | None = None
     strict: bool = False
@@ -311,6 +313,8 @@ def decide(facts: RunFacts) -> Verdict:
         add(INTERNAL_ERROR, "pytest reported an internal error (exit status 3)")
     for message in facts.hook_errors:
         add(HOOK_ERROR, message)
+    for message in facts.command_errors:
+        add(COMMAND_FAILED, message)
 
     broken_noncritical = [c for c in checks if not c.critical and c.outcome in (FAILED, ERROR)]
     if broken_noncritical:

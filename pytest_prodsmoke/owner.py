@@ -4,6 +4,7 @@ decides the verdict, writes the reports, and sets the exit status."""
 from __future__ import annotations
 
 import contextlib
+import shlex
 import shutil
 import time
 from collections.abc import Generator
@@ -14,6 +15,7 @@ import pytest
 
 from pytest_prodsmoke import __version__
 from pytest_prodsmoke.collector import GateRecorder
+from pytest_prodsmoke.commands import CommandResult, run_command, tail
 from pytest_prodsmoke.gate import Verdict, decide
 from pytest_prodsmoke.interrupts import SIGTERM_MESSAGE, TermSignalHandler
 from pytest_prodsmoke.junit import add_suite_properties, find_logxml, junit_requested
@@ -52,6 +54,7 @@ class GateOwner:
         self.started_at = time.time()
         self.xdist: Any = None
         self.verdict: Verdict | None = None
+        self.command_result: CommandResult | None = None
         self.report_error: str | None = None
         self.block_printed = False
 
@@ -148,6 +151,11 @@ class GateOwner:
             return
         try:
             report = build_report(verdict, self.settings, self._run_info(exitstatus))
+            result = self.command_result
+            report["command"] = None if result is None else {
+                "argv": list(result.argv), "returncode": result.returncode,
+                "duration_s": round(result.duration_s, 3), "error": result.error or None,
+            }
             write_text_atomic(path, scrubbed_json(report, REGISTRY.scrub, REGISTRY.scrub_any))
             self.report_error = None
         except OSError as exc:
@@ -176,6 +184,7 @@ class GateOwner:
                 f"pytest_prodsmoke_gate hook raised {type(exc).__name__}: {exc}")
             verdict = self._decide(session, exitstatus)
             self._write_report(verdict, exitstatus)
+        verdict = self._run_gate_command(session, exitstatus, verdict)
         self.verdict = verdict
         if logxml is not None:
             add_suite_properties(logxml, {
@@ -185,6 +194,31 @@ class GateOwner:
                 "prodsmoke.exit_status": str(verdict.exit_status),
             })
         session.exitstatus = verdict.exit_status
+
+    def _run_gate_command(self, session: pytest.Session, exitstatus: int,
+                          verdict: Verdict) -> Verdict:
+        """Run the --on-gate-<verdict> command once; its failure fails the gate."""
+        argv = self.settings.gate_command(verdict.status)
+        if argv is None:
+            return verdict
+        env = {
+            "PRODSMOKE_VERDICT": verdict.status,
+            "PRODSMOKE_EXIT_STATUS": str(verdict.exit_status),
+            "PRODSMOKE_GATE_REPORT": str(self.settings.gate_report or ""),
+            "PRODSMOKE_TARGET": display_url(self.settings.prod_url or ""),
+            "PRODSMOKE_EXPECTED_VERSION": self.settings.expect_version or "",
+            "PRODSMOKE_RUN_ID": self.run_id,
+        }
+        self.command_result = run_command(argv, env, self.settings.gate_command_timeout_s,
+                                          cwd=str(self.config.invocation_params.dir))
+        if not self.command_result.ok:
+            # A promote or a rollback that did not happen must not end green.
+            self.recorder.command_errors.append(
+                f"--on-gate-{verdict.status} command {shlex.join(argv)!r} "
+                f"{self.command_result.error}")
+            verdict = self._decide(session, exitstatus)
+        self._write_report(verdict, exitstatus)  # now with what the command did
+        return verdict
 
     def _emergency(self, session: pytest.Session, exc: Exception) -> None:
         message = f"pytest-prodsmoke failed to decide the gate: {type(exc).__name__}: {exc}"
@@ -220,4 +254,12 @@ class GateOwner:
         terminal.write_sep("=", title, bold=True, **{colour: True})
         for line in lines:
             terminal.write_line(REGISTRY.scrub(line), **{colour: True})
+        result = self.command_result
+        if result is not None:
+            status = "ok" if result.ok else f"FAILED: {result.error}"
+            terminal.write_line(REGISTRY.scrub(
+                f"  ran {shlex.join(result.argv)} ({result.duration_s:.1f} s): {status}"),
+                bold=True, **({"green": True} if result.ok else {"red": True}))
+            for line in tail(result.output):
+                terminal.write_line(REGISTRY.scrub(f"    | {line}"))
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from pytest_prodsmoke.commands import DEFAULT_COMMAND_TIMEOUT_S, parse_command
 from pytest_prodsmoke.errors import SettingsError
 from pytest_prodsmoke.redact import Secret
 
@@ -103,6 +104,18 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("prodsmoke_ca_bundle", "str", "CA bundle (PEM) to verify the targets' TLS "
                "certificates, for private CAs", flag="--prod-ca-bundle",
                env="PRODSMOKE_CA_BUNDLE", ini="prodsmoke_ca_bundle", metavar="PATH"),
+    OptionSpec("prodsmoke_on_gate_fail", "str", "command to run once when the verdict is fail "
+               "(e.g. roll back); split like a shell would, run without one",
+               flag="--on-gate-fail", ini="prodsmoke_on_gate_fail", metavar="CMD"),
+    OptionSpec("prodsmoke_on_gate_pass", "str", "command to run once when the verdict is pass "
+               "(e.g. promote)", flag="--on-gate-pass", ini="prodsmoke_on_gate_pass",
+               metavar="CMD"),
+    OptionSpec("prodsmoke_on_gate_degraded", "str", "command to run once when the verdict is "
+               "degraded", flag="--on-gate-degraded", ini="prodsmoke_on_gate_degraded",
+               metavar="CMD"),
+    OptionSpec("prodsmoke_gate_command_timeout", "str", "seconds a gate command may run "
+               "(default 300)", flag="--gate-command-timeout",
+               ini="prodsmoke_gate_command_timeout", metavar="SECONDS"),
     OptionSpec("prodsmoke_insecure", "bool", "do not verify TLS certificates (loudly reported; "
                "never for a real release gate)", flag="--prod-insecure"),
 )
@@ -133,6 +146,12 @@ class Settings:
     ca_bundle: Path | None = None
     insecure: bool = False
     signing_key: Secret | None = None
+    # Commands by verdict ("pass" / "degraded" / "fail"), already split into arguments.
+    gate_commands: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    gate_command_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S
+
+    def gate_command(self, status: str) -> tuple[str, ...] | None:
+        return dict(self.gate_commands).get(status)
 
     @property
     def tls_verify(self) -> bool | str:
@@ -354,6 +373,13 @@ def load_settings(
         raise SettingsError("--prod-insecure and --prod-ca-bundle contradict each other: "
                             "choose one")
     signing_key = environ.get("PRODSMOKE_SIGNING_KEY", "")
+    gate_commands = tuple(
+        (status, parse_command(str(value(dest)), source(dest)))
+        for status, dest in (("fail", "prodsmoke_on_gate_fail"),
+                             ("pass", "prodsmoke_on_gate_pass"),
+                             ("degraded", "prodsmoke_on_gate_degraded"))
+        if value(dest) is not None
+    )
 
     settings = Settings(
         fake_users_file=path_value("prodsmoke_fake_users_file", must_exist=True),
@@ -370,6 +396,11 @@ def load_settings(
         ca_bundle=ca_bundle,
         insecure=insecure,
         signing_key=Secret(signing_key) if signing_key.strip() else None,
+        gate_commands=gate_commands,
+        gate_command_timeout_s=(parse_timeout(value("prodsmoke_gate_command_timeout"),
+                                              source("prodsmoke_gate_command_timeout"))
+                                if value("prodsmoke_gate_command_timeout") is not None
+                                else DEFAULT_COMMAND_TIMEOUT_S),
         prod_url=parse_url(prod_url, source("prodsmoke_url")) if prod_url is not None else None,
         baseline_url=(parse_url(baseline_url, source("prodsmoke_baseline_url"))
                       if baseline_url is not None else None),
@@ -394,7 +425,9 @@ def load_settings(
                                               "prodsmoke_baseline_url", "prodsmoke_headers",
                                               "prodsmoke_gate_allow_skips",
                                               "prodsmoke_fake_users_file", "prodsmoke_max_rps",
-                                              "prodsmoke_insecure")
+                                              "prodsmoke_insecure", "prodsmoke_on_gate_fail",
+                                              "prodsmoke_on_gate_pass",
+                                              "prodsmoke_on_gate_degraded")
                     if value(dest) is not None and not source(dest).startswith("ini ")]
         if explicit:
             raise SettingsError(
