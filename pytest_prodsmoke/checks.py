@@ -105,7 +105,13 @@ class CheckMarking:
         self.state.begin(item)
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]
+                                      ) -> None:
+        if self.state.not_ready is not None:
+            # The candidate never became ready: checking it would test the wrong thing.
+            config.hook.pytest_deselected(items=list(items))
+            items.clear()
+            return
         for item in items:
             critical = item.get_closest_marker("noncritical") is None
             synthetic = item.get_closest_marker("synthetic") is not None

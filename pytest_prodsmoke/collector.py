@@ -116,7 +116,8 @@ class GateRecorder:
         self.internal_errors.append(message)
 
     def facts(self, pytest_exit_status: int, settings: Settings,
-              extra_interruptions: tuple[str, ...] = ()) -> RunFacts:
+              extra_interruptions: tuple[str, ...] = (), not_ready: str | None = None
+              ) -> RunFacts:
         return RunFacts(
             collected=tuple(self.collected),
             events=tuple(self.events),
@@ -127,6 +128,7 @@ class GateRecorder:
             internal_errors=tuple(self.internal_errors),
             hook_errors=tuple(self.hook_errors),
             command_errors=tuple(self.command_errors),
+            not_ready=not_ready,
             pytest_exit_status=int(pytest_exit_status),
             expected_version=settings.expect_version,
             strict=settings.gate_strict,

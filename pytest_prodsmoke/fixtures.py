@@ -51,6 +51,7 @@ class ProcessState:
         self.worker_index = worker_index
         self.records: list[ResponseRecord] = []
         self.current: pytest.Item | None = None
+        self.not_ready: str | None = None  # set when --wait-ready gave up: run no check
         self.context: CheckContext | None = None
         self.clients: list[ProdClient] = []
         self.pool: HTTPAdapter | None = None  # one per process, shared: keep-alive

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Status = Literal["pass", "degraded", "fail"]
@@ -43,6 +43,7 @@ WRONG_VERSION = "wrong_version"
 INTERNAL_ERROR = "internal_error"
 HOOK_ERROR = "hook_error"
 COMMAND_FAILED = "command_failed"
+NOT_READY = "not_ready"
 LEFTOVERS = "leftovers"
 PYTEST_STATUS = "pytest_status"
 # Reasons that only degrade.
@@ -92,6 +93,7 @@ class RunFacts:
     internal_errors: Sequence[str] = ()
     hook_errors: Sequence[str] = ()
     command_errors: Sequence[str] = ()
+    not_ready: str | None = None  # --wait-ready gave up: no check was run on purpose
     pytest_exit_status: int = EXIT_OK
     expected_version: str | None = None
     strict: bool = False
@@ -223,6 +225,10 @@ def exit_status_for(status: Status, pytest_status: int, strict: bool) -> int:
 
 def decide(facts: RunFacts) -> Verdict:
     """Apply every gate rule to what the run observed."""
+    if facts.not_ready is not None and facts.pytest_exit_status == EXIT_NO_TESTS:
+        # The plugin itself deselected every check, so pytest's "no tests collected" says
+        # nothing of its own: the run simply failed.
+        facts = replace(facts, pytest_exit_status=EXIT_TESTS_FAILED, collected=())
     events_by_id: dict[str, list[PhaseEvent]] = {}
     for event in facts.events:
         events_by_id.setdefault(event.nodeid, []).append(event)
@@ -233,6 +239,9 @@ def decide(facts: RunFacts) -> Verdict:
 
     def add(code: str, message: str, subjects: Sequence[CheckResult] = ()) -> None:
         reasons.append(Reason(code, message, tuple(c.nodeid for c in subjects)))
+
+    if facts.not_ready is not None:
+        add(NOT_READY, facts.not_ready)
 
     broken_critical = [c for c in checks if c.critical and c.outcome in (FAILED, ERROR)]
     if broken_critical:
@@ -291,7 +300,9 @@ def decide(facts: RunFacts) -> Verdict:
 
     ran = [c for c in checks if c.outcome in (PASSED, FAILED, ERROR, CRASHED, INCOMPLETE)]
     critical_passed = [c for c in checks if c.critical and c.outcome == PASSED]
-    if not checks or facts.pytest_exit_status == EXIT_NO_TESTS:
+    if facts.not_ready is not None:
+        pass  # nothing was meant to run: not_ready says it all
+    elif not checks or facts.pytest_exit_status == EXIT_NO_TESTS:
         add(NO_CHECKS, "no check was collected: a gate with nothing to check cannot pass")
     elif not ran:
         add(NO_CHECKS, "no check ran (all were skipped, deselected or not run)")
@@ -322,7 +333,8 @@ def decide(facts: RunFacts) -> Verdict:
                                 f"failed: {_names(broken_noncritical)}", broken_noncritical)
 
     explained = {EXIT_OK, EXIT_INTERRUPTED, EXIT_INTERNAL_ERROR, EXIT_NO_TESTS}
-    any_failure = any(c.outcome in _BROKEN for c in checks) or facts.collection_errors
+    any_failure = (any(c.outcome in _BROKEN for c in checks) or facts.collection_errors
+                   or facts.not_ready is not None)
     if facts.pytest_exit_status == EXIT_TESTS_FAILED and any_failure:
         explained.add(EXIT_TESTS_FAILED)
     if facts.pytest_exit_status not in explained:

@@ -26,7 +26,7 @@ class TermSignalHandler:
 
     def install(self) -> None:
         # signal.signal only works in the main thread (pytest may be embedded elsewhere).
-        if threading.current_thread() is not threading.main_thread():
+        if self._installed or threading.current_thread() is not threading.main_thread():
             return
         self._previous = signal.signal(signal.SIGTERM, self._handle)
         self._installed = True

@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 
 from pytest_prodsmoke import __version__
+from pytest_prodsmoke.client import ProdClient, TrafficTags
 from pytest_prodsmoke.collector import GateRecorder
 from pytest_prodsmoke.commands import CommandResult, run_command, tail
+from pytest_prodsmoke.fixtures import ProcessState
 from pytest_prodsmoke.gate import Verdict, decide
 from pytest_prodsmoke.interrupts import SIGTERM_MESSAGE, TermSignalHandler
 from pytest_prodsmoke.junit import add_suite_properties, find_logxml, junit_requested
+from pytest_prodsmoke.readiness import Probe, http_probe, wait_until_ready
 from pytest_prodsmoke.redact import REGISTRY
 from pytest_prodsmoke.report import (
     RunInfo,
@@ -42,8 +45,9 @@ class GateOwner:
 
     def __init__(self, config: pytest.Config, settings: Settings, signals: TermSignalHandler,
                  distributed: bool, run_id: str, run_dir: Path | None,
-                 startup_secrets: list[str]) -> None:
+                 startup_secrets: list[str], state: ProcessState) -> None:
         self.config = config
+        self.state = state  # this process's; its not_ready flag stops local collection
         self.settings = settings
         self.distributed = distributed
         self.recorder = GateRecorder()
@@ -54,6 +58,7 @@ class GateOwner:
         self.started_at = time.time()
         self.xdist: Any = None
         self.verdict: Verdict | None = None
+        self.not_ready: str | None = None
         self.command_result: CommandResult | None = None
         self.report_error: str | None = None
         self.block_printed = False
@@ -72,6 +77,56 @@ class GateOwner:
             for value in self.startup_secrets:
                 if "\n" not in value:
                     terminal.write_line(f"::add-mask::{value}")
+        # Before xdist's own sessionstart (trylast) starts the workers: they learn the outcome.
+        if self.settings.wait_ready_s is not None and not self.config.getoption("collectonly"):
+            self._wait_for_candidate()
+
+    def _wait_for_candidate(self) -> None:
+        settings = self.settings
+        assert settings.prod_url is not None and settings.wait_ready_s is not None
+        client = ProdClient(
+            settings.prod_url, headers=settings.headers, timeout_s=settings.timeout_s,
+            retries=0,  # the loop is the retry; urllib3's backoff would only blur the progress
+            version_header=settings.version_header, verify=settings.tls_verify,
+            tags=TrafficTags(run_id=self.run_id, run_header=settings.run_header,
+                             check_header=settings.check_header,
+                             signing_key=settings.signing_key))
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+
+        def progress(probe: Probe, left: float) -> None:
+            if terminal is not None:
+                terminal.write_line(f"prodsmoke: waiting for {display_url(settings.prod_url or '')}"
+                                    f"{settings.ready_path}: {probe.describe()}, "
+                                    f"{left:.0f} s left")
+
+        self.signals.install()  # a cancel while waiting must still end in a report
+        try:
+            result = wait_until_ready(
+                http_probe(client, settings.ready_path, settings.version_path,
+                           settings.version_field, settings.timeout_s),
+                settings.expect_version, settings.wait_ready_s, settings.ready_interval_s,
+                progress)
+        except KeyboardInterrupt:
+            # pytest would end the session before its sessionfinish, so without a report.
+            reason = SIGTERM_MESSAGE if self.signals.received else "KeyboardInterrupt"
+            self.recorder.on_interrupt(f"{reason} while waiting for the candidate")
+            self._give_up("the wait for the candidate was interrupted")
+            return
+        finally:
+            client.close()
+        if result.ready:
+            if terminal is not None:
+                terminal.write_line(f"prodsmoke: candidate ready after {result.waited_s:.1f} s "
+                                    f"({result.last.describe() if result.last else ''})")
+            return
+        self._give_up(result.failure_message(settings.wait_ready_s, settings.expect_version))
+
+    def _give_up(self, message: str) -> None:
+        """No check will run: this process deselects them all, and so will every worker."""
+        self.not_ready = message
+        self.state.not_ready = message
+        if self.xdist is not None:
+            self.xdist.shared["not_ready"] = message
 
     @pytest.hookimpl
     def pytest_unconfigure(self) -> None:
@@ -132,7 +187,7 @@ class GateOwner:
 
     def _decide(self, session: pytest.Session, exitstatus: int) -> Verdict:
         stops = tuple(str(s) for s in (session.shouldfail, session.shouldstop) if s)
-        return decide(self.recorder.facts(exitstatus, self.settings, stops))
+        return decide(self.recorder.facts(exitstatus, self.settings, stops, self.not_ready))
 
     def _run_info(self, exitstatus: int) -> RunInfo:
         return RunInfo(

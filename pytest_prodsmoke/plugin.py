@@ -140,12 +140,15 @@ def pytest_configure(config: pytest.Config) -> None:
     shared = (workerinput or {}).get(WORKER_INPUT_KEY)
     if shared is not None:
         run_id, run_dir = shared["run_id"], Path(shared["run_dir"])
+        not_ready = shared.get("not_ready")
         worker_index = int(str(workerinput.get("workerid", "gw0")).lstrip("gw") or 0)
     else:
         run_id = uuid.uuid4().hex
         run_dir = Path(tempfile.mkdtemp(prefix="prodsmoke-run-"))
         worker_index = 0
+        not_ready = None
     state = ProcessState(settings, run_id, run_dir, users, worker_index)
+    state.not_ready = not_ready
     config.pluginmanager.register(make_fixtures(state, config.hook), "prodsmoke-fixtures")
 
     startup_secrets = _register_secrets(settings, users)
@@ -158,7 +161,8 @@ def pytest_configure(config: pytest.Config) -> None:
     owner = GateOwner(config, settings, signals, distributed=is_xdist_controller(config),
                       run_id=run_id, run_dir=run_dir,
                       startup_secrets=(startup_secrets
-                                       if os.environ.get("GITHUB_ACTIONS") == "true" else []))
+                                       if os.environ.get("GITHUB_ACTIONS") == "true" else []),
+                      state=state)
     config.pluginmanager.register(owner, "prodsmoke-gate")
     if owner.distributed:
         from pytest_prodsmoke.xdist import XdistControllerHooks

@@ -29,6 +29,8 @@ DEFAULT_VERSION_HEADER = "X-App-Version"
 DEFAULT_FAKE_USER_PATTERN = r"^(smoke|synthetic|test)[-_.+]"
 DEFAULT_FAKE_USER_WAIT_S = 30.0
 DEFAULT_RUN_HEADER = "X-Prodsmoke-Run"
+DEFAULT_READY_DEADLINE_S = 300.0
+DEFAULT_READY_INTERVAL_S = 2.0
 DEFAULT_CHECK_HEADER = "X-Prodsmoke-Check"
 MAX_RPS = 10_000.0
 
@@ -50,6 +52,7 @@ class OptionSpec:
     ini: str | None = None
     ini_default: Any = None
     metavar: str | None = None
+    const: str | None = None  # value of a flag given without one (--wait-ready)
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
@@ -116,6 +119,21 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("prodsmoke_gate_command_timeout", "str", "seconds a gate command may run "
                "(default 300)", flag="--gate-command-timeout",
                ini="prodsmoke_gate_command_timeout", metavar="SECONDS"),
+    OptionSpec("prodsmoke_wait_ready", "str", "before any check, wait until the candidate "
+               "answers 2xx on the ready path with the expected version (deadline, default "
+               f"{DEFAULT_READY_DEADLINE_S:g} s; write --wait-ready=SECONDS)",
+               flag="--wait-ready", metavar="SECONDS", const=f"{DEFAULT_READY_DEADLINE_S:g}"),
+    OptionSpec("prodsmoke_ready_interval", "str", "seconds between readiness probes "
+               f"(default {DEFAULT_READY_INTERVAL_S:g})", flag="--ready-interval",
+               ini="prodsmoke_ready_interval", metavar="SECONDS"),
+    OptionSpec("prodsmoke_ready_path", "str", "path probed by --wait-ready (default /healthz)",
+               ini="prodsmoke_ready_path", ini_default="/healthz"),
+    OptionSpec("prodsmoke_version_path", "str", "JSON endpoint that names the running version "
+               "(used by --wait-ready; default: the version header of the ready path)",
+               ini="prodsmoke_version_path"),
+    OptionSpec("prodsmoke_version_field", "str", "field of that JSON holding the version, dotted "
+               "for nesting (default version)", ini="prodsmoke_version_field",
+               ini_default="version"),
     OptionSpec("prodsmoke_insecure", "bool", "do not verify TLS certificates (loudly reported; "
                "never for a real release gate)", flag="--prod-insecure"),
 )
@@ -149,6 +167,11 @@ class Settings:
     # Commands by verdict ("pass" / "degraded" / "fail"), already split into arguments.
     gate_commands: tuple[tuple[str, tuple[str, ...]], ...] = ()
     gate_command_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S
+    wait_ready_s: float | None = None  # None: do not wait
+    ready_interval_s: float = DEFAULT_READY_INTERVAL_S
+    ready_path: str = "/healthz"
+    version_path: str | None = None
+    version_field: str = "version"
 
     def gate_command(self, status: str) -> tuple[str, ...] | None:
         return dict(self.gate_commands).get(status)
@@ -179,6 +202,9 @@ def add_options(parser: Any) -> None:
             if spec.kind == "bool":
                 group.addoption(spec.flag, dest=spec.dest, action="store_true", default=None,
                                 help=help_text)
+            elif spec.const is not None:
+                group.addoption(spec.flag, dest=spec.dest, metavar=spec.metavar, default=None,
+                                nargs="?", const=spec.const, help=help_text)
             else:
                 group.addoption(spec.flag, dest=spec.dest, metavar=spec.metavar, default=None,
                                 action="append" if spec.kind == "list" else "store",
@@ -273,6 +299,25 @@ def parse_timeout(value: Any, source: str) -> float:
             f"and {MAX_TIMEOUT_S:g}"
         )
     return seconds
+
+
+def parse_seconds(value: Any, source: str, hint: str = "") -> float:
+    """A deadline in seconds: 0 < s <= 24 h."""
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        seconds = math.nan
+    if not (0 < seconds <= 86_400):
+        raise SettingsError(f"{source}: {value!r} is not a number of seconds between 0 "
+                            f"(exclusive) and 86400{hint}")
+    return seconds
+
+
+def url_path(value: Any, source: str) -> str:
+    text = str(value).strip()
+    if not text.startswith("/") or any(ch.isspace() for ch in text):
+        raise SettingsError(f"{source}: {text!r} is not a URL path (it must start with /)")
+    return text
 
 
 def parse_retries(value: Any, source: str) -> int:
@@ -397,6 +442,18 @@ def load_settings(
         insecure=insecure,
         signing_key=Secret(signing_key) if signing_key.strip() else None,
         gate_commands=gate_commands,
+        wait_ready_s=(parse_seconds(value("prodsmoke_wait_ready"), source("prodsmoke_wait_ready"),
+                                    hint=" (write --wait-ready=SECONDS, or put paths first)")
+                      if value("prodsmoke_wait_ready") is not None else None),
+        ready_interval_s=(parse_timeout(value("prodsmoke_ready_interval"),
+                                        source("prodsmoke_ready_interval"))
+                          if value("prodsmoke_ready_interval") is not None
+                          else DEFAULT_READY_INTERVAL_S),
+        ready_path=url_path(value("prodsmoke_ready_path") or "/healthz",
+                            source("prodsmoke_ready_path")),
+        version_path=(url_path(value("prodsmoke_version_path"), source("prodsmoke_version_path"))
+                      if value("prodsmoke_version_path") is not None else None),
+        version_field=str(value("prodsmoke_version_field") or "version").strip(),
         gate_command_timeout_s=(parse_timeout(value("prodsmoke_gate_command_timeout"),
                                               source("prodsmoke_gate_command_timeout"))
                                 if value("prodsmoke_gate_command_timeout") is not None
@@ -427,7 +484,8 @@ def load_settings(
                                               "prodsmoke_fake_users_file", "prodsmoke_max_rps",
                                               "prodsmoke_insecure", "prodsmoke_on_gate_fail",
                                               "prodsmoke_on_gate_pass",
-                                              "prodsmoke_on_gate_degraded")
+                                              "prodsmoke_on_gate_degraded",
+                                              "prodsmoke_wait_ready")
                     if value(dest) is not None and not source(dest).startswith("ini ")]
         if explicit:
             raise SettingsError(

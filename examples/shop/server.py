@@ -11,7 +11,8 @@ POST /orders, GET /orders/<id>, DELETE /orders/<id>, GET /slow?ms=N; for tests: 
 (the request's headers), GET /_counts (requests seen per path), GET /_orders (open orders),
 GET /redirect?to=URL (a 302).
 Fault switches: --fail PATH (answer 500 on that path and below), --delay PATH=MS (answer late),
---unavailable PATH=N (answer 503 to the first N requests of PATH).
+--unavailable PATH=N (answer 503 to the first N requests of PATH), --ready-after SECONDS
+(/healthz answers 503 for that long after start, like a deploy still starting).
 Standard library only, so it runs anywhere the tests run.
 """
 
@@ -41,8 +42,9 @@ class Shop:
     """Shop state shared by all request threads."""
 
     def __init__(self, version: str, fail: list[str], delays: dict[str, float],
-                 unavailable: dict[str, float]) -> None:
+                 unavailable: dict[str, float], ready_after_s: float = 0.0) -> None:
         self.version = version
+        self.ready_at = time.monotonic() + ready_after_s
         self.fail = fail
         self.delays = delays
         self.unavailable = {path: int(n) for path, n in unavailable.items()}
@@ -135,7 +137,10 @@ class Handler(BaseHTTPRequestHandler):
     def _get(self, path: str, query: dict[str, list[str]]) -> None:
         shop = self.server.shop
         if path == "/healthz":
-            self._send(200, {"status": "ok", "version": shop.version})
+            if time.monotonic() < shop.ready_at:
+                self._send(503, {"status": "starting"})
+            else:
+                self._send(200, {"status": "ok", "version": shop.version})
         elif path == "/version":
             self._send(200, {"version": shop.version})
         elif path == "/catalog":
@@ -240,13 +245,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="answer PATH after MS milliseconds (repeatable)")
     parser.add_argument("--unavailable", action="append", default=[], type=_path_number,
                         metavar="PATH=N", help="answer 503 to the first N requests of PATH")
+    parser.add_argument("--ready-after", type=float, default=0.0, metavar="SECONDS",
+                        help="answer 503 on /healthz for this long after start (a deploy)")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
     shop = Shop(args.version, args.fail, {path: ms / 1000 for path, ms in args.delay},
-                dict(args.unavailable))
+                dict(args.unavailable), args.ready_after)
     server = ShopServer((args.host, args.port), shop, args.verbose)
     host, port = server.server_address[:2]
     scheme = "http"
