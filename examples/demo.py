@@ -3,11 +3,14 @@
 Starts the shop as the released baseline (1.0.0) and as candidates, runs the example smoke suite
 through the gate against each, and checks that every verdict came out as it should:
 
-1. candidate 2.0.0, healthy                       -> PASS, exit 0: promote
+1. candidate 2.0.0, healthy once it has started   -> PASS, exit 0: promote
 2. candidate 2.0.1, orders broken                 -> FAIL, exit 1: roll back
-3. rollout not done: 1.0.0 still answers for 2.0.0 -> FAIL (wrong_version), exit 1
+3. rollout half done: 1.0.0 answers some requests -> FAIL (wrong_version), exit 1
+4. not deployed: only 1.0.0 answers               -> FAIL (not_ready after 5 s), exit 1
 
-Exits 0 when all three verdicts are as expected. Reports go to demo-out/<scenario>/.
+Every run waits for the candidate first (--wait-ready), as a pipeline would right after deploy.
+
+Exits 0 when all four verdicts are as expected. Reports go to demo-out/<scenario>/.
 """
 
 from __future__ import annotations
@@ -44,11 +47,13 @@ class Scenario:
 
 
 SCENARIOS = (
-    Scenario("pass", "healthy candidate 2.0.0", "2.0.0", (), "2.0.0", "pass"),
+    Scenario("pass", "healthy candidate 2.0.0, ready after 2 s", "2.0.0",
+             ("--ready-after", "2"), "2.0.0", "pass"),
     Scenario("broken", "candidate 2.0.1 with broken orders", "2.0.1", ("--fail", "/orders"),
              "2.0.1", "fail"),
-    Scenario("wrong-version", "rollout not finished: 1.0.0 still answers", "1.0.0", (),
-             "2.0.0", "fail"),
+    Scenario("wrong-version", "rollout half done: 1.0.0 answers every 3rd request", "2.0.0",
+             ("--old-version", "1.0.0", "--old-every", "3"), "2.0.0", "fail"),
+    Scenario("not-ready", "not deployed: only 1.0.0 answers", "1.0.0", (), "2.0.0", "fail"),
 )
 
 
@@ -63,6 +68,7 @@ def run_scenario(scenario: Scenario, baseline_url: str) -> tuple[int, dict]:
             "-p", "no:cacheprovider", "-q", "--no-header", "--tb=short",
             "--prod-url", candidate.url, "--baseline-url", baseline_url,
             "--expect-version", scenario.expect_version,
+            "--wait-ready=5", "--ready-interval", "0.5",
             "--gate-report", str(out / "gate.json"), "--junitxml", str(out / "junit.xml"),
         ]
         exit_status = subprocess.call(command, cwd=ROOT, env=DEMO_ENV)
@@ -85,7 +91,7 @@ def main() -> int:
         ok = verdict == scenario.expected_verdict and (exit_status == 0) == (verdict == "pass")
         all_as_expected &= ok
         codes = ", ".join(r["code"] for r in report.get("reasons", [])) or "-"
-        print(f"{'as expected' if ok else 'UNEXPECTED':12} {scenario.title:45} "
+        print(f"{'as expected' if ok else 'UNEXPECTED':12} {scenario.title:50} "
               f"verdict {verdict.upper():5} exit {exit_status}  reasons: {codes}")
         print(f"{'':12} report: {OUT / scenario.name / 'gate.json'}")
     print("demo " + ("succeeded: every verdict came out as it should" if all_as_expected

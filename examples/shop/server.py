@@ -12,7 +12,8 @@ POST /orders, GET /orders/<id>, DELETE /orders/<id>, GET /slow?ms=N; for tests: 
 GET /redirect?to=URL (a 302).
 Fault switches: --fail PATH (answer 500 on that path and below), --delay PATH=MS (answer late),
 --unavailable PATH=N (answer 503 to the first N requests of PATH), --ready-after SECONDS
-(/healthz answers 503 for that long after start, like a deploy still starting).
+(/healthz answers 503 for that long after start, like a deploy still starting),
+--old-version V --old-every N (every Nth response says version V: a rollout in progress).
 Standard library only, so it runs anywhere the tests run.
 """
 
@@ -42,8 +43,12 @@ class Shop:
     """Shop state shared by all request threads."""
 
     def __init__(self, version: str, fail: list[str], delays: dict[str, float],
-                 unavailable: dict[str, float], ready_after_s: float = 0.0) -> None:
+                 unavailable: dict[str, float], ready_after_s: float = 0.0,
+                 old_version: str | None = None, old_every: int = 0) -> None:
         self.version = version
+        self.old_version = old_version  # a rollout in progress: some answers from the old one
+        self.old_every = old_every
+        self.answers = 0
         self.ready_at = time.monotonic() + ready_after_s
         self.fail = fail
         self.delays = delays
@@ -53,6 +58,13 @@ class Shop:
         self.tokens: dict[str, str] = {}
         self.orders: dict[str, dict[str, Any]] = {}
         self.requests_seen = 0
+
+    def answering_version(self) -> str:
+        with self.lock:
+            self.answers += 1
+            if self.old_version and self.old_every and self.answers % self.old_every == 0:
+                return self.old_version
+        return self.version
 
 
 def _matches(path: str, prefix: str) -> bool:
@@ -77,7 +89,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-App-Version", self.server.shop.version)
+        self.send_header("X-App-Version", self.server.shop.answering_version())
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -247,13 +259,17 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="PATH=N", help="answer 503 to the first N requests of PATH")
     parser.add_argument("--ready-after", type=float, default=0.0, metavar="SECONDS",
                         help="answer 503 on /healthz for this long after start (a deploy)")
+    parser.add_argument("--old-version", metavar="VERSION",
+                        help="with --old-every: a rollout in progress, some answers from VERSION")
+    parser.add_argument("--old-every", type=int, default=0, metavar="N",
+                        help="every Nth response carries --old-version")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
     shop = Shop(args.version, args.fail, {path: ms / 1000 for path, ms in args.delay},
-                dict(args.unavailable), args.ready_after)
+                dict(args.unavailable), args.ready_after, args.old_version, args.old_every)
     server = ShopServer((args.host, args.port), shop, args.verbose)
     host, port = server.server_address[:2]
     scheme = "http"
