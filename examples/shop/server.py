@@ -54,7 +54,7 @@ class Shop:
         self.delays = delays
         self.unavailable = {path: int(n) for path, n in unavailable.items()}
         self.counts: dict[str, int] = {}
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # _send (which counts answers) runs under it too
         self.tokens: dict[str, str] = {}
         self.orders: dict[str, dict[str, Any]] = {}
         self.requests_seen = 0
