@@ -18,15 +18,20 @@ from pytest_prodsmoke.properties import (
     MISSING_VERSION,
     PROP_CRITICAL,
     PROP_LEFTOVERS,
+    PROP_REQUESTS,
     PROP_SYNTHETIC,
     PROP_TRACE_ID,
+    PROP_TRACE_URL,
     PROP_VERSIONS,
 )
 from pytest_prodsmoke.redact import REGISTRY
+from pytest_prodsmoke.requestlog import format_request_log, latency_summary, trace_link
 
 WORKER_SECRETS_KEY = "prodsmoke_secrets"
 # Properties this plugin writes from values that cannot hold secrets (flags, counts, ids).
-_OWN_SAFE_PROPERTIES = frozenset({PROP_CRITICAL, PROP_SYNTHETIC, PROP_VERSIONS, PROP_TRACE_ID})
+_OWN_SAFE_PROPERTIES = frozenset({PROP_CRITICAL, PROP_SYNTHETIC, PROP_VERSIONS, PROP_TRACE_ID,
+                                  PROP_REQUESTS})
+FAILED_KEY = pytest.StashKey[bool]()
 
 
 def scrub_report(report: Any) -> None:
@@ -133,18 +138,35 @@ class CheckMarking:
         # writer, the terminal and the gate read it. (A plain hook, not a makereport wrapper:
         # this runs for every report and wrappers cost several times more.)
         item = self.state.current
-        if report.when == "teardown" and item is not None and item.nodeid == report.nodeid:
-            self._add_check_properties(item, report)
+        if item is not None and item.nodeid == report.nodeid:
+            if report.failed:
+                self._add_request_log(item, report)
+            if report.when == "teardown":
+                self._add_check_properties(item, report)
         if report.longrepr is not None or report.sections or any(
                 name not in _OWN_SAFE_PROPERTIES for name, _ in report.user_properties):
             scrub_report(report)
 
+    def _trace_url(self) -> str | None:
+        context = self.state.context
+        return trace_link(self.state.settings.trace_url, context.trace_id if context else "")
+
+    def _add_request_log(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """A failed check shows what its requests did (and where its trace is)."""
+        item.stash[FAILED_KEY] = True
+        records = item.stash.get(RECORDS_KEY, [])
+        if records or self.state.settings.trace_url:
+            report.sections.append(("prodsmoke requests",
+                                    format_request_log(records, self._trace_url())))
+
     def _add_check_properties(self, item: pytest.Item, report: pytest.TestReport) -> None:
-        versions = Counter(record.version or MISSING_VERSION
-                           for record in item.stash.get(RECORDS_KEY, ())
+        records = item.stash.get(RECORDS_KEY, ())
+        versions = Counter(record.version or MISSING_VERSION for record in records
                            if record.target == "candidate")
         if versions:
             report.user_properties.append((PROP_VERSIONS, json.dumps(dict(versions))))
+        if records:
+            report.user_properties.append((PROP_REQUESTS, json.dumps(latency_summary(records))))
         leftovers = item.stash.get(LEFTOVERS_KEY, None)
         if leftovers:
             report.user_properties.append((PROP_LEFTOVERS, json.dumps(
@@ -152,3 +174,6 @@ class CheckMarking:
         context = self.state.context
         if context is not None and context.check_id == item.nodeid:
             report.user_properties.append((PROP_TRACE_ID, context.trace_id))
+            url = self._trace_url()
+            if url and item.stash.get(FAILED_KEY, False):
+                report.user_properties.append((PROP_TRACE_URL, url))

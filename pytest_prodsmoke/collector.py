@@ -16,7 +16,10 @@ from pytest_prodsmoke.gate import CollectionProblem, PhaseEvent, RunFacts
 from pytest_prodsmoke.properties import (
     PROP_CRITICAL,
     PROP_LEFTOVERS,
+    PROP_REQUESTS,
     PROP_SYNTHETIC,
+    PROP_TRACE_ID,
+    PROP_TRACE_URL,
     PROP_VERSIONS,
 )
 from pytest_prodsmoke.settings import Settings
@@ -59,6 +62,12 @@ def event_from_report(report: Any) -> PhaseEvent:
             leftovers = tuple((str(d), str(e)) for d, e in json.loads(props[PROP_LEFTOVERS]))
         except (ValueError, TypeError):
             leftovers = (("<unreadable leftovers record>", props[PROP_LEFTOVERS][:200]),)
+    requests: Mapping[str, float] | None = None
+    if PROP_REQUESTS in props:
+        try:
+            requests = {str(k): float(v) for k, v in json.loads(props[PROP_REQUESTS]).items()}
+        except (ValueError, AttributeError, TypeError):
+            requests = None
     return PhaseEvent(
         nodeid=report.nodeid,
         when=str(report.when),
@@ -70,6 +79,9 @@ def event_from_report(report: Any) -> PhaseEvent:
         synthetic=props.get(PROP_SYNTHETIC) == "true",
         versions=versions,
         leftovers=leftovers,
+        trace_id=props.get(PROP_TRACE_ID, ""),
+        trace_url=props.get(PROP_TRACE_URL, ""),
+        requests=requests,
     )
 
 

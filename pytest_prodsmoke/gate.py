@@ -72,6 +72,9 @@ class PhaseEvent:
     synthetic: bool = False
     versions: Mapping[str, int] | None = None  # None, not {}: no dict per report
     leftovers: tuple[tuple[str, str], ...] = ()  # (what was left, why the undo failed)
+    trace_id: str = ""
+    trace_url: str = ""
+    requests: Mapping[str, float] | None = None  # count, p50_ms, p95_ms, max_ms
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,9 @@ class CheckResult:
     message: str = ""
     versions: Mapping[str, int] = field(default_factory=dict)
     leftovers: tuple[tuple[str, str], ...] = ()
+    trace_id: str = ""
+    trace_url: str = ""
+    requests: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,9 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
         message=message,
         versions=dict(versions),
         leftovers=leftovers,
+        trace_id=next((e.trace_id for e in events if e.trace_id), ""),
+        trace_url=next((e.trace_url for e in events if e.trace_url), ""),
+        requests=dict(next((e.requests for e in events if e.requests), {})),
     )
 
 

@@ -40,6 +40,8 @@ def _check_entry(check: CheckResult) -> dict[str, Any]:
     return {"nodeid": check.nodeid, "outcome": check.outcome, "critical": check.critical,
             "synthetic": check.synthetic, "duration_s": check.duration_s,
             "message": check.message, "versions": dict(check.versions),
+            "requests": dict(check.requests), "trace_id": check.trace_id or None,
+            "trace_url": check.trace_url or None,
             "leftovers": [{"description": d, "error": e} for d, e in check.leftovers]}
 
 
@@ -217,6 +219,9 @@ def render_gate_block(verdict: Verdict, settings: Settings, report_path: Path | 
     expected = settings.expect_version or "not pinned (--expect-version)"
     lines.append(f"  target: {target}  expected version: {expected}  "
                  f"observed: {_versions_text(dict(verdict.observed_versions))}")
+    for check in verdict.failed_critical():
+        if check.trace_url:
+            lines.append(f"  trace of {check.nodeid}: {check.trace_url}")
     if settings.insecure:
         lines.append("  WARNING: --prod-insecure is on: TLS certificates were NOT verified")
     if settings.allow_skips:

@@ -134,6 +134,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("prodsmoke_version_field", "str", "field of that JSON holding the version, dotted "
                "for nesting (default version)", ini="prodsmoke_version_field",
                ini_default="version"),
+    OptionSpec("prodsmoke_trace_url", "str", "link to a check's trace, with {trace_id} in it "
+               "(e.g. https://grafana.example/explore?traceId={trace_id})",
+               flag="--trace-url", env="PRODSMOKE_TRACE_URL", ini="prodsmoke_trace_url",
+               metavar="TEMPLATE"),
     OptionSpec("prodsmoke_insecure", "bool", "do not verify TLS certificates (loudly reported; "
                "never for a real release gate)", flag="--prod-insecure"),
 )
@@ -172,6 +176,7 @@ class Settings:
     ready_path: str = "/healthz"
     version_path: str | None = None
     version_field: str = "version"
+    trace_url: str | None = None  # template containing {trace_id}
 
     def gate_command(self, status: str) -> tuple[str, ...] | None:
         return dict(self.gate_commands).get(status)
@@ -311,6 +316,14 @@ def parse_seconds(value: Any, source: str, hint: str = "") -> float:
         raise SettingsError(f"{source}: {value!r} is not a number of seconds between 0 "
                             f"(exclusive) and 86400{hint}")
     return seconds
+
+
+def trace_template(value: Any, source: str) -> str:
+    text = str(value).strip()
+    if "{trace_id}" not in text:
+        raise SettingsError(f"{source}: {text!r} has no {{trace_id}} placeholder")
+    parse_url(text.replace("{trace_id}", "0" * 32), source)
+    return text
 
 
 def url_path(value: Any, source: str) -> str:
@@ -454,6 +467,8 @@ def load_settings(
         version_path=(url_path(value("prodsmoke_version_path"), source("prodsmoke_version_path"))
                       if value("prodsmoke_version_path") is not None else None),
         version_field=str(value("prodsmoke_version_field") or "version").strip(),
+        trace_url=(trace_template(value("prodsmoke_trace_url"), source("prodsmoke_trace_url"))
+                   if value("prodsmoke_trace_url") is not None else None),
         gate_command_timeout_s=(parse_timeout(value("prodsmoke_gate_command_timeout"),
                                               source("prodsmoke_gate_command_timeout"))
                                 if value("prodsmoke_gate_command_timeout") is not None

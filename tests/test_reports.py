@@ -82,7 +82,10 @@ def test_report_schema_fields(pytester: pytest.Pytester, shop) -> None:
                            "plugin_version", "pytest_version", "workers", "options",
                            "leftovers"}
     assert set(report["checks"][0]) == {"nodeid", "outcome", "critical", "synthetic",
-                                        "duration_s", "message", "versions", "leftovers"}
+                                        "duration_s", "message", "versions", "leftovers",
+                                        "requests", "trace_id", "trace_url"}
+    assert set(report["checks"][0]["requests"]) == {"count", "p50_ms", "p95_ms", "max_ms"}
+    assert len(report["checks"][0]["trace_id"]) == 32
     assert report["duration_s"] >= 0
 
 
@@ -164,3 +167,24 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
         write_json_atomic(target, {"verdict": object()})  # not serialisable mid-write
     assert json.loads(target.read_text()) == {"verdict": "fail"}
     assert os.listdir(tmp_path) == ["gate.json"]  # no temp file left behind
+
+
+def test_failed_check_shows_its_requests_and_trace_link(pytester: pytest.Pytester, shop,
+                                                        mode: str) -> None:
+    pytester.makepyfile(test_smoke=FAILING)
+    run = run_gate(pytester, mode, "--trace-url",
+                   "https://grafana.example/explore?traceId={trace_id}", url=shop.url)
+    assert run.ret == 1, run.output
+    broken = next(c for c in run.report["checks"] if c["nodeid"].endswith("test_broken"))
+    link = f"https://grafana.example/explore?traceId={broken['trace_id']}"
+    assert broken["trace_url"] == link
+    healthy = next(c for c in run.report["checks"] if c["nodeid"].endswith("test_health"))
+    assert healthy["trace_url"] is None  # links are for failures
+    run.result.stdout.fnmatch_lines(["*- prodsmoke requests -*", f"1 request; trace: {link}",
+                                     "GET    /broken  -> 500 *ms  version 2.0.0  *candidate*"])
+    assert f"trace of test_smoke.py::test_broken: {link}" in run.output
+    cases = {case.get("name"): {p.get("name"): p.get("value")
+                                for p in case.findall("./properties/property")}
+             for case in run.junit().iter("testcase")}
+    assert cases["test_broken"]["prodsmoke.trace_url"] == link
+    assert json.loads(cases["test_health"]["prodsmoke.requests"])["count"] == 1

@@ -1,0 +1,48 @@
+"""What a check's requests did: a readable log for failures and latency figures for reports.
+Plain functions on ``ResponseRecord``s."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from pytest_prodsmoke.client import ResponseRecord
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (no interpolation: every figure is a latency that happened)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(math.ceil(fraction * len(ordered)), 1)
+    return ordered[rank - 1]
+
+
+def latency_summary(records: Sequence[ResponseRecord]) -> dict[str, float]:
+    millis = [record.elapsed_s * 1000 for record in records]
+    return {
+        "count": len(millis),
+        "p50_ms": round(percentile(millis, 0.50), 1),
+        "p95_ms": round(percentile(millis, 0.95), 1),
+        "max_ms": round(max(millis, default=0.0), 1),
+    }
+
+
+def trace_link(template: str | None, trace_id: str) -> str | None:
+    return template.replace("{trace_id}", trace_id) if template and trace_id else None
+
+
+def format_request_log(records: Sequence[ResponseRecord], trace_url: str | None,
+                       limit: int = 50) -> str:
+    """One line per request: method, path (no query: it may carry secrets), status, latency,
+    version that answered, trace id."""
+    lines = [f"{len(records)} request{'s' if len(records) != 1 else ''}"
+             + (f"; trace: {trace_url}" if trace_url else "")]
+    shown = records[-limit:]
+    if len(records) > limit:
+        lines.append(f"... {len(records) - limit} earlier requests not shown")
+    for record in shown:
+        lines.append(f"{record.method:6} {record.path}  -> {record.status}  "
+                     f"{record.elapsed_s * 1000:7.1f} ms  version {record.version or '<none>'}"
+                     f"  [{record.target}]")
+    return "\n".join(lines)
