@@ -4,6 +4,7 @@ decides the verdict, writes the reports, and sets the exit status."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import shutil
 import time
@@ -19,6 +20,7 @@ from pytest_prodsmoke.collector import GateRecorder
 from pytest_prodsmoke.commands import CommandResult, run_command, tail
 from pytest_prodsmoke.fixtures import ProcessState
 from pytest_prodsmoke.gate import Verdict, decide
+from pytest_prodsmoke.github import error_annotations, step_summary
 from pytest_prodsmoke.interrupts import SIGTERM_MESSAGE, TermSignalHandler
 from pytest_prodsmoke.junit import add_suite_properties, find_logxml, junit_requested
 from pytest_prodsmoke.readiness import Probe, http_probe, wait_until_ready
@@ -72,6 +74,7 @@ class GateOwner:
                 self.recorder.on_internal_error(problem)
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None and self.startup_secrets:
+            terminal.ensure_newline()
             # GitHub Actions masks these values in everything the job prints from now on
             # (single-line values only), a second line of defence behind our own masking.
             for value in self.startup_secrets:
@@ -241,6 +244,7 @@ class GateOwner:
             self._write_report(verdict, exitstatus)
         verdict = self._run_gate_command(session, exitstatus, verdict)
         self.verdict = verdict
+        self._tell_github(verdict)
         if logxml is not None:
             add_suite_properties(logxml, {
                 "prodsmoke.verdict": verdict.status,
@@ -249,6 +253,16 @@ class GateOwner:
                 "prodsmoke.exit_status": str(verdict.exit_status),
             })
         session.exitstatus = verdict.exit_status
+
+    def _tell_github(self, verdict: Verdict) -> None:
+        """The job summary, under GitHub Actions (annotations come with the gate block)."""
+        summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_path:
+            try:
+                with open(summary_path, "a", encoding="utf-8") as handle:  # shared by all steps
+                    handle.write(REGISTRY.scrub(step_summary(verdict, self.settings)))
+            except OSError as exc:
+                self.recorder.on_internal_error(f"cannot write GITHUB_STEP_SUMMARY: {exc}")
 
     def _run_gate_command(self, session: pytest.Session, exitstatus: int,
                           verdict: Verdict) -> Verdict:
@@ -317,4 +331,8 @@ class GateOwner:
                 bold=True, **({"green": True} if result.ok else {"red": True}))
             for line in tail(result.output):
                 terminal.write_line(REGISTRY.scrub(f"    | {line}"))
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            # Here, at the start of a line of the summary: workflow commands only count there.
+            for line in error_annotations(self.verdict):
+                terminal.write_line(REGISTRY.scrub(line))
 

@@ -188,3 +188,23 @@ def test_failed_check_shows_its_requests_and_trace_link(pytester: pytest.Pyteste
              for case in run.junit().iter("testcase")}
     assert cases["test_broken"]["prodsmoke.trace_url"] == link
     assert json.loads(cases["test_health"]["prodsmoke.requests"])["count"] == 1
+
+
+def test_github_step_summary_and_annotations(pytester: pytest.Pytester, shop, mode: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = pytester.path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    pytester.makepyfile(test_smoke=FAILING)
+    run = run_gate(pytester, mode, "--expect-version", "2.0.0", url=shop.url)
+    assert run.ret == 1, run.output
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")  # appended, never overwritten
+    assert "## ❌ prodsmoke gate: FAIL (exit 1)" in text
+    assert "- `check_failed` 1 critical check failed: test_smoke.py::test_broken" in text
+    assert "| `test_smoke.py::test_broken` | yes | AssertionError" in text
+    assert "| check | requests | p50 ms | p95 ms | max ms |" in text
+    run.result.stdout.fnmatch_lines([
+        "::error file=test_smoke.py,title=prodsmoke gate%3A critical check failed::"
+        "test_smoke.py::test_broken failed: AssertionError*"])

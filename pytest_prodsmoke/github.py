@@ -1,0 +1,61 @@
+"""GitHub Actions: the gate as a job summary (``$GITHUB_STEP_SUMMARY``) and ``::error``
+annotations for failed critical checks. Plain functions from a verdict to text."""
+
+from __future__ import annotations
+
+from pytest_prodsmoke.gate import Verdict
+from pytest_prodsmoke.settings import Settings, display_url
+
+_ICON = {"pass": "✅", "degraded": "⚠️", "fail": "❌"}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def step_summary(verdict: Verdict, settings: Settings) -> str:
+    """Markdown for the job summary page."""
+    lines = [f"## {_ICON[verdict.status]} prodsmoke gate: {verdict.status.upper()} "
+             f"(exit {verdict.exit_status})", ""]
+    target = display_url(settings.prod_url) if settings.prod_url else "-"
+    versions = ", ".join(f"{v} x{n}" for v, n in verdict.observed_versions.items()) or "none"
+    lines += [f"**Target** {target} · **expected version** "
+              f"{settings.expect_version or 'not pinned'} · **observed** {versions}", ""]
+    if verdict.reasons:
+        lines += [f"- `{r.code}` {_cell(r.message)}" for r in verdict.reasons] + [""]
+    failed = [c for c in verdict.checks if c.outcome in ("failed", "error", "crashed")]
+    if failed:
+        lines += ["| failed check | critical | message | trace |", "|---|---|---|---|"]
+        lines += [f"| `{_cell(c.nodeid)}` | {'yes' if c.critical else 'no'} | "
+                  f"{_cell(c.message[:200])} | {f'[trace]({c.trace_url})' if c.trace_url else ''} |"
+                  for c in failed] + [""]
+    timed = [c for c in verdict.checks if c.requests]
+    if timed:
+        lines += ["<details><summary>Latency per check</summary>", "",
+                  "| check | requests | p50 ms | p95 ms | max ms |", "|---|---|---|---|---|"]
+        lines += [f"| `{_cell(c.nodeid)}` | {int(c.requests['count'])} | "
+                  f"{c.requests['p50_ms']} | {c.requests['p95_ms']} | {c.requests['max_ms']} |"
+                  for c in timed] + ["", "</details>", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _escape(text: str, property_value: bool = False) -> str:
+    # GitHub's workflow-command escaping: % first, then line breaks (and , : in properties).
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def error_annotations(verdict: Verdict) -> list[str]:
+    """One ``::error`` line per failed critical check, pointing at its file."""
+    lines = []
+    for check in verdict.failed_critical():
+        path = check.nodeid.split("::", 1)[0]
+        message = f"{check.nodeid} {check.outcome}: {check.message}"
+        if check.trace_url:
+            message += f" (trace: {check.trace_url})"
+        lines.append(f"::error file={_escape(path, True)},title="
+                     f"{_escape('prodsmoke gate: critical check ' + check.outcome, True)}::"
+                     f"{_escape(message)}")
+    return lines
