@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "CheckResult": "pytest_prodsmoke.gate",
     "CredentialLeakRefusedError": "pytest_prodsmoke.errors",
+    "LatencyBudgetError": "pytest_prodsmoke.errors",
     "MutationRefusedError": "pytest_prodsmoke.errors",
     "NotConfiguredError": "pytest_prodsmoke.errors",
     "ProdsmokeError": "pytest_prodsmoke.errors",
@@ -28,6 +29,7 @@ _PUBLIC = {
 __all__ = [
     "CheckResult",
     "CredentialLeakRefusedError",
+    "LatencyBudgetError",
     "MutationRefusedError",
     "NotConfiguredError",
     "ProdsmokeError",
@@ -43,6 +45,7 @@ __all__ = [
 if TYPE_CHECKING:
     from pytest_prodsmoke.errors import (
         CredentialLeakRefusedError,
+        LatencyBudgetError,
         MutationRefusedError,
         NotConfiguredError,
         ProdsmokeError,

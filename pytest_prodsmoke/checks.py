@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from pytest_prodsmoke.fixtures import LEFTOVERS_KEY, RECORDS_KEY, SYNTHETIC_KEY, ProcessState
+from pytest_prodsmoke.errors import LatencyBudgetError
+from pytest_prodsmoke.fixtures import (
+    LATENCY_KEY,
+    LEFTOVERS_KEY,
+    RECORDS_KEY,
+    SYNTHETIC_KEY,
+    ProcessState,
+)
 from pytest_prodsmoke.interrupts import TermSignalHandler
 from pytest_prodsmoke.properties import (
     MISSING_VERSION,
@@ -25,7 +32,13 @@ from pytest_prodsmoke.properties import (
     PROP_VERSIONS,
 )
 from pytest_prodsmoke.redact import REGISTRY
-from pytest_prodsmoke.requestlog import format_request_log, latency_summary, trace_link
+from pytest_prodsmoke.requestlog import (
+    format_request_log,
+    latency_budget,
+    latency_summary,
+    percentile,
+    trace_link,
+)
 
 WORKER_SECRETS_KEY = "prodsmoke_secrets"
 # Properties this plugin writes from values that cannot hold secrets (flags, counts, ids).
@@ -121,6 +134,9 @@ class CheckMarking:
             critical = item.get_closest_marker("noncritical") is None
             synthetic = item.get_closest_marker("synthetic") is not None
             item.stash[SYNTHETIC_KEY] = synthetic
+            latency = item.get_closest_marker("latency")
+            if latency is not None:
+                item.stash[LATENCY_KEY] = latency_budget(latency.args, latency.kwargs)
             item.user_properties.append((PROP_CRITICAL, "true" if critical else "false"))
             item.user_properties.append((PROP_SYNTHETIC, "true" if synthetic else "false"))
 
@@ -131,6 +147,23 @@ class CheckMarking:
         if not report.passed:
             scrub_report(report)
         return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        result = yield  # a failing check keeps its own failure
+        budget = item.stash.get(LATENCY_KEY, (None, None))
+        p95_budget = budget[1] if isinstance(budget, tuple) and budget[1] is not None else (
+            self.state.settings.latency_p95_ms)
+        records = item.stash.get(RECORDS_KEY, ())
+        if p95_budget is not None and records:
+            p95 = percentile([r.elapsed_s * 1000 for r in records], 0.95)
+            if p95 > p95_budget:
+                slowest = max(records, key=lambda r: r.elapsed_s)
+                raise LatencyBudgetError(
+                    f"p95 latency of {len(records)} requests is {p95:.0f} ms, over the budget of "
+                    f"{p95_budget:g} ms (slowest: {slowest.method} {slowest.path}, "
+                    f"{slowest.elapsed_s * 1000:.0f} ms)")
+        return result
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

@@ -23,6 +23,7 @@ from urllib3.util.retry import Retry
 
 from pytest_prodsmoke.errors import (
     CredentialLeakRefusedError,
+    LatencyBudgetError,
     MutationRefusedError,
     WrongVersionError,
 )
@@ -102,6 +103,7 @@ class CheckContext:
     trace_id: str = ""
     synthetic: bool = False
     uses_fake_user: bool = False
+    latency_max_ms: float | None = None  # every request of the check must be faster
 
     @functools.cached_property
     def check_header_value(self) -> str:
@@ -256,6 +258,11 @@ class ProdClient(requests.Session):
         )
         if self.on_response is not None:
             self.on_response(record)
+        budget = self.context.latency_max_ms
+        if budget is not None and record.elapsed_s * 1000 > budget:
+            raise LatencyBudgetError(
+                f"{record.method} {record.path} took {record.elapsed_s * 1000:.0f} ms, over the "
+                f"latency budget of {budget:g} ms")
         if self.expected_version is not None and version != self.expected_version:
             seen = version if version is not None else f"<none: no {self.version_header} header>"
             raise WrongVersionError(

@@ -27,3 +27,7 @@ class MutationRefusedError(ProdsmokeError):
 
 class CredentialLeakRefusedError(ProdsmokeError):
     """A request would have carried fake-user credentials to a host that is not a target."""
+
+
+class LatencyBudgetError(ProdsmokeError, AssertionError):
+    """A request (or a check's p95) took longer than its latency budget."""

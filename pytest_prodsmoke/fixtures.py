@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 RECORDS_KEY = pytest.StashKey[list[ResponseRecord]]()
 LEFTOVERS_KEY = pytest.StashKey[list["Leftover"]]()
 SYNTHETIC_KEY = pytest.StashKey[bool]()  # set at collection, read once per check
+# (max_ms, p95_ms) from @pytest.mark.latency, or a message saying what is wrong with the marker.
+LATENCY_KEY = pytest.StashKey["tuple[float | None, float | None] | str"]()
 
 
 
@@ -69,11 +71,15 @@ class ProcessState:
     def begin(self, item: pytest.Item) -> None:
         self.current = item
         self.records = item.stash.setdefault(RECORDS_KEY, [])
+        budget = item.stash.get(LATENCY_KEY, (None, None))
+        if isinstance(budget, str):
+            pytest.fail(budget, pytrace=False)
         context = CheckContext(
             check_id=item.nodeid,
             trace_id=new_trace_id(),
             synthetic=item.stash.get(SYNTHETIC_KEY, False),
             uses_fake_user="fake_user" in getattr(item, "fixturenames", ()),
+            latency_max_ms=budget[0] if budget[0] is not None else self.settings.latency_max_ms,
         )
         for client in self.clients:
             client.reset_for_check(context)

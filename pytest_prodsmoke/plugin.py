@@ -34,6 +34,8 @@ MARKERS = (
     "noncritical: a failure of this check degrades the gate verdict instead of failing it",
     "synthetic: a synthetic transaction (a scripted user journey as a fake user); the only "
     "kind of check allowed to change production data",
+    "latency(max_ms=None, p95_ms=None): latency budget of the check's requests (every request "
+    "under max_ms; their 95th percentile under p95_ms)",
 )
 
 

@@ -28,6 +28,25 @@ def latency_summary(records: Sequence[ResponseRecord]) -> dict[str, float]:
     }
 
 
+def latency_budget(args: tuple[object, ...], kwargs: dict[str, object]
+                   ) -> tuple[float | None, float | None] | str:
+    """The (max_ms, p95_ms) of ``@pytest.mark.latency(max_ms=..., p95_ms=...)``, or what is wrong
+    with the marker (the check then errors with that message, rather than run unbudgeted)."""
+    if args or not kwargs or set(kwargs) - {"max_ms", "p95_ms"}:
+        return ("@pytest.mark.latency takes max_ms= and/or p95_ms= (milliseconds), got "
+                f"args {args!r} and kwargs {sorted(kwargs)}")
+    values: list[float | None] = []
+    for name in ("max_ms", "p95_ms"):
+        value = kwargs.get(name)
+        if value is None:
+            values.append(None)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            values.append(float(value))
+        else:
+            return f"@pytest.mark.latency: {name}={value!r} is not a positive number of ms"
+    return values[0], values[1]
+
+
 def trace_link(template: str | None, trace_id: str) -> str | None:
     return template.replace("{trace_id}", trace_id) if template and trace_id else None
 

@@ -138,6 +138,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "(e.g. https://grafana.example/explore?traceId={trace_id})",
                flag="--trace-url", env="PRODSMOKE_TRACE_URL", ini="prodsmoke_trace_url",
                metavar="TEMPLATE"),
+    OptionSpec("prodsmoke_latency_max_ms", "str", "default latency budget of every request, in "
+               "ms (overridden by @pytest.mark.latency)", ini="prodsmoke_latency_max_ms"),
+    OptionSpec("prodsmoke_latency_p95_ms", "str", "default budget for the 95th percentile of a "
+               "check's request latencies, in ms", ini="prodsmoke_latency_p95_ms"),
     OptionSpec("prodsmoke_insecure", "bool", "do not verify TLS certificates (loudly reported; "
                "never for a real release gate)", flag="--prod-insecure"),
 )
@@ -177,6 +181,8 @@ class Settings:
     version_path: str | None = None
     version_field: str = "version"
     trace_url: str | None = None  # template containing {trace_id}
+    latency_max_ms: float | None = None
+    latency_p95_ms: float | None = None
 
     def gate_command(self, status: str) -> tuple[str, ...] | None:
         return dict(self.gate_commands).get(status)
@@ -316,6 +322,16 @@ def parse_seconds(value: Any, source: str, hint: str = "") -> float:
         raise SettingsError(f"{source}: {value!r} is not a number of seconds between 0 "
                             f"(exclusive) and 86400{hint}")
     return seconds
+
+
+def parse_millis(value: Any, source: str) -> float:
+    try:
+        millis = float(str(value).strip())
+    except ValueError:
+        millis = math.nan
+    if not (0 < millis <= 3_600_000):
+        raise SettingsError(f"{source}: {value!r} is not a number of milliseconds above 0")
+    return millis
 
 
 def trace_template(value: Any, source: str) -> str:
@@ -467,6 +483,12 @@ def load_settings(
         version_path=(url_path(value("prodsmoke_version_path"), source("prodsmoke_version_path"))
                       if value("prodsmoke_version_path") is not None else None),
         version_field=str(value("prodsmoke_version_field") or "version").strip(),
+        latency_max_ms=(parse_millis(value("prodsmoke_latency_max_ms"),
+                                     source("prodsmoke_latency_max_ms"))
+                        if value("prodsmoke_latency_max_ms") is not None else None),
+        latency_p95_ms=(parse_millis(value("prodsmoke_latency_p95_ms"),
+                                     source("prodsmoke_latency_p95_ms"))
+                        if value("prodsmoke_latency_p95_ms") is not None else None),
         trace_url=(trace_template(value("prodsmoke_trace_url"), source("prodsmoke_trace_url"))
                    if value("prodsmoke_trace_url") is not None else None),
         gate_command_timeout_s=(parse_timeout(value("prodsmoke_gate_command_timeout"),

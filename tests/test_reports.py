@@ -208,3 +208,46 @@ def test_github_step_summary_and_annotations(pytester: pytest.Pytester, shop, mo
     run.result.stdout.fnmatch_lines([
         "::error file=test_smoke.py,title=prodsmoke gate%3A critical check failed::"
         "test_smoke.py::test_broken failed: AssertionError*"])
+
+
+LATENCY_SUITE = """
+import pytest
+
+@pytest.mark.latency(max_ms=100)
+def test_slow_request(prod):
+    prod.get("/slow?ms=300")
+
+@pytest.mark.latency(max_ms=2000)
+def test_within_budget(prod):
+    prod.get("/slow?ms=50")
+
+@pytest.mark.latency(p95_ms=100)
+def test_p95(prod):
+    for _ in range(3):
+        prod.get("/slow?ms=150")
+
+@pytest.mark.latency(max_ms="fast")
+def test_bad_marker(prod):
+    pass
+
+def test_ini_default(prod):
+    prod.get("/slow?ms=300")
+"""
+
+
+def test_latency_budgets(pytester: pytest.Pytester, shop, mode: str) -> None:
+    pytester.makeini("[pytest]\nprodsmoke_latency_max_ms = 250\n")
+    pytester.makepyfile(test_smoke=LATENCY_SUITE)
+    run = run_gate(pytester, mode, url=shop.url)
+    assert run.ret == 1, run.output
+    outcomes = run.outcomes()
+    assert outcomes == {"test_smoke.py::test_slow_request": "failed",
+                        "test_smoke.py::test_within_budget": "passed",
+                        "test_smoke.py::test_p95": "failed",
+                        "test_smoke.py::test_bad_marker": "error",
+                        "test_smoke.py::test_ini_default": "failed"}
+    assert "GET /slow took 3" in run.output and "over the latency budget of 100 ms" in run.output
+    assert "p95 latency of 3 requests is 1" in run.output
+    assert "over the budget of 100 ms (slowest: GET /slow" in run.output
+    assert "@pytest.mark.latency: max_ms='fast' is not a positive number of ms" in run.output
+    assert "over the latency budget of 250 ms" in run.output
