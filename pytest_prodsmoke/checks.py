@@ -90,9 +90,11 @@ def _scrubbing_record_factory(previous: Callable[..., logging.LogRecord]
 
 
 class CheckMarking:
-    def __init__(self, state: ProcessState, signals: TermSignalHandler) -> None:
+    def __init__(self, state: ProcessState, signals: TermSignalHandler,
+                 allure_attach: Callable[..., object] | None = None) -> None:
         self.state = state
         self.signals = signals
+        self.allure_attach = allure_attach  # allure.attach when --alluredir is given
         self._previous_factory: Callable[..., logging.LogRecord] | None = None
 
     @pytest.hookimpl
@@ -130,6 +132,7 @@ class CheckMarking:
             config.hook.pytest_deselected(items=list(items))
             items.clear()
             return
+        allure = bool(config.getoption("allure_report_dir", None))
         for item in items:
             critical = item.get_closest_marker("noncritical") is None
             synthetic = item.get_closest_marker("synthetic") is not None
@@ -139,6 +142,11 @@ class CheckMarking:
                 item.stash[LATENCY_KEY] = latency_budget(latency.args, latency.kwargs)
             item.user_properties.append((PROP_CRITICAL, "true" if critical else "false"))
             item.user_properties.append((PROP_SYNTHETIC, "true" if synthetic else "false"))
+            if allure:
+                # Labels through allure-pytest's own marker: no allure import in user code.
+                # (noncritical and synthetic, argument-less markers, become Allure tags.)
+                item.add_marker(pytest.mark.allure_label("blocker" if critical else "normal",
+                                                         label_type="severity"))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector
@@ -174,6 +182,11 @@ class CheckMarking:
         if item is not None and item.nodeid == report.nodeid:
             if report.failed:
                 self._add_request_log(item, report)
+            if report.when == "call" and self.allure_attach is not None:
+                records = item.stash.get(RECORDS_KEY, [])
+                if records:
+                    self.allure_attach(REGISTRY.scrub(format_request_log(
+                        records, self._trace_url())), name="prodsmoke requests")
             if report.when == "teardown":
                 self._add_check_properties(item, report)
         if report.longrepr is not None or report.sections or any(

@@ -224,6 +224,22 @@ class GateOwner:
         if alluredir:
             scrub_directory(Path(alluredir), REGISTRY.scrub, self.started_at)
 
+    def _allure_environment(self, verdict: Verdict) -> None:
+        """Allure has no API for its environment panel: it reads environment.properties."""
+        alluredir = self.config.getoption("allure_report_dir", None)
+        if not alluredir:
+            return
+        lines = [f"prodsmoke.verdict={verdict.status}",
+                 f"prodsmoke.target={display_url(self.settings.prod_url or '')}",
+                 f"prodsmoke.expected_version={self.settings.expect_version or ''}",
+                 "prodsmoke.observed_versions="
+                 + ", ".join(f"{v} x{n}" for v, n in verdict.observed_versions.items())]
+        try:
+            write_text_atomic(Path(alluredir) / "environment.properties",
+                              REGISTRY.scrub("\n".join(lines) + "\n"))
+        except OSError as exc:
+            self.recorder.on_internal_error(f"cannot write Allure environment.properties: {exc}")
+
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         self._scrub_other_tools_output()
         logxml = find_logxml(self.config)
@@ -245,6 +261,7 @@ class GateOwner:
         verdict = self._run_gate_command(session, exitstatus, verdict)
         self.verdict = verdict
         self._tell_github(verdict)
+        self._allure_environment(verdict)
         if logxml is not None:
             add_suite_properties(logxml, {
                 "prodsmoke.verdict": verdict.status,

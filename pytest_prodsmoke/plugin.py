@@ -155,7 +155,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
     startup_secrets = _register_secrets(settings, users)
     signals = TermSignalHandler()
-    config.pluginmanager.register(CheckMarking(state, signals), "prodsmoke-checks")
+    allure_attach = None
+    if config.getoption("allure_report_dir", None):
+        import allure  # only with --alluredir: allure-pytest is writing results
+
+        allure_attach = allure.attach
+    config.pluginmanager.register(CheckMarking(state, signals, allure_attach), "prodsmoke-checks")
     if is_worker(config):
         return
     from pytest_prodsmoke.owner import GateOwner  # the gate itself: owner's process only

@@ -251,3 +251,31 @@ def test_latency_budgets(pytester: pytest.Pytester, shop, mode: str) -> None:
     assert "over the budget of 100 ms (slowest: GET /slow" in run.output
     assert "@pytest.mark.latency: max_ms='fast' is not a positive number of ms" in run.output
     assert "over the latency budget of 250 ms" in run.output
+
+
+def test_allure_labels_environment_and_request_log(pytester: pytest.Pytester, shop,
+                                                   mode: str) -> None:
+    pytester.makepyfile(test_smoke=HEALTHY + """
+@pytest.mark.noncritical
+def test_optional(prod):
+    assert prod.get("/healthz").ok
+""")
+    run = run_gate(pytester, mode, "--alluredir", "allure", "--strict-markers", url=shop.url)
+    assert run.ret == 0, run.output
+    results = {}
+    for path in (pytester.path / "allure").glob("*-result.json"):
+        data = json.loads(path.read_text())
+        results[data["name"]] = data
+    def labels(name: str, kind: str) -> set[str]:
+        return {label["value"] for label in results[name]["labels"] if label["name"] == kind}
+    assert labels("test_health", "severity") == {"blocker"}
+    assert labels("test_optional", "severity") == {"normal"}
+    assert "noncritical" in labels("test_optional", "tag")
+    assert "synthetic" in labels("test_journey", "tag")
+    attachment = next(a for a in results["test_health"]["attachments"]
+                      if a["name"] == "prodsmoke requests")
+    text = (pytester.path / "allure" / attachment["source"]).read_text()
+    assert text.startswith("1 request") and "GET    /healthz  -> 200" in text
+    environment = (pytester.path / "allure" / "environment.properties").read_text()
+    assert "prodsmoke.verdict=pass" in environment
+    assert f"prodsmoke.target={shop.url}" in environment
