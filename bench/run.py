@@ -7,6 +7,8 @@
    plain session-scoped ``requests.Session`` fixture and the plugin disabled (-p no:prodsmoke).
 2. I/O-bound scale: 64 checks on a 200 ms endpoint with -n 8, prodsmoke vs plain, plus prodsmoke
    serial for the speed-up.
+3. --gate-fail-fast: time from the end of the first critical failure to pytest's exit, with 60
+   slow checks pending, serial and -n 4.
 
 Wall time of the whole pytest process (start-up included), runs interleaved, median reported.
 Results: a table on stdout and bench-out/results.json.
@@ -111,6 +113,45 @@ def compare(label: str, runs: dict[str, list[str]], cwd: dict[str, Path], url: s
     return medians, cpu_medians
 
 
+FAIL_FAST_SUITE = """
+import pathlib, time
+
+def test_0_critical_failure(prod):
+    prod.get("/healthz")
+    pathlib.Path("failed-at").write_text(repr(time.time()))
+    assert False, "the candidate is broken"
+
+""" + "".join(f"def test_pending_{i}(prod):\n    prod.get('/slow?ms=500')\n" for i in range(60))
+
+
+def fail_fast(root: Path, url: str, repeat: int) -> dict[str, float]:
+    """Seconds from the end of the first critical failure to the exit of pytest, with 60
+    pending 500 ms checks, serial and -n 4 (target <= 1 s)."""
+    import os
+
+    suite = root / "fail_fast"
+    suite.mkdir()
+    (suite / "test_fail_fast.py").write_text(FAIL_FAST_SUITE)
+    env = {**os.environ}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    figures: dict[str, float] = {}
+    print("\n3. --gate-fail-fast: first critical failure -> exit, 60 pending 500 ms checks")
+    for label, extra in (("serial", []), ("-n 4", ["-n", "4"])):
+        delays = []
+        for _ in range(repeat):
+            result = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--prod-url",
+                 url, "--gate-fail-fast", *extra], cwd=suite, env=env, capture_output=True)
+            ended = time.time()
+            if result.returncode == 0:
+                raise SystemExit("fail-fast benchmark: the gate passed?")
+            delays.append(ended - float((suite / "failed-at").read_text()))
+        figures[label] = statistics.median(delays)
+        print(f"  {label:8} median {figures[label]:.2f} s (range {min(delays):.2f}-"
+              f"{max(delays):.2f}, {repeat} runs; target <= 1 s)")
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
@@ -153,6 +194,7 @@ def main() -> int:
         print(f"  speed-up of -n 8 over serial: {speedup:.2f}x")
         results["io_bound_64x200ms"] = {"wall_s": scale, "cpu_s": scale_cpu,
                                         "ratio_n8": ratio8, "speedup_n8": speedup}
+        results["fail_fast"] = fail_fast(root, shop.url, max(3, args.repeat // 3))
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nresults: {out / 'results.json'}")
     return 0

@@ -45,6 +45,8 @@ WORKER_SECRETS_KEY = "prodsmoke_secrets"
 _OWN_SAFE_PROPERTIES = frozenset({PROP_CRITICAL, PROP_SYNTHETIC, PROP_VERSIONS, PROP_TRACE_ID,
                                   PROP_REQUESTS})
 FAILED_KEY = pytest.StashKey[bool]()
+CRITICAL_KEY = pytest.StashKey[bool]()
+STOP_FILE = "fail-fast-stop"  # in the run directory shared by all processes of the run
 
 
 def scrub_report(report: Any) -> None:
@@ -137,6 +139,7 @@ class CheckMarking:
             critical = item.get_closest_marker("noncritical") is None
             synthetic = item.get_closest_marker("synthetic") is not None
             item.stash[SYNTHETIC_KEY] = synthetic
+            item.stash[CRITICAL_KEY] = critical
             latency = item.get_closest_marker("latency")
             if latency is not None:
                 item.stash[LATENCY_KEY] = latency_budget(latency.args, latency.kwargs)
@@ -182,6 +185,8 @@ class CheckMarking:
         if item is not None and item.nodeid == report.nodeid:
             if report.failed:
                 self._add_request_log(item, report)
+                if self.state.settings.fail_fast and item.stash.get(CRITICAL_KEY, True):
+                    self._stop_everything(item)
             if report.when == "call" and self.allure_attach is not None:
                 records = item.stash.get(RECORDS_KEY, [])
                 if records:
@@ -192,6 +197,26 @@ class CheckMarking:
         if report.longrepr is not None or report.sections or any(
                 name not in _OWN_SAFE_PROPERTIES for name, _ in report.user_properties):
             scrub_report(report)
+
+    def _stop_everything(self, item: pytest.Item) -> None:
+        """--gate-fail-fast: this process stops after the current check, and so does every other
+        worker of the run, which would otherwise work through the checks already queued to it."""
+        reason = f"--gate-fail-fast: critical check {item.nodeid} failed"
+        item.session.shouldfail = reason
+        if self.state.run_dir is not None:
+            (self.state.run_dir / STOP_FILE).write_text(reason)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> bool | None:
+        if not self.state.settings.fail_fast or self.state.run_dir is None:
+            return None
+        stop = self.state.run_dir / STOP_FILE
+        if not stop.exists():
+            return None
+        # Another process hit a critical failure: do not start this check (it stays "not run"
+        # in the report) and end this process's loop.
+        item.session.shouldfail = stop.read_text()
+        return True
 
     def _trace_url(self) -> str | None:
         context = self.state.context

@@ -142,6 +142,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "ms (overridden by @pytest.mark.latency)", ini="prodsmoke_latency_max_ms"),
     OptionSpec("prodsmoke_latency_p95_ms", "str", "default budget for the 95th percentile of a "
                "check's request latencies, in ms", ini="prodsmoke_latency_p95_ms"),
+    OptionSpec("prodsmoke_gate_fail_fast", "bool", "stop the whole run (every xdist worker) at "
+               "the first critical failure: checks in flight finish, nothing new starts",
+               flag="--gate-fail-fast", ini="prodsmoke_gate_fail_fast", ini_default=False),
     OptionSpec("prodsmoke_insecure", "bool", "do not verify TLS certificates (loudly reported; "
                "never for a real release gate)", flag="--prod-insecure"),
 )
@@ -183,6 +186,7 @@ class Settings:
     trace_url: str | None = None  # template containing {trace_id}
     latency_max_ms: float | None = None
     latency_p95_ms: float | None = None
+    fail_fast: bool = False
 
     def gate_command(self, status: str) -> tuple[str, ...] | None:
         return dict(self.gate_commands).get(status)
@@ -483,6 +487,8 @@ def load_settings(
         version_path=(url_path(value("prodsmoke_version_path"), source("prodsmoke_version_path"))
                       if value("prodsmoke_version_path") is not None else None),
         version_field=str(value("prodsmoke_version_field") or "version").strip(),
+        fail_fast=(parse_bool(value("prodsmoke_gate_fail_fast"), source("prodsmoke_gate_fail_fast"))
+                   if value("prodsmoke_gate_fail_fast") is not None else False),
         latency_max_ms=(parse_millis(value("prodsmoke_latency_max_ms"),
                                      source("prodsmoke_latency_max_ms"))
                         if value("prodsmoke_latency_max_ms") is not None else None),

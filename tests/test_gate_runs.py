@@ -406,3 +406,25 @@ def test_b_sees_a_fresh_client(prod):
     run = run_gate(pytester, mode, "--prod-header", "X-Canary: always", *same_worker,
                    url=shop.url)
     assert run.ret == 0, _summary(run)
+
+
+def test_fail_fast_stops_every_worker(pytester: pytest.Pytester, shop, mode: str) -> None:
+    pytester.makepyfile(test_smoke="""
+import pytest
+
+@pytest.mark.noncritical
+def test_0_optional(prod):
+    assert prod.get("/broken").ok
+
+def test_1_broken(prod):
+    assert prod.get("/broken").ok
+
+""" + "\n".join(f"def test_slow_{i}(prod):\n    assert prod.get('/slow?ms=300').ok\n"
+                for i in range(20)))
+    run = run_gate(pytester, mode, "--gate-fail-fast", url=shop.url)
+    assert run.ret in (1, 2), _summary(run)
+    assert {"check_failed", "interrupted", "not_run"} <= set(run.codes)
+    counts = run.report["counts"]
+    assert counts["not_run"] >= 10  # nothing new started after the critical failure
+    assert run.outcomes()["test_smoke.py::test_0_optional"] == "failed"  # no stop for that
+    assert "--gate-fail-fast: critical check test_smoke.py::test_1_broken failed" in run.output
