@@ -18,6 +18,7 @@ from pytest_prodsmoke.fixtures import (
     LEFTOVERS_KEY,
     RECORDS_KEY,
     SYNTHETIC_KEY,
+    TRACE_ID_KEY,
     ProcessState,
 )
 from pytest_prodsmoke.interrupts import TermSignalHandler
@@ -39,6 +40,7 @@ from pytest_prodsmoke.requestlog import (
     percentile,
     trace_link,
 )
+from pytest_prodsmoke.tagging import new_trace_id
 
 WORKER_SECRETS_KEY = "prodsmoke_secrets"
 # Properties this plugin writes from values that cannot hold secrets (flags, counts, ids).
@@ -150,6 +152,12 @@ class CheckMarking:
                 # (noncritical and synthetic, argument-less markers, become Allure tags.)
                 item.add_marker(pytest.mark.allure_label("blocker" if critical else "normal",
                                                          label_type="severity"))
+                trace_template = self.state.settings.trace_url
+                if trace_template:
+                    # Allure reads links before the check starts, so its trace id is chosen now.
+                    trace_id = item.stash[TRACE_ID_KEY] = new_trace_id()
+                    item.add_marker(pytest.mark.allure_link(
+                        trace_link(trace_template, trace_id), link_type="link", name="trace"))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector

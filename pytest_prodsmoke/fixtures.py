@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 RECORDS_KEY = pytest.StashKey[list[ResponseRecord]]()
 LEFTOVERS_KEY = pytest.StashKey[list["Leftover"]]()
 SYNTHETIC_KEY = pytest.StashKey[bool]()  # set at collection, read once per check
+TRACE_ID_KEY = pytest.StashKey[str]()  # chosen at collection when Allure needs it early
 # (max_ms, p95_ms) from @pytest.mark.latency, or a message saying what is wrong with the marker.
 LATENCY_KEY = pytest.StashKey["tuple[float | None, float | None] | str"]()
 
@@ -76,7 +77,7 @@ class ProcessState:
             pytest.fail(budget, pytrace=False)
         context = CheckContext(
             check_id=item.nodeid,
-            trace_id=new_trace_id(),
+            trace_id=item.stash.get(TRACE_ID_KEY, None) or new_trace_id(),
             synthetic=item.stash.get(SYNTHETIC_KEY, False),
             uses_fake_user="fake_user" in getattr(item, "fixturenames", ()),
             latency_max_ms=budget[0] if budget[0] is not None else self.settings.latency_max_ms,

@@ -260,7 +260,8 @@ def test_allure_labels_environment_and_request_log(pytester: pytest.Pytester, sh
 def test_optional(prod):
     assert prod.get("/healthz").ok
 """)
-    run = run_gate(pytester, mode, "--alluredir", "allure", "--strict-markers", url=shop.url)
+    run = run_gate(pytester, mode, "--alluredir", "allure", "--strict-markers",
+                   "--trace-url", "https://traces.example/t/{trace_id}", url=shop.url)
     assert run.ret == 0, run.output
     results = {}
     for path in (pytester.path / "allure").glob("*-result.json"):
@@ -276,6 +277,9 @@ def test_optional(prod):
                       if a["name"] == "prodsmoke requests")
     text = (pytester.path / "allure" / attachment["source"]).read_text()
     assert text.startswith("1 request") and "GET    /healthz  -> 200" in text
+    health = next(c for c in run.report["checks"] if c["nodeid"].endswith("test_health"))
+    assert {"type": "link", "url": f"https://traces.example/t/{health['trace_id']}",
+            "name": "trace"} in results["test_health"]["links"]
     environment = (pytester.path / "allure" / "environment.properties").read_text()
     assert "prodsmoke.verdict=pass" in environment
     assert f"prodsmoke.target={shop.url}" in environment
