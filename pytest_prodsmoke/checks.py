@@ -170,6 +170,9 @@ class CheckMarking:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         result = yield  # a failing check keeps its own failure
+        settings = self.state.settings
+        if settings.version_header is None and settings.version_path is not None:
+            self._check_version_endpoint(item)
         budget = item.stash.get(LATENCY_KEY, (None, None))
         p95_budget = budget[1] if isinstance(budget, tuple) and budget[1] is not None else (
             self.state.settings.latency_p95_ms)
@@ -183,6 +186,18 @@ class CheckMarking:
                     f"{p95_budget:g} ms (slowest: {slowest.method} {slowest.path}, "
                     f"{slowest.elapsed_s * 1000:.0f} ms)")
         return result
+
+    def _check_version_endpoint(self, item: pytest.Item) -> None:
+        """No version header to pin each response: ask the version endpoint once after a check
+        that talked to the candidate, as that check (same trace, same tags)."""
+        __tracebackhide__ = True
+        if not any(r.target == "candidate" for r in item.stash.get(RECORDS_KEY, ())):
+            return
+        candidate = next((c for c in self.state.clients if c.target == "candidate"), None)
+        if candidate is not None:
+            settings = self.state.settings
+            assert settings.version_path is not None
+            candidate.check_version_endpoint(settings.version_path, settings.version_field)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -240,8 +255,10 @@ class CheckMarking:
 
     def _add_check_properties(self, item: pytest.Item, report: pytest.TestReport) -> None:
         records = item.stash.get(RECORDS_KEY, ())
+        by_header = self.state.settings.version_header is not None
+        # Without a version header only the version endpoint's answers name a version.
         versions = Counter(record.version or MISSING_VERSION for record in records
-                           if record.target == "candidate")
+                           if record.target == "candidate" and (by_header or record.version))
         if versions:
             report.user_properties.append((PROP_VERSIONS, json.dumps(dict(versions))))
         if records:

@@ -27,6 +27,7 @@ from pytest_prodsmoke.errors import (
     MutationRefusedError,
     WrongVersionError,
 )
+from pytest_prodsmoke.properties import MISSING_VERSION
 from pytest_prodsmoke.ratelimit import SharedRateLimiter
 from pytest_prodsmoke.redact import Secret, SecretRegistry
 from pytest_prodsmoke.settings import display_url
@@ -151,7 +152,7 @@ class ProdClient(requests.Session):
         timeout_s: float = 10.0,
         retries: int = 2,
         expected_version: str | None = None,
-        version_header: str = "X-App-Version",
+        version_header: str | None = "X-App-Version",
         adapter: HTTPAdapter | None = None,
         on_response: Callable[[ResponseRecord], None] | None = None,
         read_only: bool = True,
@@ -246,7 +247,7 @@ class ProdClient(requests.Session):
             self._refuse_undeclared_mutation(method_name, urlsplit(full_url).path or "/")
         started = time.perf_counter()
         response = super().request(method_name, full_url, *args, **kwargs)
-        version = response.headers.get(self.version_header)
+        version = response.headers.get(self.version_header) if self.version_header else None
         record = ResponseRecord(
             target=self.target,
             method=method_name,
@@ -263,13 +264,38 @@ class ProdClient(requests.Session):
             raise LatencyBudgetError(
                 f"{record.method} {record.path} took {record.elapsed_s * 1000:.0f} ms, over the "
                 f"latency budget of {budget:g} ms")
-        if self.expected_version is not None and version != self.expected_version:
+        if (self.expected_version is not None and self.version_header is not None
+                and version != self.expected_version):
             seen = version if version is not None else f"<none: no {self.version_header} header>"
             raise WrongVersionError(
                 f"{record.method} {record.path}: answered by version {seen}, "
                 f"expected {self.expected_version}"
             )
         return response
+
+    def check_version_endpoint(self, path: str, field: str) -> str | None:
+        """Ask the JSON version endpoint which version answers, record it, and hold it to the
+        expected version (for services that put no version header on their responses)."""
+        __tracebackhide__ = True
+        from pytest_prodsmoke.readiness import json_field
+
+        started = time.perf_counter()
+        response = self.get(path)
+        try:
+            found = json_field(response.json(), field) if response.ok else None
+        except ValueError:
+            found = None
+        version = None if found is None else str(found)
+        if self.on_response is not None:
+            self.on_response(ResponseRecord(
+                target=self.target, method="GET", path=path, status=response.status_code,
+                version=version or MISSING_VERSION, elapsed_s=time.perf_counter() - started,
+                trace_id=self.context.trace_id))
+        if self.expected_version is not None and version != self.expected_version:
+            raise WrongVersionError(
+                f"GET {path}: answered by version {version or f'<none: no {field!r} field>'}, "
+                f"expected {self.expected_version}")
+        return version
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any  # type: ignore[override]
              ) -> requests.Response:

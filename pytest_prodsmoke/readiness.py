@@ -95,7 +95,8 @@ def http_probe(client: ProdClient, ready_path: str, version_path: str | None,
         timeout = max(min(timeout_s, time_left), 0.1)
         try:
             response = client.get(ready_path, timeout=(timeout, timeout))
-            version = response.headers.get(client.version_header)
+            version = (response.headers.get(client.version_header)
+                       if client.version_header else None)
             if version_path is not None:
                 answer = client.get(version_path, timeout=(timeout, timeout))
                 found = json_field(answer.json(), version_field) if answer.ok else None

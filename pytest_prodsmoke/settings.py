@@ -82,8 +82,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
                f"and 502/503/504, with backoff (default {DEFAULT_RETRIES})",
                flag="--prod-retries", ini="prodsmoke_retries", metavar="N"),
     OptionSpec("prodsmoke_version_header", "str", "response header that names the answering "
-               f"version (default {DEFAULT_VERSION_HEADER})",
-               ini="prodsmoke_version_header", ini_default=DEFAULT_VERSION_HEADER),
+               f"version (default {DEFAULT_VERSION_HEADER}, unless prodsmoke_version_path is set)",
+               ini="prodsmoke_version_header"),
     OptionSpec("prodsmoke_fake_users_file", "str", "JSON (or .toml) file of fake users",
                flag="--fake-users", env="PRODSMOKE_FAKE_USERS_FILE",
                ini="prodsmoke_fake_users_file", metavar="PATH"),
@@ -163,7 +163,7 @@ class Settings:
     allow_skips: bool = False
     timeout_s: float = DEFAULT_TIMEOUT_S
     retries: int = DEFAULT_RETRIES
-    version_header: str = DEFAULT_VERSION_HEADER
+    version_header: str | None = DEFAULT_VERSION_HEADER  # None: version_path is the source
     fake_users_file: Path | None = None
     fake_users_file_source: str = "--fake-users"
     fake_user_pattern: str = DEFAULT_FAKE_USER_PATTERN
@@ -413,8 +413,13 @@ def load_settings(
                 "not a file path"
             )
 
-    version_header = str(value("prodsmoke_version_header") or DEFAULT_VERSION_HEADER).strip()
-    if not _HEADER_NAME.match(version_header):
+    # The version source: a header on every response, or (when only a JSON version endpoint is
+    # configured) that endpoint, asked once at the end of each check.
+    version_header: str | None = (str(value("prodsmoke_version_header")).strip()
+                                  if value("prodsmoke_version_header") is not None else None)
+    if version_header is None and value("prodsmoke_version_path") is None:
+        version_header = DEFAULT_VERSION_HEADER
+    if version_header is not None and not _HEADER_NAME.match(version_header):
         raise SettingsError(
             f"ini prodsmoke_version_header: {version_header!r} is not a valid header name"
         )
@@ -545,7 +550,7 @@ class Target:
     url: str
     expected_version: str | None
     header_names: tuple[str, ...]
-    version_header: str
+    version_header: str | None
     baseline_url: str | None
 
     @classmethod

@@ -135,3 +135,28 @@ def test_wait_ready_value_must_be_seconds(pytester: pytest.Pytester, shop) -> No
     assert result.ret == 4
     result.stderr.fnmatch_lines(["ERROR: pytest-prodsmoke: --wait-ready: 'soon' is not a number "
                                  "of seconds*(write --wait-ready=SECONDS, or put paths first)"])
+
+
+VERSION_ENDPOINT_INI = "[pytest]\nprodsmoke_version_path = /version\n"
+
+
+def test_version_pinned_through_the_json_endpoint(pytester: pytest.Pytester, shop,
+                                                  mode: str) -> None:
+    """No version header configured: each check that talked to the candidate is followed by
+    one question to the version endpoint, counted like a response."""
+    pytester.makeini(VERSION_ENDPOINT_INI)
+    pytester.makepyfile(test_smoke=HEALTH + "\ndef test_two(prod):\n"
+                        "    assert prod.get('/catalog').ok\n    assert prod.get('/healthz').ok\n")
+    run = run_gate(pytester, mode, "--expect-version", "2.0.0", url=shop.url)
+    assert run.ret == 0, run.output
+    assert run.report["target"]["observed_versions"] == {"2.0.0": 2}  # one per check
+
+
+def test_wrong_version_through_the_json_endpoint(pytester: pytest.Pytester, old_shop,
+                                                 mode: str) -> None:
+    pytester.makeini(VERSION_ENDPOINT_INI)
+    pytester.makepyfile(test_smoke=HEALTH)
+    run = run_gate(pytester, mode, "--expect-version", "2.0.0", url=old_shop.url)
+    assert run.ret == 1, run.output
+    assert run.codes == ["check_failed", "wrong_version"]
+    assert "GET /version: answered by version 1.0.0, expected 2.0.0" in run.output
