@@ -259,9 +259,14 @@ class GateOwner:
             verdict = self._decide(session, exitstatus)
             self._write_report(verdict, exitstatus)
         verdict = self._run_gate_command(session, exitstatus, verdict)
-        self.verdict = verdict
+        problems_before = len(self.recorder.internal_errors)
         self._tell_github(verdict)
         self._allure_environment(verdict)
+        if len(self.recorder.internal_errors) > problems_before:
+            # An output we were asked for could not be written: never a quiet pass.
+            verdict = self._decide(session, exitstatus)
+            self._write_report(verdict, exitstatus)
+        self.verdict = verdict
         if logxml is not None:
             add_suite_properties(logxml, {
                 "prodsmoke.verdict": verdict.status,

@@ -283,3 +283,13 @@ def test_optional(prod):
     environment = (pytester.path / "allure" / "environment.properties").read_text()
     assert "prodsmoke.verdict=pass" in environment
     assert f"prodsmoke.target={shop.url}" in environment
+
+
+def test_unwritable_github_summary_fails_the_gate(pytester: pytest.Pytester, shop,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "no-such-dir" / "summary.md"))
+    pytester.makepyfile(test_smoke=HEALTHY)
+    run = run_gate(pytester, "serial", url=shop.url)
+    assert run.ret == 1, run.output
+    assert run.codes == ["internal_error"]
+    assert "cannot write GITHUB_STEP_SUMMARY" in run.report["reasons"][0]["message"]
