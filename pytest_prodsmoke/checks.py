@@ -28,6 +28,7 @@ from pytest_prodsmoke.properties import (
     PROP_LEFTOVERS,
     PROP_REQUESTS,
     PROP_SYNTHETIC,
+    PROP_TARGET,
     PROP_TRACE_ID,
     PROP_TRACE_URL,
     PROP_VERSIONS,
@@ -45,7 +46,7 @@ from pytest_prodsmoke.tagging import new_trace_id
 WORKER_SECRETS_KEY = "prodsmoke_secrets"
 # Properties this plugin writes from values that cannot hold secrets (flags, counts, ids).
 _OWN_SAFE_PROPERTIES = frozenset({PROP_CRITICAL, PROP_SYNTHETIC, PROP_VERSIONS, PROP_TRACE_ID,
-                                  PROP_REQUESTS})
+                                  PROP_REQUESTS, PROP_TARGET})
 FAILED_KEY = pytest.StashKey[bool]()
 CRITICAL_KEY = pytest.StashKey[bool]()
 STOP_FILE = "fail-fast-stop"  # in the run directory shared by all processes of the run
@@ -147,6 +148,10 @@ class CheckMarking:
                 item.stash[LATENCY_KEY] = latency_budget(latency.args, latency.kwargs)
             item.user_properties.append((PROP_CRITICAL, "true" if critical else "false"))
             item.user_properties.append((PROP_SYNTHETIC, "true" if synthetic else "false"))
+            callspec = getattr(item, "callspec", None)
+            if callspec is not None and "prodsmoke_target" in callspec.params:
+                label = str(callspec.params["prodsmoke_target"])
+                item.user_properties.append((PROP_TARGET, label))
             if allure:
                 # Labels through allure-pytest's own marker: no allure import in user code.
                 # (noncritical and synthetic, argument-less markers, become Allure tags.)

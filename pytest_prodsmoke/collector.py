@@ -18,6 +18,7 @@ from pytest_prodsmoke.properties import (
     PROP_LEFTOVERS,
     PROP_REQUESTS,
     PROP_SYNTHETIC,
+    PROP_TARGET,
     PROP_TRACE_ID,
     PROP_TRACE_URL,
     PROP_VERSIONS,
@@ -82,6 +83,7 @@ def event_from_report(report: Any) -> PhaseEvent:
         trace_id=props.get(PROP_TRACE_ID, ""),
         trace_url=props.get(PROP_TRACE_URL, ""),
         requests=requests,
+        target=props.get(PROP_TARGET, ""),
     )
 
 

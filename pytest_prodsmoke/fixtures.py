@@ -101,7 +101,7 @@ class ProcessState:
                              check_header=settings.check_header,
                              signing_key=settings.signing_key),
             limiter=self.limiter, credentials=self.credentials,
-            credential_hosts=[u for u in (settings.prod_url, settings.baseline_url) if u],
+            credential_hosts=[*settings.prod_urls, *filter(None, [settings.baseline_url])],
             verify=settings.tls_verify, **options,
         )
         if self.context is not None:
@@ -130,25 +130,47 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
     fixtures defined as instance methods. Closures in a module have neither problem.
     """
     settings = state.settings
-    candidate: list[ProdClient] = []
+    candidates: dict[str, ProdClient] = {}
+    urls = dict(zip(settings.target_labels, settings.prod_urls, strict=True))
+    current_target = [settings.target_labels[0]] if settings.prod_urls else [""]
 
-    def candidate_client() -> ProdClient:
-        if not candidate:
-            assert settings.prod_url is not None
-            candidate.append(state.new_client(settings.prod_url, "candidate",
-                                              headers=settings.headers,
-                                              expected_version=settings.expect_version))
-        return candidate[0]
+    def candidate_client(label: str | None = None) -> ProdClient:
+        label = label or current_target[0]
+        if label not in candidates:
+            candidates[label] = state.new_client(urls[label], "candidate",
+                                                 headers=settings.headers,
+                                                 expected_version=settings.expect_version)
+        return candidates[label]
 
-    @pytest.fixture(scope="session")
-    def prod() -> ProdClient:
-        """A requests.Session bound to the candidate (``--prod-url``): ``prod.get("/healthz")``.
+    if len(urls) > 1:
+        # Several targets: every check runs once per target (an autouse, parametrized,
+        # session-scoped fixture: pytest groups the checks by target, in the same order in
+        # every xdist worker), and its id names the target: test_x[eu.shop.example].
+        labels = list(urls)
 
-        One per worker process; each check starts with the configured headers and no cookies.
-        Read-only unless the check is ``@pytest.mark.synthetic`` and uses ``fake_user``.
-        """
-        _require_gate(settings, "prod")
-        return candidate_client()
+        @pytest.fixture(scope="session", autouse=True, params=labels, ids=labels)
+        def prodsmoke_target(request: pytest.FixtureRequest) -> str:
+            """The label of the target this check runs against (several --prod-url)."""
+            current_target[0] = request.param
+            return str(request.param)
+
+        @pytest.fixture(scope="session")
+        def prod(prodsmoke_target: str) -> ProdClient:
+            """A requests.Session bound to this check's target (one of the --prod-url)."""
+            return candidate_client(prodsmoke_target)
+    else:
+        prodsmoke_target = None
+
+        @pytest.fixture(scope="session")
+        def prod() -> ProdClient:
+            """A requests.Session bound to the candidate (``--prod-url``): ``prod.get("/x")``.
+
+            One per worker process; each check starts with the configured headers and no
+            cookies. Read-only unless the check is ``@pytest.mark.synthetic`` and uses
+            ``fake_user``.
+            """
+            _require_gate(settings, "prod")
+            return candidate_client()
 
     @pytest.fixture(scope="session")
     def baseline() -> ProdClient:
@@ -160,10 +182,16 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
                         pytrace=False)
         return state.new_client(settings.baseline_url, "baseline")
 
-    @pytest.fixture(scope="session")
-    def prod_target() -> Target:
-        """Read-only description of the candidate: url, expected_version, header_names, ..."""
-        return Target.from_settings(_require_gate(settings, "prod_target"))
+    if prodsmoke_target is not None:
+        @pytest.fixture(scope="session")
+        def prod_target(prodsmoke_target: str) -> Target:
+            """Read-only description of this check's target: url, expected_version, ..."""
+            return Target.from_settings(settings, urls[prodsmoke_target])
+    else:
+        @pytest.fixture(scope="session")
+        def prod_target() -> Target:
+            """Read-only description of the candidate: url, expected_version, header_names."""
+            return Target.from_settings(_require_gate(settings, "prod_target"))
 
     @pytest.fixture
     def fake_user() -> Iterator[LeasedUser]:
@@ -222,6 +250,8 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
         state.close()
 
     module = types.ModuleType("pytest_prodsmoke.fixtures_of_this_run")
-    for function in (prod, baseline, prod_target, fake_user, cleanup, pytest_unconfigure):
-        setattr(module, function.__name__, function)
+    for function in (prod, baseline, prod_target, fake_user, cleanup, pytest_unconfigure,
+                     prodsmoke_target):
+        if function is not None:
+            setattr(module, function.__name__, function)
     return module

@@ -75,6 +75,7 @@ class PhaseEvent:
     trace_id: str = ""
     trace_url: str = ""
     requests: Mapping[str, float] | None = None  # count, p50_ms, p95_ms, max_ms
+    target: str = ""  # label of the target, when the run has several
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class CheckResult:
     trace_id: str = ""
     trace_url: str = ""
     requests: Mapping[str, float] = field(default_factory=dict)
+    target: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,7 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
         trace_id=next((e.trace_id for e in events if e.trace_id), ""),
         trace_url=next((e.trace_url for e in events if e.trace_url), ""),
         requests=dict(next((e.requests for e in events if e.requests), {})),
+        target=next((e.target for e in events if e.target), ""),
     )
 
 

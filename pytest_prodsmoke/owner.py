@@ -85,10 +85,23 @@ class GateOwner:
             self._wait_for_candidate()
 
     def _wait_for_candidate(self) -> None:
+        """--wait-ready: every target must become ready within the one deadline."""
         settings = self.settings
-        assert settings.prod_url is not None and settings.wait_ready_s is not None
+        assert settings.wait_ready_s is not None
+        deadline = time.monotonic() + settings.wait_ready_s
+        several = len(settings.prod_urls) > 1
+        self.signals.install()  # a cancel while waiting must still end in a report
+        for label, url in zip(settings.target_labels, settings.prod_urls, strict=True):
+            message = self._wait_for_target(url, max(deadline - time.monotonic(), 0.001))
+            if message is not None:
+                self._give_up(f"{label}: {message}" if several else message)
+                return
+
+    def _wait_for_target(self, url: str, deadline_s: float) -> str | None:
+        """Poll one target; None when it is ready, else why not."""
+        settings = self.settings
         client = ProdClient(
-            settings.prod_url, headers=settings.headers, timeout_s=settings.timeout_s,
+            url, headers=settings.headers, timeout_s=settings.timeout_s,
             retries=0,  # the loop is the retry; urllib3's backoff would only blur the progress
             version_header=settings.version_header, verify=settings.tls_verify,
             tags=TrafficTags(run_id=self.run_id, run_header=settings.run_header,
@@ -98,31 +111,29 @@ class GateOwner:
 
         def progress(probe: Probe, left: float) -> None:
             if terminal is not None:
-                terminal.write_line(f"prodsmoke: waiting for {display_url(settings.prod_url or '')}"
+                terminal.write_line(f"prodsmoke: waiting for {display_url(url)}"
                                     f"{settings.ready_path}: {probe.describe()}, "
                                     f"{left:.0f} s left")
 
-        self.signals.install()  # a cancel while waiting must still end in a report
         try:
             result = wait_until_ready(
                 http_probe(client, settings.ready_path, settings.version_path,
                            settings.version_field, settings.timeout_s),
-                settings.expect_version, settings.wait_ready_s, settings.ready_interval_s,
-                progress)
+                settings.expect_version, deadline_s, settings.ready_interval_s, progress)
         except KeyboardInterrupt:
             # pytest would end the session before its sessionfinish, so without a report.
             reason = SIGTERM_MESSAGE if self.signals.received else "KeyboardInterrupt"
             self.recorder.on_interrupt(f"{reason} while waiting for the candidate")
-            self._give_up("the wait for the candidate was interrupted")
-            return
+            return "the wait for the candidate was interrupted"
         finally:
             client.close()
         if result.ready:
             if terminal is not None:
-                terminal.write_line(f"prodsmoke: candidate ready after {result.waited_s:.1f} s "
+                terminal.write_line(f"prodsmoke: {display_url(url)} ready after "
+                                    f"{result.waited_s:.1f} s "
                                     f"({result.last.describe() if result.last else ''})")
-            return
-        self._give_up(result.failure_message(settings.wait_ready_s, settings.expect_version))
+            return None
+        return result.failure_message(deadline_s, settings.expect_version)
 
     def _give_up(self, message: str) -> None:
         """No check will run: this process deselects them all, and so will every worker."""
@@ -270,7 +281,7 @@ class GateOwner:
         if logxml is not None:
             add_suite_properties(logxml, {
                 "prodsmoke.verdict": verdict.status,
-                "prodsmoke.target": display_url(self.settings.prod_url or ""),
+                "prodsmoke.target": ", ".join(display_url(u) for u in self.settings.prod_urls),
                 "prodsmoke.expected_version": self.settings.expect_version or "",
                 "prodsmoke.exit_status": str(verdict.exit_status),
             })

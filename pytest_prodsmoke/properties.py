@@ -7,6 +7,7 @@ PROP_SYNTHETIC = "prodsmoke.synthetic"
 PROP_VERSIONS = "prodsmoke.versions"
 PROP_LEFTOVERS = "prodsmoke.leftovers"
 PROP_TRACE_ID = "prodsmoke.trace_id"
+PROP_TARGET = "prodsmoke.target"  # the target label, when there are several --prod-url
 PROP_TRACE_URL = "prodsmoke.trace_url"  # on failed checks, with --trace-url
 PROP_REQUESTS = "prodsmoke.requests"  # JSON: count, p50_ms, p95_ms, max_ms
 

@@ -41,7 +41,7 @@ def _check_entry(check: CheckResult) -> dict[str, Any]:
             "synthetic": check.synthetic, "duration_s": check.duration_s,
             "message": check.message, "versions": dict(check.versions),
             "requests": dict(check.requests), "trace_id": check.trace_id or None,
-            "trace_url": check.trace_url or None,
+            "trace_url": check.trace_url or None, "target": check.target or None,
             "leftovers": [{"description": d, "error": e} for d, e in check.leftovers]}
 
 
@@ -74,7 +74,27 @@ def target_description(settings: Settings, verdict: Verdict | None = None) -> di
         "tls_verify": "off (--prod-insecure)" if settings.insecure else (
             str(settings.ca_bundle) if settings.ca_bundle else "on"),
         "observed_versions": dict(verdict.observed_versions) if verdict else {},
+        "targets": [_target_entry(label, url, verdict)
+                    for label, url in zip(settings.target_labels, settings.prod_urls,
+                                          strict=True)],
     }
+
+
+def _target_entry(label: str, url: str, verdict: Verdict | None) -> dict[str, Any]:
+    """One target's share of the checks (all of them when there is only one target)."""
+    checks = [c for c in (verdict.checks if verdict else ())
+              if c.target == label or not c.target]
+    outcomes: dict[str, int] = {}
+    for check in checks:
+        outcomes[check.outcome] = outcomes.get(check.outcome, 0) + 1
+    versions: dict[str, int] = {}
+    for check in checks:
+        for version, count in check.versions.items():
+            versions[version] = versions.get(version, 0) + count
+    return {"label": label, "url": display_url(url), "counts": outcomes,
+            "failed_critical": [c.nodeid for c in checks
+                                if c.critical and c.outcome in ("failed", "error", "crashed")],
+            "observed_versions": versions}
 
 
 def build_report(verdict: Verdict, settings: Settings, run: RunInfo) -> dict[str, Any]:

@@ -56,7 +56,8 @@ class OptionSpec:
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("prodsmoke_url", "str", "base URL of the new, unreleased version (the candidate); "
+    OptionSpec("prodsmoke_url", "list", "base URL of the new, unreleased version (the candidate); "
+               "repeat it for several targets (regions, instances); "
                "configuring it activates the gate",
                flag="--prod-url", env="PRODSMOKE_URL", ini="prodsmoke_url", metavar="URL"),
     OptionSpec("prodsmoke_baseline_url", "str", "base URL of the version users get today",
@@ -154,7 +155,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
 class Settings:
     """Everything the plugin was told, validated. Immutable for the whole run."""
 
-    prod_url: str | None = None
+    prod_urls: tuple[str, ...] = ()  # the candidate's targets; most runs have one
     baseline_url: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     expect_version: str | None = None
@@ -201,7 +202,16 @@ class Settings:
     @property
     def gate_active(self) -> bool:
         """The gate runs exactly when a candidate URL is configured."""
-        return self.prod_url is not None
+        return bool(self.prod_urls)
+
+    @property
+    def prod_url(self) -> str | None:
+        """The first (usually the only) target."""
+        return self.prod_urls[0] if self.prod_urls else None
+
+    @property
+    def target_labels(self) -> tuple[str, ...]:
+        return target_labels(self.prod_urls)
 
     @property
     def header_names(self) -> tuple[str, ...]:
@@ -282,6 +292,21 @@ def parse_url(value: str, source: str) -> str:
     if parts.fragment:
         raise SettingsError(f"{source}: {display_url(text)!r} has a #fragment; remove it")
     return text
+
+
+def parse_urls(values: list[str], source: str) -> tuple[str, ...]:
+    urls = tuple(parse_url(v, source) for v in values if str(v).strip())
+    if not urls:
+        raise SettingsError(f"{source}: empty URL")
+    if len(set(urls)) != len(urls):
+        raise SettingsError(f"{source}: the same URL is given twice")
+    return urls
+
+
+def target_labels(urls: tuple[str, ...]) -> tuple[str, ...]:
+    """Short names for the targets, used in check ids: host[:port], numbered if they repeat."""
+    hosts = [urlsplit(u).netloc.rsplit("@", 1)[-1] for u in urls]
+    return tuple(f"{h}#{i + 1}" if hosts.count(h) > 1 else h for i, h in enumerate(hosts))
 
 
 def parse_headers(lines: list[str], source: str) -> tuple[tuple[str, str], ...]:
@@ -506,7 +531,8 @@ def load_settings(
                                               source("prodsmoke_gate_command_timeout"))
                                 if value("prodsmoke_gate_command_timeout") is not None
                                 else DEFAULT_COMMAND_TIMEOUT_S),
-        prod_url=parse_url(prod_url, source("prodsmoke_url")) if prod_url is not None else None,
+        prod_urls=(parse_urls([prod_url] if isinstance(prod_url, str) else list(prod_url),
+                              source("prodsmoke_url")) if prod_url else ()),
         baseline_url=(parse_url(baseline_url, source("prodsmoke_baseline_url"))
                       if baseline_url is not None else None),
         headers=(parse_headers(list(header_lines), source("prodsmoke_headers"))
@@ -554,11 +580,11 @@ class Target:
     baseline_url: str | None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Target:
+    def from_settings(cls, settings: Settings, url: str | None = None) -> Target:
         if settings.prod_url is None:
             raise ValueError("no candidate URL configured")
         return cls(
-            url=settings.prod_url,
+            url=url or settings.prod_url,
             expected_version=settings.expect_version,
             header_names=settings.header_names,
             version_header=settings.version_header,

@@ -428,3 +428,40 @@ def test_1_broken(prod):
     assert counts["not_run"] >= 10  # nothing new started after the critical failure
     assert run.outcomes()["test_smoke.py::test_0_optional"] == "failed"  # no stop for that
     assert "--gate-fail-fast: critical check test_smoke.py::test_1_broken failed" in run.output
+
+
+@pytest.fixture
+def second_shop():
+    from examples.shop.launch import start_shop
+
+    server = start_shop("2.0.0", "--fail", "/catalog")
+    yield server
+    server.stop()
+
+
+def test_several_targets_run_every_check_on_each(pytester: pytest.Pytester, shop, second_shop,
+                                                 mode: str) -> None:
+    pytester.makepyfile(test_smoke="""
+def test_health(prod, prod_target):
+    response = prod.get("/healthz")
+    assert response.ok and response.url.startswith(prod_target.url)
+
+def test_catalog(prod):
+    assert prod.get("/catalog").ok
+""")
+    first, second = (url.removeprefix("http://") for url in (shop.url, second_shop.url))
+    run = run_gate(pytester, mode, "--prod-url", second_shop.url, "--expect-version", "2.0.0",
+                   "--wait-ready=10", url=shop.url)
+    assert run.ret == 1, _summary(run)
+    assert run.outcomes() == {
+        f"test_smoke.py::test_health[{first}]": "passed",
+        f"test_smoke.py::test_catalog[{first}]": "passed",
+        f"test_smoke.py::test_health[{second}]": "passed",
+        f"test_smoke.py::test_catalog[{second}]": "failed",
+    }
+    targets = {t["label"]: t for t in run.report["target"]["targets"]}
+    assert targets[first]["counts"] == {"passed": 2} and targets[first]["failed_critical"] == []
+    assert targets[second]["failed_critical"] == [f"test_smoke.py::test_catalog[{second}]"]
+    assert targets[second]["url"] == second_shop.url
+    assert {c["target"] for c in run.report["checks"]} == {first, second}
+    assert f"{first} ready after" in run.output and f"{second} ready after" in run.output

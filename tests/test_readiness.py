@@ -90,7 +90,7 @@ def test_checks_start_once_the_candidate_is_ready(pytester: pytest.Pytester, dep
     run = run_gate(pytester, mode, "--expect-version", "2.0.0", "--wait-ready=30",
                    "--ready-interval", "0.2", url=deploying_shop.url)
     assert run.ret == 0, run.output
-    assert "status 503" in run.output and "candidate ready after" in run.output
+    assert "status 503" in run.output and f"{deploying_shop.url} ready after" in run.output
     assert run.report["verdict"] == "pass"
 
 

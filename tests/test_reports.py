@@ -83,7 +83,7 @@ def test_report_schema_fields(pytester: pytest.Pytester, shop) -> None:
                            "leftovers"}
     assert set(report["checks"][0]) == {"nodeid", "outcome", "critical", "synthetic",
                                         "duration_s", "message", "versions", "leftovers",
-                                        "requests", "trace_id", "trace_url"}
+                                        "requests", "trace_id", "trace_url", "target"}
     assert set(report["checks"][0]["requests"]) == {"count", "p50_ms", "p95_ms", "max_ms"}
     assert len(report["checks"][0]["trace_id"]) == 32
     assert report["duration_s"] >= 0
