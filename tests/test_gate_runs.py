@@ -465,3 +465,21 @@ def test_catalog(prod):
     assert targets[second]["url"] == second_shop.url
     assert {c["target"] for c in run.report["checks"]} == {first, second}
     assert f"{first} ready after" in run.output and f"{second} ready after" in run.output
+
+
+def test_mixed_version_rollout_fails(pytester: pytest.Pytester, mode: str) -> None:
+    """A rollout still in progress: every 2nd answer comes from the old version."""
+    from examples.shop.launch import start_shop
+
+    server = start_shop("2.0.0", "--old-version", "1.0.0", "--old-every", "2")
+    try:
+        pytester.makepyfile(test_smoke="\n".join(
+            f"def test_{i}(prod):\n    prod.get('/healthz')\n    prod.get('/catalog')\n"
+            for i in range(4)))
+        run = run_gate(pytester, mode, "--expect-version", "2.0.0", url=server.url)
+    finally:
+        server.stop()
+    assert run.ret == 1, _summary(run)
+    assert "wrong_version" in run.codes
+    observed = run.report["target"]["observed_versions"]
+    assert observed.get("1.0.0", 0) >= 1 and observed.get("2.0.0", 0) >= 1
