@@ -16,7 +16,6 @@ _PUBLIC = {
     "CredentialLeakRefusedError": "pytest_prodsmoke.errors",
     "LatencyBudgetError": "pytest_prodsmoke.errors",
     "MutationRefusedError": "pytest_prodsmoke.errors",
-    "NotConfiguredError": "pytest_prodsmoke.errors",
     "ProdsmokeError": "pytest_prodsmoke.errors",
     "Reason": "pytest_prodsmoke.gate",
     "Secret": "pytest_prodsmoke.redact",
@@ -31,7 +30,6 @@ __all__ = [
     "CredentialLeakRefusedError",
     "LatencyBudgetError",
     "MutationRefusedError",
-    "NotConfiguredError",
     "ProdsmokeError",
     "Reason",
     "Secret",
@@ -47,7 +45,6 @@ if TYPE_CHECKING:
         CredentialLeakRefusedError,
         LatencyBudgetError,
         MutationRefusedError,
-        NotConfiguredError,
         ProdsmokeError,
         WrongVersionError,
     )

@@ -41,7 +41,8 @@ def parse_command(text: str, source: str) -> tuple[str, ...]:
     try:
         argv = tuple(shlex.split(text))
     except ValueError as exc:
-        raise SettingsError(f"{source}: cannot split {text!r} into arguments: {exc}") from None
+        # The text is not echoed: a command line may carry a token (curl -H "Authorization: …").
+        raise SettingsError(f"{source}: cannot split the command into arguments: {exc}") from None
     if not argv:
         raise SettingsError(f"{source}: empty command")
     if shutil.which(argv[0]) is None:

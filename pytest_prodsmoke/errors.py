@@ -9,10 +9,6 @@ class SettingsError(ProdsmokeError):
     """A configuration value is invalid; the message names the option and the bad value."""
 
 
-class NotConfiguredError(ProdsmokeError):
-    """A fixture needs a target that was not configured (e.g. ``baseline`` without a URL)."""
-
-
 class WrongVersionError(ProdsmokeError, AssertionError):
     """A response came from another version than the one the run expects.
 

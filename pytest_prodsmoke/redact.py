@@ -106,10 +106,6 @@ class SecretRegistry:
             if len(self._values) != before:
                 self._pattern = None
 
-    def add_all(self, values: Iterable[str | Secret | None]) -> None:
-        for value in values:
-            self.add(value)
-
     def add_forms(self, forms: Iterable[str]) -> None:
         """Add already-encoded forms as they are (another process's ``values()``)."""
         with self._lock:

@@ -55,8 +55,10 @@ def format_request_log(records: Sequence[ResponseRecord], trace_url: str | None,
                        limit: int = 50) -> str:
     """One line per request: method, path (no query: it may carry secrets), status, latency,
     version that answered, trace id."""
-    lines = [f"{len(records)} request{'s' if len(records) != 1 else ''}"
-             + (f"; trace: {trace_url}" if trace_url else "")]
+    trace_id = next((r.trace_id for r in records if r.trace_id), "")
+    where = (f"; trace: {trace_url}" if trace_url
+             else f"; trace id {trace_id}" if trace_id else "")
+    lines = [f"{len(records)} request{'s' if len(records) != 1 else ''}{where}"]
     shown = records[-limit:]
     if len(records) > limit:
         lines.append(f"... {len(records) - limit} earlier requests not shown")
