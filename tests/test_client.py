@@ -87,3 +87,36 @@ def test_shared_adapter_survives_close(shop) -> None:
     second = ProdClient(shop.url, adapter=adapter)
     assert second.get("/healthz").ok
     adapter.close()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/x", "https://shop.example/y",
+                                 "http://internal.example:81/z"])
+@pytest.mark.parametrize("no_proxy_arg", [None, "shop.example"])
+def test_environment_settings_match_requests(monkeypatch, url: str, no_proxy_arg) -> None:
+    # ProdClient caches the environment's proxies per origin; the result must be requests' own.
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("HTTPS_PROXY", "http://tls-proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example,127.0.0.1")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
+    client, plain = ProdClient("http://127.0.0.1:1"), requests.Session()
+    proxies = {} if no_proxy_arg is None else {"no_proxy": no_proxy_arg}
+    for _ in range(2):  # the second call answers from the cache
+        for verify in (True, None, False, "/ca.pem"):
+            assert client.merge_environment_settings(url, dict(proxies), None, verify, None) == \
+                plain.merge_environment_settings(url, dict(proxies), None, verify, None)
+    client.trust_env = plain.trust_env = False
+    assert client.merge_environment_settings(url, {}, None, None, None) == \
+        plain.merge_environment_settings(url, {}, None, None, None)
+
+
+def test_environment_proxy_is_used_for_a_real_request(shop, monkeypatch) -> None:
+    # An HTTP proxy receives the absolute URL; the example shop answers it (404 for the odd path),
+    # which proves the request went to the proxy and not to the unresolvable host.
+    monkeypatch.setenv("HTTP_PROXY", shop.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = ProdClient("http://unresolvable.invalid", retries=0, timeout_s=5)
+    assert client.get("/healthz").status_code in (200, 404)
+    monkeypatch.setenv("NO_PROXY", "unresolvable.invalid")
+    with pytest.raises(requests.ConnectionError):
+        ProdClient("http://unresolvable.invalid", retries=0, timeout_s=5).get("/healthz")

@@ -1,0 +1,203 @@
+"""Canary comparison: is the candidate worse than the baseline? Plain data in, plain data out.
+
+A canary check runs the same check N times against each side. Each run is a ``Sample``: did
+the check pass, and how long did its requests take. ``judge`` returns pass, fail or
+inconclusive, with every number behind the answer:
+
+- **fail** when the candidate's error rate is significantly higher (one-sided Fisher exact
+  test), or above ``max_error_rate`` whatever the baseline does, or its latency is significantly
+  higher (one-sided Mann-Whitney U) *and* materially so: its median above the baseline's by
+  more than ``max_slowdown`` (relative) and ``min_slowdown_ms`` (absolute). The effect bound is
+  Kayenta's idea: with many samples a 1 % slowdown is significant but not worth a rollback.
+- **inconclusive** when either side has fewer than ``min_samples`` samples or latency values.
+  Inconclusive is never a pass: the check fails and says so.
+- **pass** otherwise.
+
+Latency outliers beyond 3 IQR are dropped first on each side (Kayenta's rule), and reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+from pytest_prodsmoke.compare.stats import (
+    fisher_exact_greater,
+    mann_whitney_u,
+    quantile,
+    remove_outliers,
+)
+
+CanaryVerdict = Literal["pass", "fail", "inconclusive"]
+
+
+@dataclass(frozen=True)
+class CanaryPolicy:
+    samples: int = 30  # runs per side
+    min_samples: int = 20  # fewer per side (or fewer latency values) is inconclusive
+    confidence: float = 0.95  # a difference counts when p < 1 - confidence
+    max_slowdown: float = 0.20  # the candidate's median may be up to 20 % higher ...
+    min_slowdown_ms: float = 5.0  # ... and up to 5 ms higher, before "slower" can fail
+    max_error_rate: float = 0.10  # above this the candidate fails, whatever the baseline does
+
+    @property
+    def alpha(self) -> float:
+        return 1.0 - self.confidence
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> CanaryPolicy:
+        """This policy with marker arguments applied; ValueError names a bad one."""
+        known = {f.name: f.type for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for name, raw in overrides.items():
+            if name not in known:
+                raise ValueError(f"unknown argument {name}= (known: {', '.join(known)})")
+            changes[name] = raw
+        return validate_policy(replace(self, **changes))
+
+
+def validate_policy(policy: CanaryPolicy) -> CanaryPolicy:
+    def number(name: str, low: float, high: float, whole: bool = False) -> Any:
+        value = getattr(policy, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or \
+                (whole and not float(value).is_integer()) or not (low <= value <= high):
+            kind = "a whole number" if whole else "a number"
+            raise ValueError(f"{name}={value!r} is not {kind} from {low:g} to {high:g}")
+        return int(value) if whole else float(value)
+
+    checked = CanaryPolicy(
+        samples=number("samples", 1, 100_000, whole=True),
+        min_samples=number("min_samples", 2, 100_000, whole=True),
+        confidence=number("confidence", 0.5, 0.9999),
+        max_slowdown=number("max_slowdown", 0, 100),
+        min_slowdown_ms=number("min_slowdown_ms", 0, 3_600_000),
+        max_error_rate=number("max_error_rate", 0, 1),
+    )
+    return checked
+
+
+@dataclass(frozen=True)
+class Sample:
+    ok: bool
+    latency_ms: float | None  # None: the run made no request
+
+
+@dataclass(frozen=True)
+class SideSummary:
+    samples: int
+    errors: int
+    error_rate: float
+    latency_values: int  # after outlier removal
+    outliers_removed: int
+    median_ms: float | None
+    p95_ms: float | None
+
+
+@dataclass(frozen=True)
+class CanaryResult:
+    verdict: CanaryVerdict
+    reasons: tuple[str, ...]
+    baseline: SideSummary
+    candidate: SideSummary
+    error_p_value: float
+    u: float | None
+    latency_p_value: float | None
+    policy: CanaryPolicy
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the gate report: every number behind the verdict, rounded for reading."""
+        data = asdict(self)
+        return _rounded(data)
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def summarize(samples: Sequence[Sample]) -> tuple[SideSummary, list[float]]:
+    errors = sum(1 for s in samples if not s.ok)
+    latencies = [s.latency_ms for s in samples if s.latency_ms is not None]
+    kept = remove_outliers(latencies)
+    return SideSummary(
+        samples=len(samples),
+        errors=errors,
+        error_rate=errors / len(samples) if samples else 0.0,
+        latency_values=len(kept),
+        outliers_removed=len(latencies) - len(kept),
+        median_ms=quantile(kept, 0.5) if kept else None,
+        p95_ms=quantile(kept, 0.95) if kept else None,
+    ), kept
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.1f}%"
+
+
+def judge(baseline: Sequence[Sample], candidate: Sequence[Sample],
+          policy: CanaryPolicy) -> CanaryResult:
+    base, base_latency = summarize(baseline)
+    cand, cand_latency = summarize(candidate)
+    error_p = fisher_exact_greater(cand.errors, cand.samples, base.errors, base.samples)
+    failures: list[str] = []
+    unknowns: list[str] = []
+
+    if min(base.samples, cand.samples) < policy.min_samples:
+        unknowns.append(f"too few samples: baseline {base.samples}, candidate {cand.samples}, "
+                        f"at least {policy.min_samples} per side are needed")
+    if cand.samples and error_p < policy.alpha and cand.error_rate > base.error_rate:
+        failures.append(f"error rate {_pct(cand.error_rate)} vs baseline "
+                        f"{_pct(base.error_rate)} is significantly higher "
+                        f"(Fisher exact p={error_p:.4f} < {policy.alpha:g})")
+    if cand.samples and cand.error_rate > policy.max_error_rate:
+        failures.append(f"error rate {_pct(cand.error_rate)} is above the allowed "
+                        f"{_pct(policy.max_error_rate)} (baseline {_pct(base.error_rate)})")
+
+    u: float | None = None
+    latency_p: float | None = None
+    if min(len(base_latency), len(cand_latency)) < policy.min_samples:
+        if not unknowns:
+            unknowns.append(f"too little latency data: baseline {len(base_latency)}, candidate "
+                            f"{len(cand_latency)} values, at least {policy.min_samples} per side "
+                            "are needed")
+    else:
+        test = mann_whitney_u(cand_latency, base_latency)
+        u, latency_p = test.u, test.p_value
+        assert base.median_ms is not None and cand.median_ms is not None
+        slower_by = cand.median_ms - base.median_ms
+        material = (cand.median_ms > base.median_ms * (1 + policy.max_slowdown)
+                    and slower_by > policy.min_slowdown_ms)
+        if latency_p < policy.alpha and material:
+            failures.append(
+                f"latency is significantly higher: median {cand.median_ms:.1f} ms vs baseline "
+                f"{base.median_ms:.1f} ms (+{slower_by:.1f} ms; Mann-Whitney U={u:g}, "
+                f"p={latency_p:.4f} < {policy.alpha:g}; allowed +{policy.max_slowdown:.0%} "
+                f"and +{policy.min_slowdown_ms:g} ms)")
+
+    verdict: CanaryVerdict = "fail" if failures else "inconclusive" if unknowns else "pass"
+    return CanaryResult(verdict, tuple(failures or unknowns), base, cand, error_p, u, latency_p,
+                        policy)
+
+
+def describe(result: CanaryResult) -> str:
+    """The numbers behind a verdict, for the terminal."""
+    def side(name: str, summary: SideSummary) -> str:
+        median = "-" if summary.median_ms is None else f"{summary.median_ms:.1f} ms"
+        p95 = "-" if summary.p95_ms is None else f"{summary.p95_ms:.1f} ms"
+        return (f"  {name:9} samples {summary.samples}, errors {summary.errors} "
+                f"({_pct(summary.error_rate)}), median {median}, p95 {p95}"
+                + (f", {summary.outliers_removed} outliers dropped"
+                   if summary.outliers_removed else ""))
+
+    stats = f"  error rate p={result.error_p_value:.4f}"
+    if result.latency_p_value is not None:
+        stats += f"; latency Mann-Whitney U={result.u:g}, p={result.latency_p_value:.4f}"
+    lines = [f"canary {result.verdict.upper()}: " + "; ".join(result.reasons)
+             if result.reasons else f"canary {result.verdict.upper()}",
+             side("baseline", result.baseline), side("candidate", result.candidate), stats]
+    return "\n".join(lines)
