@@ -13,6 +13,10 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "CheckResult": "pytest_prodsmoke.gate",
+    "Comparison": "pytest_prodsmoke.compare.diff",
+    "Difference": "pytest_prodsmoke.compare.diff",
+    "ParallelRunMismatch": "pytest_prodsmoke.errors",
+    "VariantMismatchError": "pytest_prodsmoke.errors",
     "CredentialLeakRefusedError": "pytest_prodsmoke.errors",
     "LatencyBudgetError": "pytest_prodsmoke.errors",
     "MutationRefusedError": "pytest_prodsmoke.errors",
@@ -27,12 +31,16 @@ _PUBLIC = {
 
 __all__ = [
     "CheckResult",
+    "Comparison",
     "CredentialLeakRefusedError",
+    "Difference",
     "LatencyBudgetError",
     "MutationRefusedError",
+    "ParallelRunMismatch",
     "ProdsmokeError",
     "Reason",
     "Secret",
+    "VariantMismatchError",
     "Verdict",
     "WrongVersionError",
     "__version__",
@@ -41,11 +49,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from pytest_prodsmoke.compare.diff import Comparison, Difference
     from pytest_prodsmoke.errors import (
         CredentialLeakRefusedError,
         LatencyBudgetError,
         MutationRefusedError,
+        ParallelRunMismatch,
         ProdsmokeError,
+        VariantMismatchError,
         WrongVersionError,
     )
     from pytest_prodsmoke.gate import CheckResult, Reason, Verdict

@@ -12,25 +12,33 @@ from typing import Any
 
 import pytest
 
-from pytest_prodsmoke.errors import LatencyBudgetError
+from pytest_prodsmoke.compare.canary import CanaryPolicy
+from pytest_prodsmoke.errors import LatencyBudgetError, VariantMismatchError
 from pytest_prodsmoke.fixtures import (
     LATENCY_KEY,
     LEFTOVERS_KEY,
+    MARKER_ERROR_KEY,
+    PARALLEL_KEY,
     RECORDS_KEY,
     SYNTHETIC_KEY,
     TRACE_ID_KEY,
+    VARIANT_KEY,
     ProcessState,
 )
 from pytest_prodsmoke.interrupts import TermSignalHandler
 from pytest_prodsmoke.properties import (
     MISSING_VERSION,
+    PROP_CANARY,
     PROP_CRITICAL,
     PROP_LEFTOVERS,
+    PROP_MISMATCHES,
+    PROP_PARALLEL,
     PROP_REQUESTS,
     PROP_SYNTHETIC,
     PROP_TARGET,
     PROP_TRACE_ID,
     PROP_TRACE_URL,
+    PROP_VARIANT,
     PROP_VERSIONS,
 )
 from pytest_prodsmoke.redact import REGISTRY
@@ -46,9 +54,13 @@ from pytest_prodsmoke.tagging import new_trace_id
 WORKER_SECRETS_KEY = "prodsmoke_secrets"
 # Properties this plugin writes from values that cannot hold secrets (flags, counts, ids).
 _OWN_SAFE_PROPERTIES = frozenset({PROP_CRITICAL, PROP_SYNTHETIC, PROP_VERSIONS, PROP_TRACE_ID,
-                                  PROP_REQUESTS, PROP_TARGET})
+                                  PROP_REQUESTS, PROP_TARGET, PROP_PARALLEL, PROP_MISMATCHES,
+                                  PROP_CANARY, PROP_VARIANT})
 FAILED_KEY = pytest.StashKey[bool]()
 CRITICAL_KEY = pytest.StashKey[bool]()
+CANARY_KEY = pytest.StashKey[CanaryPolicy]()  # @pytest.mark.canary, validated
+CANARY_RESULT_KEY = pytest.StashKey[dict[str, Any]]()
+VARIANT_FIXTURE = "prodsmoke_variant"
 STOP_FILE = "fail-fast-stop"  # in the run directory shared by all processes of the run
 
 
@@ -152,6 +164,22 @@ class CheckMarking:
             if callspec is not None and "prodsmoke_target" in callspec.params:
                 label = str(callspec.params["prodsmoke_target"])
                 item.user_properties.append((PROP_TARGET, label))
+            if callspec is not None and VARIANT_FIXTURE in callspec.params:
+                variant = str(callspec.params[VARIANT_FIXTURE])
+                item.stash[VARIANT_KEY] = variant
+                item.user_properties.append((PROP_VARIANT, variant))
+                routing = self.state.settings.variant
+                if routing is None or (routing.request_header is None and routing.cookie is None):
+                    item.stash[MARKER_ERROR_KEY] = (
+                        "@pytest.mark.variants needs a way to assign the variant: set ini "
+                        "prodsmoke_variant_header or prodsmoke_variant_cookie")
+                elif routing.response_header is None and routing.field is None:
+                    item.stash[MARKER_ERROR_KEY] = (
+                        "@pytest.mark.variants needs a way to confirm the variant served: set "
+                        "ini prodsmoke_variant_response_header or prodsmoke_variant_field")
+            canary = item.get_closest_marker("canary")
+            if canary is not None:
+                self._stash_canary_policy(item, canary)
             if allure:
                 # Labels through allure-pytest's own marker: no allure import in user code.
                 # (noncritical and synthetic, argument-less markers, become Allure tags.)
@@ -163,6 +191,49 @@ class CheckMarking:
                     trace_id = item.stash[TRACE_ID_KEY] = new_trace_id()
                     item.add_marker(pytest.mark.allure_link(
                         trace_link(trace_template, trace_id), link_type="link", name="trace"))
+
+    def _stash_canary_policy(self, item: pytest.Item, marker: pytest.Mark) -> None:
+        if marker.args:
+            item.stash[MARKER_ERROR_KEY] = ("@pytest.mark.canary takes keyword arguments only, "
+                                            "e.g. canary(samples=50)")
+            return
+        if not isinstance(item, pytest.Function):
+            item.stash[MARKER_ERROR_KEY] = "@pytest.mark.canary works on test functions only"
+            return
+        try:
+            item.stash[CANARY_KEY] = self.state.settings.canary.with_overrides(marker.kwargs)
+        except ValueError as exc:
+            item.stash[MARKER_ERROR_KEY] = f"@pytest.mark.canary: {exc}"
+
+    @pytest.hookimpl
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        marker = metafunc.definition.get_closest_marker("variants")
+        if marker is None:
+            return
+        names = [str(name) for name in marker.args]
+        if not names or len(set(names)) != len(names) or not all(n.strip() for n in names):
+            raise ValueError(f"@pytest.mark.variants needs distinct, non-empty variant names; "
+                             f"got {list(marker.args)!r}")
+        # The autouse prodsmoke_variant fixture is parametrized per check (function scope, so
+        # checks keep their order): test_x[A], test_x[B].
+        metafunc.parametrize(VARIANT_FIXTURE, names, indirect=True, ids=names, scope="function")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        policy = pyfuncitem.stash.get(CANARY_KEY, None)
+        if policy is None:
+            return None
+        from pytest_prodsmoke.canary_runs import run_canary
+
+        __tracebackhide__ = True
+        factory = self.state.baseline_client
+        assert factory is not None
+        baseline = factory("a canary check")
+        result, failure = run_canary(pyfuncitem, policy, baseline, pyfuncitem.stash[RECORDS_KEY])
+        pyfuncitem.stash[CANARY_RESULT_KEY] = result.as_dict()
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
+        return True
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector
@@ -176,6 +247,9 @@ class CheckMarking:
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         result = yield  # a failing check keeps its own failure
         settings = self.state.settings
+        variant = item.stash.get(VARIANT_KEY, None)
+        if variant is not None:
+            self._require_variant_confirmed(variant)
         if settings.version_header is None and settings.version_path is not None:
             self._check_version_endpoint(item)
         budget = item.stash.get(LATENCY_KEY, (None, None))
@@ -191,6 +265,19 @@ class CheckMarking:
                     f"{p95_budget:g} ms (slowest: {slowest.method} {slowest.path}, "
                     f"{slowest.elapsed_s * 1000:.0f} ms)")
         return result
+
+    def _require_variant_confirmed(self, variant: str) -> None:
+        """Fail closed: an A/B check passes only if an answer positively named its variant."""
+        __tracebackhide__ = True
+        if any(c.variant_confirmed for c in self.state.clients if c.target == "candidate"):
+            return
+        routing = self.state.settings.variant
+        assert routing is not None
+        where = " or ".join(filter(None, [
+            f"response header {routing.response_header}" if routing.response_header else "",
+            f"JSON field {routing.field!r}" if routing.field else ""]))
+        raise VariantMismatchError(f"no answer of the candidate confirmed variant {variant!r} "
+                                   f"(looked for {where})")
 
     def _check_version_endpoint(self, item: pytest.Item) -> None:
         """No version header to pin each response: ask the version endpoint once after a check
@@ -268,6 +355,13 @@ class CheckMarking:
             report.user_properties.append((PROP_VERSIONS, json.dumps(dict(versions))))
         if records:
             report.user_properties.append((PROP_REQUESTS, json.dumps(latency_summary(records))))
+        parallel = item.stash.get(PARALLEL_KEY, None)
+        if parallel is not None:
+            report.user_properties.append((PROP_PARALLEL, json.dumps(parallel.as_dict())))
+            report.user_properties.append((PROP_MISMATCHES, str(parallel.mismatches)))
+        canary = item.stash.get(CANARY_RESULT_KEY, None)
+        if canary is not None:
+            report.user_properties.append((PROP_CANARY, json.dumps(canary)))
         leftovers = item.stash.get(LEFTOVERS_KEY, None)
         if leftovers:
             report.user_properties.append((PROP_LEFTOVERS, json.dumps(

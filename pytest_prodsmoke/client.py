@@ -28,12 +28,13 @@ from pytest_prodsmoke.errors import (
     CredentialLeakRefusedError,
     LatencyBudgetError,
     MutationRefusedError,
+    VariantMismatchError,
     WrongVersionError,
 )
 from pytest_prodsmoke.properties import MISSING_VERSION
 from pytest_prodsmoke.ratelimit import SharedRateLimiter
 from pytest_prodsmoke.redact import Secret, SecretRegistry
-from pytest_prodsmoke.settings import display_url
+from pytest_prodsmoke.settings import VariantRouting, display_url
 from pytest_prodsmoke.tagging import BAGGAGE, header_safe, new_span_id, sign, traceparent
 
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -108,6 +109,7 @@ class CheckContext:
     synthetic: bool = False
     uses_fake_user: bool = False
     latency_max_ms: float | None = None  # every request of the check must be faster
+    variant: str | None = None  # the A/B variant the check is assigned (@pytest.mark.variants)
 
     @functools.cached_property
     def check_header_value(self) -> str:
@@ -164,8 +166,12 @@ class ProdClient(requests.Session):
         credentials: SecretRegistry | None = None,
         credential_hosts: Iterable[str] = (),
         verify: bool | str = True,
+        variant_routing: VariantRouting | None = None,
     ) -> None:
         super().__init__()
+        self.variant_routing = variant_routing
+        self.variant_confirmed = 0  # answers of this check that named its assigned variant
+        self._base_origin = origin(base_url)
         self.read_only = read_only
         self.context = CheckContext()
         self.tags = tags or TrafficTags()
@@ -200,6 +206,7 @@ class ProdClient(requests.Session):
         starts from the configured state.
         """
         self.context = context or CheckContext()
+        self.variant_confirmed = 0
         self.headers = self._default_headers.copy()
         self.cookies.clear()
         self.auth = None
@@ -275,7 +282,36 @@ class ProdClient(requests.Session):
                 f"{record.method} {record.path}: answered by version {seen}, "
                 f"expected {self.expected_version}"
             )
+        if self.context.variant is not None and self.variant_routing is not None:
+            self._hold_to_variant(response, record)
         return response
+
+    def _hold_to_variant(self, response: requests.Response, record: ResponseRecord) -> None:
+        """An answer that names a variant must name the check's own (A/B assignment works)."""
+        __tracebackhide__ = True
+        routing = self.variant_routing
+        assert routing is not None
+        if origin(response.url or "") != self._base_origin:
+            return
+        served: str | None = None
+        if routing.response_header is not None:
+            served = response.headers.get(routing.response_header)
+        if served is None and routing.field is not None and \
+                "json" in response.headers.get("Content-Type", ""):
+            from pytest_prodsmoke.readiness import json_field
+
+            try:
+                found = json_field(response.json(), routing.field)
+            except ValueError:
+                found = None
+            served = None if found is None else str(found)
+        if served is None:
+            return
+        if served != self.context.variant:
+            raise VariantMismatchError(
+                f"{record.method} {record.path}: served variant {served!r}, but the check was "
+                f"assigned {self.context.variant!r} (the A/B assignment is broken)")
+        self.variant_confirmed += 1
 
     def merge_environment_settings(  # type: ignore[override]
         self, url: str, proxies: dict[str, str] | None, stream: bool | None,
@@ -362,6 +398,15 @@ class ProdClient(requests.Session):
         if context.trace_id:
             headers["traceparent"] = traceparent(context.trace_id, new_span_id())
         headers["baggage"] = BAGGAGE
+        if context.variant is not None and self.variant_routing is not None and \
+                origin(request.url or "") == self._base_origin:
+            routing = self.variant_routing
+            if routing.request_header is not None:
+                headers[routing.request_header] = context.variant
+            if routing.cookie is not None:
+                cookie = f"{routing.cookie}={context.variant}"
+                headers["Cookie"] = f"{headers['Cookie']}; {cookie}" if headers.get(
+                    "Cookie") else cookie
         if tags.run_id:
             headers[tags.run_header] = tags.run_id
         if context.check_id:

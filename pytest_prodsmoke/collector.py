@@ -14,13 +14,16 @@ from typing import Any
 
 from pytest_prodsmoke.gate import CollectionProblem, PhaseEvent, RunFacts
 from pytest_prodsmoke.properties import (
+    PROP_CANARY,
     PROP_CRITICAL,
     PROP_LEFTOVERS,
+    PROP_PARALLEL,
     PROP_REQUESTS,
     PROP_SYNTHETIC,
     PROP_TARGET,
     PROP_TRACE_ID,
     PROP_TRACE_URL,
+    PROP_VARIANT,
     PROP_VERSIONS,
 )
 from pytest_prodsmoke.settings import Settings
@@ -46,6 +49,16 @@ def short_message(longrepr: Any) -> str:
 
 def _properties(report: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in getattr(report, "user_properties", ()) or ()}
+
+
+def _json_object(props: Mapping[str, str], name: str) -> Mapping[str, Any] | None:
+    if name not in props:
+        return None
+    try:
+        value = json.loads(props[name])
+    except ValueError:
+        value = None
+    return value if isinstance(value, dict) else {"unreadable": props[name][:200]}
 
 
 def event_from_report(report: Any) -> PhaseEvent:
@@ -84,6 +97,9 @@ def event_from_report(report: Any) -> PhaseEvent:
         trace_url=props.get(PROP_TRACE_URL, ""),
         requests=requests,
         target=props.get(PROP_TARGET, ""),
+        parallel_run=_json_object(props, PROP_PARALLEL),
+        canary=_json_object(props, PROP_CANARY),
+        variant=props.get(PROP_VARIANT, ""),
     )
 
 

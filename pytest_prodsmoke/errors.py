@@ -27,3 +27,11 @@ class CredentialLeakRefusedError(ProdsmokeError):
 
 class LatencyBudgetError(ProdsmokeError, AssertionError):
     """A request (or a check's p95) took longer than its latency budget."""
+
+
+class ParallelRunMismatch(ProdsmokeError, AssertionError):
+    """The candidate answered a parallel-run request differently from the baseline."""
+
+
+class VariantMismatchError(ProdsmokeError, AssertionError):
+    """The service served another A/B variant than the one the check was assigned."""

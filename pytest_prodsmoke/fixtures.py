@@ -8,7 +8,7 @@ the clients, the check currently running, the fake-user leases and the login tok
 from __future__ import annotations
 
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from pytest_prodsmoke.client import (
 )
 from pytest_prodsmoke.errors import ProdsmokeError
 from pytest_prodsmoke.inactive import NO_URL
+from pytest_prodsmoke.parallel import ParallelRun, ParallelStats
 from pytest_prodsmoke.ratelimit import SharedRateLimiter
 from pytest_prodsmoke.redact import REGISTRY, Secret, SecretRegistry
 from pytest_prodsmoke.settings import Settings, Target
@@ -39,6 +40,9 @@ SYNTHETIC_KEY = pytest.StashKey[bool]()  # set at collection, read once per chec
 TRACE_ID_KEY = pytest.StashKey[str]()  # chosen at collection when Allure needs it early
 # (max_ms, p95_ms) from @pytest.mark.latency, or a message saying what is wrong with the marker.
 LATENCY_KEY = pytest.StashKey["tuple[float | None, float | None] | str"]()
+PARALLEL_KEY = pytest.StashKey[ParallelStats]()  # counts of a check's parallel requests
+VARIANT_KEY = pytest.StashKey[str]()  # the A/B variant of a @pytest.mark.variants check
+MARKER_ERROR_KEY = pytest.StashKey[str]()  # a misused marker, found at collection: fails setup
 
 
 
@@ -58,6 +62,9 @@ class ProcessState:
         self.context: CheckContext | None = None
         self.clients: list[ProdClient] = []
         self.pool: HTTPAdapter | None = None  # one per process, shared: keep-alive
+        # Set by make_fixtures: the clients of this process, made on first use.
+        self.candidate_client: Callable[..., ProdClient] | None = None
+        self.baseline_client: Callable[..., ProdClient] | None = None
         self.credentials = SecretRegistry()  # fake-user secrets: only to the targets
         self.login_tokens: dict[str, Secret | None] = {}
         self.limiter = (SharedRateLimiter(run_dir / "rate", settings.max_rps)
@@ -75,12 +82,15 @@ class ProcessState:
         budget = item.stash.get(LATENCY_KEY, (None, None))
         if isinstance(budget, str):
             pytest.fail(budget, pytrace=False)
+        if MARKER_ERROR_KEY in item.stash:
+            pytest.fail(item.stash[MARKER_ERROR_KEY], pytrace=False)
         context = CheckContext(
             check_id=item.nodeid,
             trace_id=item.stash.get(TRACE_ID_KEY, None) or new_trace_id(),
             synthetic=item.stash.get(SYNTHETIC_KEY, False),
             uses_fake_user="fake_user" in getattr(item, "fixturenames", ()),
             latency_max_ms=budget[0] if budget[0] is not None else self.settings.latency_max_ms,
+            variant=item.stash.get(VARIANT_KEY, None),
         )
         for client in self.clients:
             client.reset_for_check(context)
@@ -101,8 +111,9 @@ class ProcessState:
                              check_header=settings.check_header,
                              signing_key=settings.signing_key),
             limiter=self.limiter, credentials=self.credentials,
-            credential_hosts=[*settings.prod_urls, *filter(None, [settings.baseline_url])],
-            verify=settings.tls_verify, **options,
+            credential_hosts=[*settings.prod_urls,
+                              *filter(None, [settings.baseline_url, settings.baseline2_url])],
+            verify=settings.tls_verify, variant_routing=settings.variant, **options,
         )
         if self.context is not None:
             client.reset_for_check(self.context)
@@ -172,15 +183,65 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
             _require_gate(settings, "prod")
             return candidate_client()
 
+    baselines: dict[str, ProdClient] = {}
+
+    def baseline_client(what: str = "the baseline fixture", second: bool = False) -> ProdClient:
+        """The client of the baseline (or of the second baseline), made on first use."""
+        if settings.baseline_url is None:
+            pytest.fail(f"{what} needs a baseline URL: pass --baseline-url URL (or set "
+                        "PRODSMOKE_BASELINE_URL, or ini prodsmoke_baseline_url)", pytrace=False)
+        label = "baseline2" if second else "baseline"
+        url = settings.baseline2_url if second else settings.baseline_url
+        if label not in baselines:
+            assert url is not None
+            baselines[label] = state.new_client(url, label)
+        return baselines[label]
+
+    state.baseline_client = baseline_client
+    state.candidate_client = candidate_client
+
     @pytest.fixture(scope="session")
     def baseline() -> ProdClient:
         """A requests.Session bound to the released version (``--baseline-url``)."""
-        _require_gate(settings, "baseline")
-        if settings.baseline_url is None:
-            pytest.fail("the baseline fixture needs a baseline URL: pass --baseline-url URL (or "
-                        "set PRODSMOKE_BASELINE_URL, or ini prodsmoke_baseline_url)",
+        return baseline_client()
+
+    @pytest.fixture
+    def parallel_run() -> ParallelRun:
+        """The same request to the baseline and the candidate at once: ``parallel_run.get(
+        "/catalog")`` fails the check when the answers differ and returns the candidate's."""
+        from pytest_prodsmoke.compare.diff import PatternError
+
+        item = state.current
+        baseline_client("the parallel_run fixture")
+        marker = item.get_closest_marker("parallel_run") if item is not None else None
+        options = dict(marker.kwargs) if marker is not None else {}
+        unknown = set(options) - {"ignore", "learn_noise", "headers"}
+        if unknown or (marker is not None and marker.args):
+            pytest.fail("@pytest.mark.parallel_run takes only ignore=[paths], learn_noise=bool "
+                        f"and headers=[names]; got {sorted(unknown) or list(marker.args)}",
                         pytrace=False)
-        return state.new_client(settings.baseline_url, "baseline")
+        ignore = options.get("ignore", ())
+        headers = options.get("headers", settings.compare_headers)
+        if isinstance(ignore, str) or isinstance(headers, str):
+            pytest.fail("@pytest.mark.parallel_run: ignore= and headers= take lists of strings",
+                        pytrace=False)
+        stats = ParallelStats()
+        if item is not None:
+            stats = item.stash.setdefault(PARALLEL_KEY, stats)
+
+        def judge(method: str, url: str, baseline: Any, candidate: Any, comparison: Any) -> Any:
+            return hook.pytest_prodsmoke_compare(item=item, method=method, url=url,
+                                                 baseline=baseline, candidate=candidate,
+                                                 comparison=comparison)
+
+        try:
+            return ParallelRun(
+                candidate_client(), baseline_client(),
+                baseline_client(second=True) if settings.baseline2_url else None,
+                learn_noise=bool(options.get("learn_noise", settings.learn_noise)),
+                ignore=list(ignore), compare_headers=list(headers), stats=stats, judge=judge)
+        except PatternError as exc:
+            pytest.fail(f"@pytest.mark.parallel_run: {exc}", pytrace=False)
 
     if prodsmoke_target is not None:
         @pytest.fixture(scope="session")
@@ -246,12 +307,21 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
             names = "; ".join(f"{left.description} ({left.error})" for left in undo.leftovers)
             pytest.fail(f"cleanup left fake data in production: {names}", pytrace=False)
 
+    @pytest.fixture(scope="session", autouse=True)
+    def prodsmoke_variant(request: pytest.FixtureRequest) -> str | None:
+        """The A/B variant this check runs as (``@pytest.mark.variants("A", "B")``), or None.
+
+        Autouse so that the variants marker can parametrize it; unparametrized it costs a
+        cached lookup per check.
+        """
+        return getattr(request, "param", None)
+
     def pytest_unconfigure() -> None:
         state.close()
 
     module = types.ModuleType("pytest_prodsmoke.fixtures_of_this_run")
-    for function in (prod, baseline, prod_target, fake_user, cleanup, pytest_unconfigure,
-                     prodsmoke_target):
+    for function in (prod, baseline, parallel_run, prod_target, fake_user, cleanup,
+                     prodsmoke_variant, pytest_unconfigure, prodsmoke_target):
         if function is not None:
             setattr(module, function.__name__, function)
     return module

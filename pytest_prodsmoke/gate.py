@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 Status = Literal["pass", "degraded", "fail"]
 
@@ -45,6 +45,9 @@ HOOK_ERROR = "hook_error"
 COMMAND_FAILED = "command_failed"
 NOT_READY = "not_ready"
 LEFTOVERS = "leftovers"
+PARALLEL_RUN_MISMATCH = "parallel_run_mismatch"
+CANARY_FAILED = "canary_failed"
+CANARY_INCONCLUSIVE = "canary_inconclusive"
 PYTEST_STATUS = "pytest_status"
 # Reasons that only degrade.
 NONCRITICAL_FAILED = "noncritical_failed"
@@ -76,6 +79,9 @@ class PhaseEvent:
     trace_url: str = ""
     requests: Mapping[str, float] | None = None  # count, p50_ms, p95_ms, max_ms
     target: str = ""  # label of the target, when the run has several
+    parallel_run: Mapping[str, Any] | None = None  # requests, mismatches, noise, ignored
+    canary: Mapping[str, Any] | None = None  # verdict, reasons, numbers
+    variant: str = ""  # the A/B variant the check ran as
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,9 @@ class CheckResult:
     trace_url: str = ""
     requests: Mapping[str, float] = field(default_factory=dict)
     target: str = ""
+    parallel_run: Mapping[str, Any] | None = None
+    canary: Mapping[str, Any] | None = None
+    variant: str = ""
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,9 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
         trace_url=next((e.trace_url for e in events if e.trace_url), ""),
         requests=dict(next((e.requests for e in events if e.requests), {})),
         target=next((e.target for e in events if e.target), ""),
+        parallel_run=next((e.parallel_run for e in events if e.parallel_run), None),
+        canary=next((e.canary for e in events if e.canary), None),
+        variant=next((e.variant for e in events if e.variant), ""),
     )
 
 
@@ -259,6 +271,21 @@ def decide(facts: RunFacts) -> Verdict:
     if broken_critical:
         add(CHECK_FAILED, f"{_plural(len(broken_critical), 'critical check')} failed: "
                           f"{_names(broken_critical)}", broken_critical)
+        # What kind of comparison failed, for pipelines that react differently (e.g. rerun an
+        # inconclusive canary with more samples).
+        mismatched = [c for c in broken_critical
+                      if c.parallel_run and c.parallel_run.get("mismatches")]
+        if mismatched:
+            add(PARALLEL_RUN_MISMATCH, "the candidate answered differently from the baseline in "
+                f"{_names(mismatched)}", mismatched)
+        for code, word in ((CANARY_FAILED, "fail"), (CANARY_INCONCLUSIVE, "inconclusive")):
+            judged = [c for c in broken_critical if c.canary and c.canary.get("verdict") == word]
+            if judged:
+                detail = "; ".join(f"{c.nodeid}: {', '.join(c.canary.get('reasons', []))}"
+                                   for c in judged[:3] if c.canary)
+                what = ("found the candidate worse" if word == "fail"
+                        else "was inconclusive, which is never a pass")
+                add(code, f"canary {what}: {detail}", judged)
 
     crashed = [c for c in checks if c.outcome == CRASHED]
     if facts.crashed_workers or crashed:

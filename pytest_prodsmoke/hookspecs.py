@@ -1,5 +1,6 @@
-"""Hooks that a conftest.py or another plugin may implement. All are called on the process that
-owns the gate: the xdist controller, or the only process."""
+"""Hooks that a conftest.py or another plugin may implement. Each says in which process it is
+called: the one that owns the gate (the xdist controller, or the only process), or the one
+running the check."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    import requests
+
     from pytest_prodsmoke.client import ProdClient
+    from pytest_prodsmoke.compare.diff import Comparison
     from pytest_prodsmoke.gate import Verdict
     from pytest_prodsmoke.users import LeasedUser
 
@@ -44,4 +48,17 @@ def pytest_prodsmoke_login(user: LeasedUser, client: ProdClient) -> str | None:
     call only. Return the token (it becomes ``fake_user.token`` and ``fake_user.auth`` sends it
     as a bearer token; it is registered as a secret), or None to use the configured token or
     password as they are.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_prodsmoke_compare(item: pytest.Item, method: str, url: str,
+                             baseline: requests.Response, candidate: requests.Response,
+                             comparison: Comparison) -> Comparison | None:
+    """Judge one parallel-run answer yourself, e.g. to accept a price change within 1 %.
+
+    Called in the process running the check (an xdist worker, or the only process) after the
+    built-in comparison, with both responses and its ``comparison`` (``differences`` fail the
+    check; ``noise`` and ``ignored`` did not). Return a ``Comparison`` to replace it (e.g.
+    ``dataclasses.replace(comparison, differences=kept)``) or None to keep it.
     """

@@ -14,7 +14,7 @@ import pytest
 
 NO_URL = ("needs a candidate URL: pass --prod-url URL (or set PRODSMOKE_URL, or ini "
           "prodsmoke_url)")
-FIXTURE_NAMES = ("prod", "baseline", "prod_target", "fake_user", "cleanup")
+FIXTURE_NAMES = ("prod", "baseline", "parallel_run", "prod_target", "fake_user", "cleanup")
 
 
 def make_inactive_fixtures() -> types.ModuleType:
@@ -23,7 +23,7 @@ def make_inactive_fixtures() -> types.ModuleType:
         def missing(name: str = name) -> NoReturn:
             pytest.fail(f"the {name} fixture {NO_URL}", pytrace=False)
 
-        fixture = pytest.fixture(name=name, scope="function" if name in ("fake_user", "cleanup")
-                                 else "session")(lambda missing=missing: missing())
+        scope = "function" if name in ("fake_user", "cleanup", "parallel_run") else "session"
+        fixture = pytest.fixture(name=name, scope=scope)(lambda missing=missing: missing())
         setattr(module, name, fixture)
     return module

@@ -36,6 +36,13 @@ MARKERS = (
     "kind of check allowed to change production data",
     "latency(max_ms=None, p95_ms=None): latency budget of the check's requests (every request "
     "under max_ms; their 95th percentile under p95_ms)",
+    "parallel_run(ignore=[], learn_noise=False, headers=[]): options of the parallel_run "
+    "fixture in this check: paths to ignore, learn noise from two baseline answers, headers "
+    "to compare",
+    "canary(samples=30, ...): run the check N times against the baseline and N times against "
+    "the candidate and fail when the candidate is significantly worse (or inconclusive)",
+    "variants(*names): run the check once per A/B variant, assigned by the configured header "
+    "or cookie; every answer must confirm the variant",
 )
 
 

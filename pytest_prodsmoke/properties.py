@@ -10,5 +10,9 @@ PROP_TRACE_ID = "prodsmoke.trace_id"
 PROP_TARGET = "prodsmoke.target"  # the target label, when there are several --prod-url
 PROP_TRACE_URL = "prodsmoke.trace_url"  # on failed checks, with --trace-url
 PROP_REQUESTS = "prodsmoke.requests"  # JSON: count, p50_ms, p95_ms, max_ms
+PROP_PARALLEL = "prodsmoke.parallel_run"  # JSON: requests, mismatches, noise, ignored
+PROP_MISMATCHES = "prodsmoke.mismatches"  # parallel-run requests answered differently
+PROP_CANARY = "prodsmoke.canary"  # JSON: verdict, reasons and the numbers behind them
+PROP_VARIANT = "prodsmoke.variant"  # the A/B variant the check ran as
 
 MISSING_VERSION = "<missing>"  # the version key of a response that carried no version header

@@ -42,7 +42,20 @@ def _check_entry(check: CheckResult) -> dict[str, Any]:
             "message": check.message, "versions": dict(check.versions),
             "requests": dict(check.requests), "trace_id": check.trace_id or None,
             "trace_url": check.trace_url or None, "target": check.target or None,
-            "leftovers": [{"description": d, "error": e} for d, e in check.leftovers]}
+            "leftovers": [{"description": d, "error": e} for d, e in check.leftovers],
+            **({"parallel_run": dict(check.parallel_run)} if check.parallel_run else {}),
+            **({"canary": dict(check.canary)} if check.canary else {}),
+            **({"variant": check.variant} if check.variant else {})}
+
+
+def variant_summary(checks: tuple[CheckResult, ...]) -> dict[str, dict[str, int]]:
+    """Outcomes per A/B variant ({} when no check ran as a variant)."""
+    summary: dict[str, dict[str, int]] = {}
+    for check in checks:
+        if check.variant:
+            outcomes = summary.setdefault(check.variant, {})
+            outcomes[check.outcome] = outcomes.get(check.outcome, 0) + 1
+    return summary
 
 
 def dumps_readable(data: dict[str, Any]) -> str:
@@ -110,6 +123,7 @@ def build_report(verdict: Verdict, settings: Settings, run: RunInfo) -> dict[str
         "checks": [_check_entry(c) for c in verdict.checks],
         "leftovers": [{"check": c.nodeid, "description": d, "error": e}
                       for c in verdict.checks for d, e in c.leftovers],
+        "variants": variant_summary(verdict.checks),
         "options": {"strict": settings.gate_strict, "allow_skips": settings.allow_skips,
                     "timeout_s": settings.timeout_s, "retries": settings.retries},
         "run_id": run.run_id,

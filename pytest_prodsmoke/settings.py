@@ -18,6 +18,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pytest_prodsmoke.commands import DEFAULT_COMMAND_TIMEOUT_S, parse_command
+from pytest_prodsmoke.compare.canary import CanaryPolicy, validate_policy
 from pytest_prodsmoke.errors import SettingsError
 from pytest_prodsmoke.redact import Secret
 
@@ -33,6 +34,7 @@ DEFAULT_READY_DEADLINE_S = 300.0
 DEFAULT_READY_INTERVAL_S = 2.0
 DEFAULT_CHECK_HEADER = "X-Prodsmoke-Check"
 MAX_RPS = 10_000.0
+DEFAULT_CANARY_POLICY = CanaryPolicy()
 
 # RFC 9110 token: what a header name may contain.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -148,7 +150,51 @@ OPTIONS: tuple[OptionSpec, ...] = (
                flag="--gate-fail-fast", ini="prodsmoke_gate_fail_fast", ini_default=False),
     OptionSpec("prodsmoke_insecure", "bool", "do not verify TLS certificates (loudly reported; "
                "never for a real release gate)", flag="--prod-insecure"),
+    # Parallel runs, canary comparison, A/B variants.
+    OptionSpec("prodsmoke_baseline2_url", "str", "a second instance of the released version: "
+               "parallel_run asks it too and ignores what differs between the two baselines "
+               "(noise)", flag="--baseline2-url", env="PRODSMOKE_BASELINE2_URL",
+               ini="prodsmoke_baseline2_url", metavar="URL"),
+    OptionSpec("prodsmoke_learn_noise", "bool", "parallel_run asks the baseline twice to learn "
+               "noisy fields, in every check (default false; on with --baseline2-url)",
+               ini="prodsmoke_learn_noise", ini_default=False),
+    OptionSpec("prodsmoke_compare_headers", "list", "response headers parallel_run compares "
+               "(default Content-Type)", ini="prodsmoke_compare_headers"),
+    OptionSpec("prodsmoke_canary_samples", "str", "runs per side of a canary check (default "
+               f"{CanaryPolicy.samples})", ini="prodsmoke_canary_samples"),
+    OptionSpec("prodsmoke_canary_min_samples", "str", "fewer samples per side is inconclusive "
+               f"(default {CanaryPolicy.min_samples})", ini="prodsmoke_canary_min_samples"),
+    OptionSpec("prodsmoke_canary_confidence", "str", "confidence of the canary tests (default "
+               f"{CanaryPolicy.confidence})", ini="prodsmoke_canary_confidence"),
+    OptionSpec("prodsmoke_canary_max_slowdown", "str", "relative latency increase a canary "
+               f"tolerates (default {CanaryPolicy.max_slowdown}: 20%)",
+               ini="prodsmoke_canary_max_slowdown"),
+    OptionSpec("prodsmoke_canary_min_slowdown_ms", "str", "absolute latency increase a canary "
+               f"tolerates (default {CanaryPolicy.min_slowdown_ms:g} ms)",
+               ini="prodsmoke_canary_min_slowdown_ms"),
+    OptionSpec("prodsmoke_canary_max_error_rate", "str", "candidate error rate above which a "
+               f"canary fails whatever the baseline does (default {CanaryPolicy.max_error_rate})",
+               ini="prodsmoke_canary_max_error_rate"),
+    OptionSpec("prodsmoke_variant_header", "str", "request header that assigns an A/B variant",
+               ini="prodsmoke_variant_header"),
+    OptionSpec("prodsmoke_variant_cookie", "str", "cookie that assigns an A/B variant",
+               ini="prodsmoke_variant_cookie"),
+    OptionSpec("prodsmoke_variant_response_header", "str", "response header that names the "
+               "variant served (default: prodsmoke_variant_header)",
+               ini="prodsmoke_variant_response_header"),
+    OptionSpec("prodsmoke_variant_field", "str", "JSON field (dotted) of a response that names "
+               "the variant served", ini="prodsmoke_variant_field"),
 )
+
+
+@dataclass(frozen=True)
+class VariantRouting:
+    """How a check is assigned an A/B variant, and how a response says which one it served."""
+
+    request_header: str | None = None
+    cookie: str | None = None
+    response_header: str | None = None
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +234,11 @@ class Settings:
     latency_max_ms: float | None = None
     latency_p95_ms: float | None = None
     fail_fast: bool = False
+    baseline2_url: str | None = None
+    learn_noise: bool = False
+    compare_headers: tuple[str, ...] = ("content-type",)  # lowercased
+    canary: CanaryPolicy = DEFAULT_CANARY_POLICY
+    variant: VariantRouting | None = None
 
     def gate_command(self, status: str) -> tuple[str, ...] | None:
         return dict(self.gate_commands).get(status)
@@ -275,6 +326,13 @@ def display_url(url: str) -> str:
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def header_name_value(name: str, source: str) -> str:
+    name = name.strip()
+    if not _HEADER_NAME.match(name):
+        raise SettingsError(f"{source}: {name!r} is not a valid header name")
+    return name
 
 
 def parse_url(value: str, source: str) -> str:
@@ -489,7 +547,49 @@ def load_settings(
         if value(dest) is not None
     )
 
+    def number(dest: str) -> float | None:
+        raw_number = value(dest)
+        if raw_number is None:
+            return None
+        try:
+            return float(str(raw_number).strip())
+        except ValueError:
+            raise SettingsError(f"{source(dest)}: {raw_number!r} is not a number") from None
+
+    canary_overrides = {field_name: found for field_name in ("samples", "min_samples",
+                                                             "confidence", "max_slowdown",
+                                                             "min_slowdown_ms", "max_error_rate")
+                        if (found := number(f"prodsmoke_canary_{field_name}")) is not None}
+    try:
+        canary = validate_policy(CanaryPolicy().with_overrides(canary_overrides))
+    except ValueError as exc:
+        raise SettingsError(f"ini prodsmoke_canary_*: {exc}") from None
+    compare_headers = tuple(header_name_value(str(n), "ini prodsmoke_compare_headers").lower()
+                            for n in (value("prodsmoke_compare_headers") or ["Content-Type"])
+                            if str(n).strip())
+    variant_header = (header_name("prodsmoke_variant_header", "")
+                      if value("prodsmoke_variant_header") else None)
+    variant_cookie = str(value("prodsmoke_variant_cookie") or "").strip() or None
+    if variant_cookie is not None and not _HEADER_NAME.match(variant_cookie):
+        raise SettingsError(f"ini prodsmoke_variant_cookie: {variant_cookie!r} is not a valid "
+                            "cookie name")
+    variant_response_header = (header_name("prodsmoke_variant_response_header", "")
+                               if value("prodsmoke_variant_response_header") else variant_header)
+    variant_field = str(value("prodsmoke_variant_field") or "").strip() or None
+    variant = (VariantRouting(variant_header, variant_cookie, variant_response_header,
+                              variant_field)
+               if variant_header or variant_cookie or variant_response_header or variant_field
+               else None)
+
     settings = Settings(
+        baseline2_url=(parse_url(value("prodsmoke_baseline2_url"),
+                                 source("prodsmoke_baseline2_url"))
+                       if value("prodsmoke_baseline2_url") is not None else None),
+        learn_noise=(parse_bool(value("prodsmoke_learn_noise"), source("prodsmoke_learn_noise"))
+                     if value("prodsmoke_learn_noise") is not None else False),
+        compare_headers=compare_headers,
+        canary=canary,
+        variant=variant,
         fake_users_file=path_value("prodsmoke_fake_users_file", must_exist=True),
         fake_users_file_source=source("prodsmoke_fake_users_file"),
         fake_user_pattern=str(value("prodsmoke_fake_user_pattern") or DEFAULT_FAKE_USER_PATTERN),
@@ -549,6 +649,9 @@ def load_settings(
         version_header=version_header,
     )
 
+    if settings.baseline2_url is not None and settings.baseline_url is None:
+        raise SettingsError(f"{source('prodsmoke_baseline2_url')} needs a first baseline: pass "
+                            "--baseline-url URL too")
     if not settings.gate_active:
         # Gate options given on the command line or in the environment without a candidate URL
         # would otherwise be ignored silently and the run would look like a passing gate.
@@ -559,7 +662,8 @@ def load_settings(
                                               "prodsmoke_insecure", "prodsmoke_on_gate_fail",
                                               "prodsmoke_on_gate_pass",
                                               "prodsmoke_on_gate_degraded",
-                                              "prodsmoke_wait_ready")
+                                              "prodsmoke_wait_ready",
+                                              "prodsmoke_baseline2_url")
                     if value(dest) is not None and not source(dest).startswith("ini ")]
         if explicit:
             raise SettingsError(

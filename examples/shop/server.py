@@ -6,14 +6,20 @@
 It prints one line ``shop <version> listening on http://127.0.0.1:<port>`` when ready (with
 ``--port 0`` the system picks a free port). Every response carries ``X-App-Version``.
 
-Endpoints: GET /healthz, GET /version, GET /catalog, GET /catalog/<sku>, POST /login,
-POST /orders, GET /orders/<id>, DELETE /orders/<id>, GET /slow?ms=N; for tests: GET /echo
+Endpoints: GET /healthz, GET /version, GET /catalog (with noisy fields: generated_at,
+request_id), GET /catalog/<sku>, GET /recommendations (an A/B feature: variant assigned by the
+X-Variant header or the ab_variant cookie, named in the X-Variant response header and the
+"variant" field), POST /login, POST /orders, GET /orders/<id>, DELETE /orders/<id>,
+GET /slow?ms=N; for tests: GET /echo
 (the request's headers), GET /_counts (requests seen per path), GET /_orders (open orders),
 GET /redirect?to=URL (a 302).
 Fault switches: --fail PATH (answer 500 on that path and below), --delay PATH=MS (answer late),
 --unavailable PATH=N (answer 503 to the first N requests of PATH), --ready-after SECONDS
 (/healthz answers 503 for that long after start, like a deploy still starting),
---old-version V --old-every N (every Nth response says version V: a rollout in progress).
+--old-version V --old-every N (every Nth response says version V: a rollout in progress),
+--price-factor F (every price times F: a candidate that changed prices), --ab-broken (always
+serves variant A: a broken assignment), --error-rate PATH=FRACTION (answer 500 to that share
+of requests, pseudo-randomly with a fixed seed).
 Standard library only, so it runs anywhere the tests run.
 """
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import secrets
 import signal
 import ssl
@@ -44,8 +51,14 @@ class Shop:
 
     def __init__(self, version: str, fail: list[str], delays: dict[str, float],
                  unavailable: dict[str, float], ready_after_s: float = 0.0,
-                 old_version: str | None = None, old_every: int = 0) -> None:
+                 old_version: str | None = None, old_every: int = 0,
+                 price_factor: float = 1.0, ab_broken: bool = False,
+                 error_rates: dict[str, float] | None = None) -> None:
         self.version = version
+        self.price_factor = price_factor
+        self.ab_broken = ab_broken
+        self.error_rates = error_rates or {}
+        self.random = random.Random(42)  # faults at a steady rate, the same in every run
         self.old_version = old_version  # a rollout in progress: some answers from the old one
         self.old_every = old_every
         self.answers = 0
@@ -84,9 +97,27 @@ class Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     # -- plumbing
-    def _send(self, status: int, body: Any) -> None:
+    def _catalog(self) -> list[dict[str, Any]]:
+        factor = self.server.shop.price_factor
+        return [{**item, "price": round(item["price"] * factor, 2)} for item in CATALOG]
+
+    def _variant(self) -> str:
+        """The A/B variant asked for (header, then cookie); A when none is asked for."""
+        if self.server.shop.ab_broken:
+            return "A"
+        asked = self.headers.get("X-Variant")
+        if asked is None:
+            for part in (self.headers.get("Cookie") or "").split(";"):
+                name, _, value = part.strip().partition("=")
+                if name == "ab_variant":
+                    asked = value
+        return asked if asked in ("A", "B") else "A"
+
+    def _send(self, status: int, body: Any, extra_headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-App-Version", self.server.shop.answering_version())
@@ -127,6 +158,12 @@ class Handler(BaseHTTPRequestHandler):
         if any(_matches(path, prefix) for prefix in shop.fail):
             self._send(500, {"error": "injected fault", "path": path})
             return
+        for prefix, rate in shop.error_rates.items():
+            with shop.lock:
+                unlucky = shop.random.random() < rate
+            if _matches(path, prefix) and unlucky:
+                self._send(500, {"error": "injected intermittent fault", "path": path})
+                return
         handler = getattr(self, f"_{method.lower()}", None)
         if handler is None:
             self._send(405, {"error": "method not allowed"})
@@ -156,12 +193,19 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/version":
             self._send(200, {"version": shop.version})
         elif path == "/catalog":
-            self._send(200, {"items": CATALOG, "count": len(CATALOG),
-                             "generated_at": time.time()})
+            items = self._catalog()
+            self._send(200, {"items": items, "count": len(items), "generated_at": time.time(),
+                             "request_id": secrets.token_hex(8)})
         elif path.startswith("/catalog/"):
             sku = path.split("/", 2)[2]
-            item = next((i for i in CATALOG if i["sku"] == sku), None)
+            item = next((i for i in self._catalog() if i["sku"] == sku), None)
             self._send(200 if item else 404, item or {"error": "no such item"})
+        elif path == "/recommendations":
+            variant = self._variant()
+            items = self._catalog()
+            picks = items[:2] if variant == "A" else sorted(items, key=lambda i: i["price"])[:2]
+            self._send(200, {"variant": variant, "items": [i["sku"] for i in picks]},
+                       extra_headers={"X-Variant": variant})
         elif path.startswith("/orders/"):
             with shop.lock:
                 order = shop.orders.get(path.split("/", 2)[2])
@@ -263,13 +307,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --old-every: a rollout in progress, some answers from VERSION")
     parser.add_argument("--old-every", type=int, default=0, metavar="N",
                         help="every Nth response carries --old-version")
+    parser.add_argument("--price-factor", type=float, default=1.0, metavar="F",
+                        help="every price times F (a candidate that changed prices)")
+    parser.add_argument("--ab-broken", action="store_true",
+                        help="/recommendations always serves variant A (broken assignment)")
+    parser.add_argument("--error-rate", action="append", default=[], type=_path_number,
+                        metavar="PATH=FRACTION",
+                        help="answer 500 to this share of the requests of PATH (repeatable)")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
     shop = Shop(args.version, args.fail, {path: ms / 1000 for path, ms in args.delay},
-                dict(args.unavailable), args.ready_after, args.old_version, args.old_every)
+                dict(args.unavailable), args.ready_after, args.old_version, args.old_every,
+                args.price_factor, args.ab_broken, dict(args.error_rate))
     server = ShopServer((args.host, args.port), shop, args.verbose)
     host, port = server.server_address[:2]
     scheme = "http"

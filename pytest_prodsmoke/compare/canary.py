@@ -160,10 +160,14 @@ def judge(baseline: Sequence[Sample], candidate: Sequence[Sample],
 
     u: float | None = None
     latency_p: float | None = None
-    if min(len(base_latency), len(cand_latency)) < policy.min_samples:
+    # Enough data is judged before outliers are dropped: dropping them must not turn a
+    # verdict inconclusive, it only keeps single spikes from deciding the test.
+    measured = (base.latency_values + base.outliers_removed,
+                cand.latency_values + cand.outliers_removed)
+    if min(measured) < policy.min_samples:
         if not unknowns:
-            unknowns.append(f"too little latency data: baseline {len(base_latency)}, candidate "
-                            f"{len(cand_latency)} values, at least {policy.min_samples} per side "
+            unknowns.append(f"too little latency data: baseline {measured[0]}, candidate "
+                            f"{measured[1]} values, at least {policy.min_samples} per side "
                             "are needed")
     else:
         test = mann_whitney_u(cand_latency, base_latency)

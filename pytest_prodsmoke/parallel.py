@@ -1,0 +1,187 @@
+"""The ``parallel_run`` fixture: the same request to the baseline and the candidate at once,
+and a failed check when the answers differ.
+
+The comparison itself is ``compare.diff`` (pure); this module sends the requests, reads the
+responses into plain ``Answer``s, and keeps the per-check counts the gate report shows.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from pytest_prodsmoke.client import MUTATING_METHODS, ProdClient
+from pytest_prodsmoke.compare.diff import (
+    Answer,
+    Comparison,
+    PathPattern,
+    compare_answers,
+    compile_patterns,
+    parse_body,
+    render,
+)
+from pytest_prodsmoke.errors import MutationRefusedError, ParallelRunMismatch
+from pytest_prodsmoke.redact import REGISTRY
+
+MAX_COMPARED_BYTES = 20_000_000  # larger bodies are compared as "too large" by length only
+
+
+@dataclass
+class ParallelStats:
+    """Per check, for the gate report and JUnit."""
+
+    requests: int = 0
+    mismatches: int = 0
+    noise: int = 0  # differences ignored as noise learned from two baseline answers
+    ignored: int = 0  # differences ignored by pattern
+
+    def as_dict(self) -> dict[str, int]:
+        return {"requests": self.requests, "mismatches": self.mismatches, "noise": self.noise,
+                "ignored": self.ignored}
+
+
+@dataclass(frozen=True)
+class ParallelResult:
+    """Everything one parallel request produced (``parallel_run.fetch`` returns it)."""
+
+    candidate: requests.Response
+    baseline: requests.Response
+    baseline2: requests.Response | None
+    comparison: Comparison
+
+    @property
+    def equal(self) -> bool:
+        return self.comparison.equal
+
+
+def read_answer(response: requests.Response, headers: Sequence[str]) -> Answer:
+    if len(response.content) > MAX_COMPARED_BYTES:
+        body: Any = f"<{len(response.content)} bytes, too large to compare>"
+        is_json = False
+    else:
+        body, is_json = parse_body(response.text, response.headers.get("Content-Type"))
+    selected = {name: response.headers[name] for name in headers if name in response.headers}
+    return Answer(response.status_code, selected, body, is_json)
+
+
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    # One small pool per process: a parallel request is at most three requests at once.
+    global _POOL
+    if _POOL is None:
+        _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=3,
+                                                      thread_name_prefix="prodsmoke-parallel")
+    return _POOL
+
+
+class ParallelRun:
+    """``parallel_run.get("/catalog")``: asks the baseline and the candidate, fails the check
+    when they answer differently, returns the candidate's response."""
+
+    def __init__(self, candidate: ProdClient, baseline: ProdClient,
+                 baseline2: ProdClient | None, *, learn_noise: bool,
+                 ignore: Sequence[str] = (), compare_headers: Sequence[str] = (),
+                 stats: ParallelStats | None = None,
+                 judge: Callable[[str, str, requests.Response, requests.Response, Comparison],
+                                 Comparison | None] | None = None) -> None:
+        self.candidate = candidate
+        self.baseline = baseline
+        self.baseline2 = baseline2
+        self.learn_noise = learn_noise or baseline2 is not None
+        self.ignore: tuple[PathPattern, ...] = compile_patterns(ignore)
+        self.compare_headers = tuple(h.lower() for h in compare_headers)
+        self.stats = stats if stats is not None else ParallelStats()
+        self.judge = judge
+
+    def __repr__(self) -> str:
+        return f"<ParallelRun baseline {self.baseline!r} candidate {self.candidate!r}>"
+
+    # -- the requests users make
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        __tracebackhide__ = True
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> requests.Response:
+        __tracebackhide__ = True
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> requests.Response:
+        __tracebackhide__ = True
+        return self.request("OPTIONS", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        __tracebackhide__ = True
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> requests.Response:
+        __tracebackhide__ = True
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> requests.Response:
+        __tracebackhide__ = True
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> requests.Response:
+        __tracebackhide__ = True
+        return self.request("DELETE", url, **kwargs)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """Send to both, compare, raise ``ParallelRunMismatch`` on a difference."""
+        __tracebackhide__ = True
+        result = self.fetch(method, url, **kwargs)
+        if not result.equal:
+            count = len(result.comparison.differences)
+            title = (f"{method.upper()} {url}: the candidate answered differently from the "
+                     f"baseline ({count} difference{'' if count == 1 else 's'})")
+            raise ParallelRunMismatch(render(result.comparison, title=title, mask=REGISTRY.scrub))
+        return result.candidate
+
+    def fetch(self, method: str, url: str, *, ignore: Sequence[str] = (),
+              learn_noise: bool | None = None, allow_mutation: bool = False,
+              **kwargs: Any) -> ParallelResult:
+        """Send to both and compare, without failing: look at ``result.comparison``."""
+        __tracebackhide__ = True
+        method = method.upper()
+        if method in MUTATING_METHODS and not allow_mutation:
+            copies = "three" if self._learning(learn_noise) else "two"
+            raise MutationRefusedError(
+                f"{method} {url} refused before sending: a parallel run sends it to the baseline "
+                f"and the candidate, so it happens {copies} times (e.g. {copies} orders). Pass "
+                "allow_mutation=True to mean it (in a synthetic check, as a fake user)")
+        learning = self._learning(learn_noise)
+        pool = _pool()
+        futures = [pool.submit(self.candidate.request, method, url, **kwargs),
+                   pool.submit(self.baseline.request, method, url, **kwargs)]
+        if learning:
+            second = self.baseline2 if self.baseline2 is not None else self.baseline
+            if second is self.baseline:
+                # The same session cannot serve two requests at once: ask it again afterwards.
+                futures[1].result()
+            futures.append(pool.submit(second.request, method, url, **kwargs))
+        candidate, baseline = futures[0].result(), futures[1].result()
+        baseline2 = futures[2].result() if learning else None
+        patterns = self.ignore + compile_patterns(ignore)
+        comparison = compare_answers(
+            read_answer(baseline, self.compare_headers),
+            read_answer(candidate, self.compare_headers),
+            baseline2=(read_answer(baseline2, self.compare_headers)
+                       if baseline2 is not None else None),
+            ignore=patterns)
+        if self.judge is not None:
+            replaced = self.judge(method, url, baseline, candidate, comparison)
+            if replaced is not None:
+                comparison = replaced
+        self.stats.requests += 1
+        self.stats.mismatches += 0 if comparison.equal else 1
+        self.stats.noise += len(comparison.noise)
+        self.stats.ignored += comparison.ignored
+        return ParallelResult(candidate, baseline, baseline2, comparison)
+
+    def _learning(self, override: bool | None) -> bool:
+        return self.learn_noise if override is None else override

@@ -1,0 +1,332 @@
+"""Test-in-production methods in real pytest sessions against real shops on loopback, serial
+and -n 2: parallel run (with noise learning), canary comparison, A/B variants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from examples.shop.launch import RunningShop, start_shop
+from tests.conftest import run_gate
+
+
+@pytest.fixture(scope="module")
+def released() -> Iterator[RunningShop]:
+    """The baseline: the released version 1.0.0."""
+    server = start_shop("1.0.0")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def released_twin() -> Iterator[RunningShop]:
+    """A second instance of the released version, for noise learning."""
+    server = start_shop("1.0.0")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def equivalent() -> Iterator[RunningShop]:
+    """A candidate that answers like the baseline (except for noise)."""
+    server = start_shop("2.0.0")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def repriced() -> Iterator[RunningShop]:
+    """A candidate whose prices changed by 10 %."""
+    server = start_shop("2.0.0", "--price-factor", "1.1")
+    yield server
+    server.stop()
+
+
+def gate(pytester: pytest.Pytester, mode: str, candidate: RunningShop, baseline: RunningShop,
+         *args: str):
+    return run_gate(pytester, mode, "--baseline-url", baseline.url, *args, url=candidate.url)
+
+
+# --------------------------------------------------------------------------- parallel run
+
+PARALLEL_SUITE = """
+import pytest
+
+@pytest.mark.parallel_run(ignore=["$.generated_at", "$.request_id"])
+def test_catalog(parallel_run):
+    response = parallel_run.get("/catalog")
+    assert response.json()["count"] == 3
+
+def test_item(parallel_run):
+    parallel_run.get("/catalog/tea-01")
+"""
+
+
+def test_parallel_run_equal_answers_pass(pytester: pytest.Pytester, mode: str, equivalent,
+                                         released) -> None:
+    pytester.makepyfile(test_parallel=PARALLEL_SUITE)
+    run = gate(pytester, mode, equivalent, released)
+    assert run.ret == 0, run.output
+    stats = {c["nodeid"].split("::")[1]: c["parallel_run"] for c in run.report["checks"]}
+    assert stats["test_catalog"] == {"requests": 1, "mismatches": 0, "noise": 0, "ignored": 2}
+    assert stats["test_item"]["mismatches"] == 0
+    props = {p.get("name"): p.get("value") for p in run.junit().iter("property")}
+    assert props["prodsmoke.mismatches"] == "0"
+
+
+def test_parallel_run_changed_field_fails_with_a_readable_diff(
+        pytester: pytest.Pytester, mode: str, repriced, released) -> None:
+    pytester.makepyfile(test_parallel=PARALLEL_SUITE)
+    run = gate(pytester, mode, repriced, released)
+    assert run.ret == 1, run.output
+    assert run.codes == ["check_failed", "parallel_run_mismatch"]
+    expected_lines = [
+        "GET /catalog: the candidate answered differently from the baseline (3 differences)",
+        "  $.items[0].price: baseline 4.5 -> candidate 4.95",
+        "  $.items[1].price: baseline 9.9 -> candidate 10.89",
+        "  (2 ignored by pattern)",
+        "GET /catalog/tea-01: the candidate answered differently from the baseline "
+        "(1 difference)",
+    ]
+    for line in expected_lines:
+        assert line in run.output
+    checks = {c["nodeid"].split("::")[1]: c for c in run.report["checks"]}
+    assert checks["test_catalog"]["parallel_run"]["mismatches"] == 1
+    assert checks["test_item"]["outcome"] == "failed"
+    mismatches = [p.get("value") for p in run.junit().iter("property")
+                  if p.get("name") == "prodsmoke.mismatches"]
+    assert mismatches == ["1", "1"]
+
+
+NOISY_SUITE = """
+def test_catalog(parallel_run):
+    parallel_run.get("/catalog")
+"""
+
+
+@pytest.mark.parametrize("how", ["baseline2", "ask-twice"])
+def test_noise_is_learned_but_a_real_difference_is_still_caught(
+        pytester: pytest.Pytester, mode: str, how: str, equivalent, repriced, released,
+        released_twin) -> None:
+    pytester.makepyfile(test_noisy=NOISY_SUITE)
+    learn = (["--baseline2-url", released_twin.url] if how == "baseline2"
+             else ["-o", "prodsmoke_learn_noise=true"])
+    # Without noise learning the noisy fields (timestamp, request id) fail the check ...
+    plain = gate(pytester, mode, equivalent, released)
+    assert plain.ret == 1
+    plain.result.stdout.fnmatch_lines(["*$.generated_at: baseline *", "*$.request_id: *"])
+    # ... with it, they are learned as noise and the equivalent candidate passes ...
+    learned = gate(pytester, mode, equivalent, released, *learn)
+    assert learned.ret == 0, learned.output
+    assert learned.report["checks"][0]["parallel_run"]["noise"] == 2
+    # ... and changed prices are still caught, next to the noise.
+    caught = gate(pytester, mode, repriced, released, *learn)
+    assert caught.ret == 1, caught.output
+    for line in ["(3 differences)", "$.items[0].price: baseline 4.5", "(2 ignored as noise)"]:
+        assert line in caught.output
+    assert "generated_at: baseline" not in caught.output
+
+
+def test_parallel_mutations_need_an_explicit_opt_in(pytester: pytest.Pytester, mode: str,
+                                                    equivalent, released) -> None:
+    pytester.makepyfile(test_mutation="""
+def test_order(parallel_run):
+    parallel_run.post("/orders", json={"items": ["tea-01"]})
+""")
+    run = gate(pytester, mode, equivalent, released)
+    assert run.ret == 1
+    run.result.stdout.fnmatch_lines(["*POST /orders refused before sending: a parallel run "
+                                     "sends it to the baseline and the candidate*"])
+    assert "allow_mutation=True" in run.output
+
+
+def test_compare_hook_can_accept_a_difference(pytester: pytest.Pytester, mode: str, repriced,
+                                              released) -> None:
+    pytester.makeconftest("""
+import dataclasses
+
+def pytest_prodsmoke_compare(item, method, url, baseline, candidate, comparison):
+    kept = tuple(d for d in comparison.differences if not d.path.endswith(".price")
+                 or abs(d.candidate / d.baseline - 1) > 0.2)
+    return dataclasses.replace(comparison, differences=kept)
+""")
+    pytester.makepyfile(test_parallel=PARALLEL_SUITE)
+    run = gate(pytester, mode, repriced, released)
+    assert run.ret == 0, run.output
+
+
+def test_parallel_run_without_a_baseline_errors(pytester: pytest.Pytester, equivalent) -> None:
+    pytester.makepyfile(test_parallel=PARALLEL_SUITE)
+    run = run_gate(pytester, "serial", url=equivalent.url)
+    assert run.ret == 1
+    assert "the parallel_run fixture needs a baseline URL: pass --baseline-url" in run.output
+
+
+def test_bad_ignore_pattern_fails_the_check(pytester: pytest.Pytester, equivalent,
+                                            released) -> None:
+    pytester.makepyfile(test_parallel="""
+import pytest
+
+@pytest.mark.parallel_run(ignore=["generated_at"])
+def test_catalog(parallel_run):
+    parallel_run.get("/catalog")
+""")
+    run = gate(pytester, "serial", equivalent, released)
+    assert run.ret == 1
+    assert "ignore pattern 'generated_at' must start with '$'" in run.output
+
+
+# --------------------------------------------------------------------------- canary
+
+CANARY_SUITE = """
+import pytest
+
+@pytest.mark.canary(samples={samples}, min_samples={min_samples})
+def test_catalog(prod):
+    assert prod.get("/catalog").status_code == 200
+"""
+
+
+def canary_suite(samples: int = 24, min_samples: int = 20) -> str:
+    return CANARY_SUITE.format(samples=samples, min_samples=min_samples)
+
+
+def test_canary_passes_on_an_equal_candidate(pytester: pytest.Pytester, mode: str, equivalent,
+                                            released) -> None:
+    pytester.makepyfile(test_canary=canary_suite())
+    run = gate(pytester, mode, equivalent, released)
+    assert run.ret == 0, run.output
+    canary = run.report["checks"][0]["canary"]
+    assert canary["verdict"] == "pass"
+    assert canary["baseline"]["samples"] == canary["candidate"]["samples"] == 24
+    assert {"error_p_value", "u", "latency_p_value"} <= set(canary)
+    assert canary["candidate"]["median_ms"] > 0
+
+
+def test_canary_fails_on_a_higher_error_rate(pytester: pytest.Pytester, mode: str,
+                                             released) -> None:
+    flaky = start_shop("2.0.0", "--error-rate", "/catalog=0.4")
+    try:
+        pytester.makepyfile(test_canary=canary_suite())
+        run = gate(pytester, mode, flaky, released)
+    finally:
+        flaky.stop()
+    assert run.ret == 1, run.output
+    assert run.codes == ["check_failed", "canary_failed"]
+    canary = run.report["checks"][0]["canary"]
+    assert canary["verdict"] == "fail"
+    assert canary["candidate"]["errors"] > canary["baseline"]["errors"] == 0
+    run.result.stdout.fnmatch_lines(["*canary FAIL: error rate *significantly higher*",
+                                     "*first candidate error: AssertionError*"])
+
+
+def test_canary_fails_on_slower_latency(pytester: pytest.Pytester, mode: str,
+                                        released) -> None:
+    slow = start_shop("2.0.0", "--delay", "/catalog=40")
+    try:
+        pytester.makepyfile(test_canary=canary_suite())
+        run = gate(pytester, mode, slow, released)
+    finally:
+        slow.stop()
+    assert run.ret == 1, run.output
+    canary = run.report["checks"][0]["canary"]
+    assert canary["verdict"] == "fail" and canary["latency_p_value"] < 0.05
+    assert canary["candidate"]["median_ms"] > canary["baseline"]["median_ms"] + 30
+    run.result.stdout.fnmatch_lines(["*canary FAIL: latency is significantly higher*"])
+
+
+def test_canary_with_too_few_samples_is_inconclusive_and_fails(
+        pytester: pytest.Pytester, mode: str, equivalent, released) -> None:
+    pytester.makepyfile(test_canary=canary_suite(samples=5))
+    run = gate(pytester, mode, equivalent, released)
+    assert run.ret == 1, run.output
+    assert run.codes == ["check_failed", "canary_inconclusive"]
+    assert run.report["checks"][0]["canary"]["verdict"] == "inconclusive"
+    run.result.stdout.fnmatch_lines(["*canary INCONCLUSIVE: too few samples*"])
+
+
+def test_canary_marker_misuse_is_explained(pytester: pytest.Pytester, equivalent,
+                                           released) -> None:
+    pytester.makepyfile(test_canary="""
+import pytest
+
+@pytest.mark.canary(samples=0)
+def test_a(prod):
+    pass
+
+@pytest.mark.canary()
+def test_b():
+    pass
+""")
+    run = gate(pytester, "serial", equivalent, released)
+    assert run.ret == 1
+    assert "@pytest.mark.canary: samples=0 is not a whole number from 1" in run.output
+    assert "a canary check must talk to the service through the prod fixture" in run.output
+
+
+# --------------------------------------------------------------------------- A/B variants
+
+VARIANT_SUITE = """
+import pytest
+
+@pytest.mark.variants("A", "B")
+def test_recommendations(prod, prodsmoke_variant):
+    response = prod.get("/recommendations")
+    assert response.status_code == 200
+    assert len(response.json()["items"]) == 2
+"""
+
+
+@pytest.mark.parametrize("assign", ["header", "cookie"])
+def test_variants_each_run_and_are_confirmed(pytester: pytest.Pytester, mode: str,
+                                             assign: str, equivalent, released) -> None:
+    routing = (["-o", "prodsmoke_variant_header=X-Variant"] if assign == "header" else
+               ["-o", "prodsmoke_variant_cookie=ab_variant",
+                "-o", "prodsmoke_variant_field=variant"])
+    pytester.makepyfile(test_ab=VARIANT_SUITE)
+    run = gate(pytester, mode, equivalent, released, *routing)
+    assert run.ret == 0, run.output
+    assert sorted(c["variant"] for c in run.report["checks"]) == ["A", "B"]
+    assert sorted(run.outcomes()) == ["test_ab.py::test_recommendations[A]",
+                                      "test_ab.py::test_recommendations[B]"]
+    assert run.report["variants"] == {"A": {"passed": 1}, "B": {"passed": 1}}
+
+
+def test_a_broken_assignment_fails(pytester: pytest.Pytester, mode: str, released) -> None:
+    broken = start_shop("2.0.0", "--ab-broken")
+    try:
+        pytester.makepyfile(test_ab=VARIANT_SUITE)
+        run = gate(pytester, mode, broken, released, "-o", "prodsmoke_variant_header=X-Variant")
+    finally:
+        broken.stop()
+    assert run.ret == 1, run.output
+    assert run.outcomes() == {"test_ab.py::test_recommendations[A]": "passed",
+                              "test_ab.py::test_recommendations[B]": "failed"}
+    assert run.report["variants"] == {"A": {"passed": 1}, "B": {"failed": 1}}
+    run.result.stdout.fnmatch_lines(["*GET /recommendations: served variant 'A', but the check "
+                                     "was assigned 'B' (the A/B assignment is broken)*"])
+
+
+def test_a_variant_nobody_confirms_fails(pytester: pytest.Pytester, equivalent,
+                                         released) -> None:
+    pytester.makepyfile(test_ab="""
+import pytest
+
+@pytest.mark.variants("A", "B")
+def test_health(prod):
+    prod.get("/healthz")
+""")
+    run = gate(pytester, "serial", equivalent, released, "-o",
+               "prodsmoke_variant_header=X-Variant")
+    assert run.ret == 1
+    assert "no answer of the candidate confirmed variant 'A' (looked for response header " \
+        "X-Variant)" in run.output
+
+
+def test_variants_without_routing_configured_fail(pytester: pytest.Pytester, equivalent,
+                                                  released) -> None:
+    pytester.makepyfile(test_ab=VARIANT_SUITE)
+    run = gate(pytester, "serial", equivalent, released)
+    assert run.ret == 1
+    assert "@pytest.mark.variants needs a way to assign the variant" in run.output
