@@ -33,7 +33,8 @@ test-compat: $(COMPAT_STAMP)  ## the same suite on the oldest supported pytest m
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-bench: $(STAMP)  ## benchmarks against plain pytest + requests (figures in README)
+bench: $(STAMP)  ## benchmarks against plain pytest + requests and deepdiff (figures in README)
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/run.py
 
 clean:

@@ -9,6 +9,9 @@
    serial for the speed-up.
 3. --gate-fail-fast: time from the end of the first critical failure to pytest's exit, with 60
    slow checks pending, serial and -n 4.
+4. parallel-run comparison: two ~1 MB JSON documents with 300 differences, compared by
+   pytest-prodsmoke's diff and by deepdiff (``pip install deepdiff``, the library users would
+   reach for; skipped if it is not installed), in-process, median of repeated runs.
 
 Wall time of the whole pytest process (start-up included), runs interleaved, median reported.
 Results: a table on stdout and bench-out/results.json.
@@ -152,6 +155,56 @@ def fail_fast(root: Path, url: str, repeat: int) -> dict[str, float]:
     return figures
 
 
+def json_documents(items: int = 5000, changes: int = 300) -> tuple[object, object]:
+    """A ~1 MB catalog and a copy with ``changes`` prices changed, spread over the list."""
+    import random
+
+    rng = random.Random(7)
+    baseline = {"generated_at": "2026-11-26T10:00:00Z", "items": [
+        {"sku": f"sku-{i:05d}", "name": f"Product number {i} " + "x" * 80,
+         "price": round(rng.uniform(1, 500), 2), "currency": "EUR",
+         "tags": ["tea", "organic", f"batch-{i % 17}"], "stock": {"eu": i % 50, "us": i % 7}}
+        for i in range(items)]}
+    candidate = json.loads(json.dumps(baseline))
+    for index in rng.sample(range(items), changes):
+        candidate["items"][index]["price"] += 1
+    return baseline, candidate
+
+
+def json_diff(repeat: int) -> dict[str, object]:
+    from pytest_prodsmoke.compare.diff import diff_json
+
+    baseline, candidate = json_documents()
+    size = len(json.dumps(baseline))
+    print(f"\n4. parallel-run comparison: two {size / 1e6:.2f} MB JSON documents, "
+          "300 differences")
+    figures: dict[str, object] = {"document_bytes": size}
+
+    def measure(label: str, compare, runs: int) -> None:
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            found = compare()
+            times.append(time.perf_counter() - started)
+        median_ms = statistics.median(times) * 1000
+        figures[label] = {"median_ms": round(median_ms, 2), "differences": found, "runs": runs}
+        print(f"  {label:28} median {median_ms:8.2f} ms ({found} differences, {runs} runs)")
+
+    measure("pytest-prodsmoke diff_json", lambda: len(diff_json(baseline, candidate)),
+            max(5, repeat))
+    text_a, text_b = json.dumps(baseline), json.dumps(candidate)
+    measure("prodsmoke incl. json.loads",
+            lambda: len(diff_json(json.loads(text_a), json.loads(text_b))), max(5, repeat))
+    try:
+        from deepdiff import DeepDiff
+    except ImportError:
+        print("  deepdiff not installed: pip install deepdiff to compare")
+        return figures
+    measure("deepdiff DeepDiff", lambda: len(DeepDiff(baseline, candidate)
+                                            .get("values_changed", {})), 3)
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
@@ -195,6 +248,7 @@ def main() -> int:
         results["io_bound_64x200ms"] = {"wall_s": scale, "cpu_s": scale_cpu,
                                         "ratio_n8": ratio8, "speedup_n8": speedup}
         results["fail_fast"] = fail_fast(root, shop.url, max(3, args.repeat // 3))
+    results["json_diff"] = json_diff(args.repeat)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nresults: {out / 'results.json'}")
     return 0

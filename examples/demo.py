@@ -7,10 +7,14 @@ through the gate against each, and checks that every verdict came out as it shou
 2. candidate 2.0.1, orders broken                 -> FAIL, exit 1: roll back
 3. rollout half done: 1.0.0 answers some requests -> FAIL (wrong_version), exit 1
 4. not deployed: only 1.0.0 answers               -> FAIL (not_ready after 5 s), exit 1
+5. candidate 2.0.2 changed every price by 10 %     -> FAIL (parallel_run_mismatch), exit 1
+
+The suite also runs an A/B check (both variants must be served as assigned) and a canary
+check (30 samples against each version) in every scenario.
 
 Every run waits for the candidate first (--wait-ready), as a pipeline would right after deploy.
 
-Exits 0 when all four verdicts are as expected. Reports go to demo-out/<scenario>/.
+Exits 0 when all five verdicts are as expected. Reports go to demo-out/<scenario>/.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ SCENARIOS = (
     Scenario("wrong-version", "rollout half done: 1.0.0 answers every 3rd request", "2.0.0",
              ("--old-version", "1.0.0", "--old-every", "3"), "2.0.0", "fail"),
     Scenario("not-ready", "not deployed: only 1.0.0 answers", "1.0.0", (), "2.0.0", "fail"),
+    Scenario("repriced", "candidate 2.0.2 changed every price by 10 %", "2.0.2",
+             ("--price-factor", "1.1"), "2.0.2", "fail"),
 )
 
 

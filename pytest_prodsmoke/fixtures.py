@@ -264,7 +264,11 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
         try:
             user, handle = state.leases.acquire()
         except ProdsmokeError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            problem = str(exc)  # failed outside the except block: no "during handling" echo
+        else:
+            problem = None
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
         try:
             leased = LeasedUser(user, state.login_tokens.get(user.username))
             if user.username not in state.login_tokens:

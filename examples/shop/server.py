@@ -125,9 +125,16 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def _read_body(self) -> bytes:
+        """Read the request body once, before any answer: an unread body would stay on the
+        keep-alive connection and be taken for the next request."""
+        if not hasattr(self, "_raw_body"):
+            length = int(self.headers.get("Content-Length") or 0)
+            self._raw_body = self.rfile.read(length) if length else b""
+        return self._raw_body
+
     def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self._read_body()
         try:
             return json.loads(raw or b"{}")
         except ValueError:
@@ -144,6 +151,8 @@ class Handler(BaseHTTPRequestHandler):
         shop = self.server.shop
         parts = urlsplit(self.path)
         path = parts.path
+        self.__dict__.pop("_raw_body", None)  # a new request on this connection
+        self._read_body()
         with shop.lock:
             shop.requests_seen += 1
             shop.counts[path] = shop.counts.get(path, 0) + 1

@@ -54,3 +54,31 @@ def test_catalog_matches_the_released_version(prod, baseline):
     """Informative: a changed catalog degrades the verdict but does not block the release."""
     released = baseline.get("/catalog").json()["items"]
     assert prod.get("/catalog").json()["items"] == released
+
+
+# --- comparing with the released version ----------------------------------------------------
+
+@pytest.mark.parallel_run(ignore=["$.generated_at"], learn_noise=True)
+def test_catalog_answers_like_the_released_version(parallel_run):
+    """Parallel run: the same request to the baseline and the candidate; any difference fails.
+
+    ``generated_at`` is ignored by name; ``request_id`` (random per answer) is learned as noise
+    because the baseline is asked twice and its two answers already differ there.
+    """
+    response = parallel_run.get("/catalog")
+    assert response.status_code == 200
+
+
+@pytest.mark.variants("A", "B")
+def test_recommendations_work_in_both_variants(prod, prodsmoke_variant):
+    """A/B: runs once per variant; the shop must serve the assigned one (X-Variant)."""
+    response = prod.get("/recommendations")
+    assert response.status_code == 200
+    assert len(response.json()["items"]) == 2
+
+
+@pytest.mark.canary(samples=30)
+def test_product_page_is_no_worse_than_released(prod):
+    """Canary: 30 runs against each version, interleaved; fails if the candidate errs
+    significantly more often or is significantly (and materially) slower."""
+    assert prod.get("/catalog/tea-01").status_code == 200
