@@ -1,6 +1,6 @@
 """Benchmarks: pytest-prodsmoke against plain pytest + requests on the same checks, same run.
 
-    make bench            (or: .venv/bin/python bench/run.py [--repeat N])
+    make bench            (or: .venv/bin/python bench/run.py [--repeat N] [--only SCENARIO])
 
 1. overhead: 300 checks (GET /healthz + asserts) against the example shop on loopback, serial.
    prodsmoke (``prod`` fixture, gate on, --expect-version, JSON report) vs the same test file with a
@@ -205,10 +205,16 @@ def json_diff(repeat: int) -> dict[str, object]:
     return figures
 
 
+SCENARIOS = ("overhead", "scale", "fail-fast", "json-diff")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--only", choices=SCENARIOS, action="append",
+                        help="run only this scenario (repeatable; default: all)")
     args = parser.parse_args()
+    only = set(args.only or SCENARIOS)
     out = ROOT / "bench-out"
     out.mkdir(exist_ok=True)
     results: dict[str, object] = {"python": sys.version.split()[0], "repeat": args.repeat}
@@ -217,38 +223,43 @@ def main() -> int:
         gate = ["--prod-url", shop.url, "--expect-version", "2.0.0",
                 "--gate-report", str(root / "gate.json")]
 
-        fast_plain = make_suite(root, "fast_plain", 300, "/healthz", plain=True)
-        fast_smoke = make_suite(root, "fast_smoke", 300, "/healthz", plain=False)
-        overhead, overhead_cpu = compare(
-            "1. 300 checks of GET /healthz, serial",
-            {"plain pytest + requests": ["-p", "no:prodsmoke"], "pytest-prodsmoke": gate},
-            {"plain pytest + requests": fast_plain, "pytest-prodsmoke": fast_smoke},
-            shop.url, args.repeat)
-        ratio = overhead["pytest-prodsmoke"] / overhead["plain pytest + requests"]
-        cpu_ratio = overhead_cpu["pytest-prodsmoke"] / overhead_cpu["plain pytest + requests"]
-        print(f"  ratio prodsmoke / plain: {ratio:.3f} wall, {cpu_ratio:.3f} CPU "
-              "(target <= 1.10 wall)")
-        results["overhead_300_serial"] = {"wall_s": overhead, "cpu_s": overhead_cpu,
-                                          "ratio": ratio, "cpu_ratio": cpu_ratio}
+        if "overhead" in only:
+            fast_plain = make_suite(root, "fast_plain", 300, "/healthz", plain=True)
+            fast_smoke = make_suite(root, "fast_smoke", 300, "/healthz", plain=False)
+            overhead, overhead_cpu = compare(
+                "1. 300 checks of GET /healthz, serial",
+                {"plain pytest + requests": ["-p", "no:prodsmoke"], "pytest-prodsmoke": gate},
+                {"plain pytest + requests": fast_plain, "pytest-prodsmoke": fast_smoke},
+                shop.url, args.repeat)
+            ratio = overhead["pytest-prodsmoke"] / overhead["plain pytest + requests"]
+            cpu_ratio = (overhead_cpu["pytest-prodsmoke"]
+                         / overhead_cpu["plain pytest + requests"])
+            print(f"  ratio prodsmoke / plain: {ratio:.3f} wall, {cpu_ratio:.3f} CPU "
+                  "(target <= 1.10 wall)")
+            results["overhead_300_serial"] = {"wall_s": overhead, "cpu_s": overhead_cpu,
+                                              "ratio": ratio, "cpu_ratio": cpu_ratio}
 
-        slow_plain = make_suite(root, "slow_plain", 64, "/slow?ms=200", plain=True)
-        slow_smoke = make_suite(root, "slow_smoke", 64, "/slow?ms=200", plain=False)
-        scale, scale_cpu = compare(
-            "2. 64 checks of a 200 ms endpoint",
-            {"plain pytest + requests -n 8": ["-p", "no:prodsmoke", "-n", "8"],
-             "pytest-prodsmoke -n 8": [*gate, "-n", "8"],
-             "pytest-prodsmoke serial": gate},
-            {"plain pytest + requests -n 8": slow_plain, "pytest-prodsmoke -n 8": slow_smoke,
-             "pytest-prodsmoke serial": slow_smoke},
-            shop.url, max(1, args.repeat // 3))
-        ratio8 = scale["pytest-prodsmoke -n 8"] / scale["plain pytest + requests -n 8"]
-        speedup = scale["pytest-prodsmoke serial"] / scale["pytest-prodsmoke -n 8"]
-        print(f"  ratio prodsmoke / plain at -n 8: {ratio8:.3f} (target <= 1.10)")
-        print(f"  speed-up of -n 8 over serial: {speedup:.2f}x")
-        results["io_bound_64x200ms"] = {"wall_s": scale, "cpu_s": scale_cpu,
-                                        "ratio_n8": ratio8, "speedup_n8": speedup}
-        results["fail_fast"] = fail_fast(root, shop.url, max(3, args.repeat // 3))
-    results["json_diff"] = json_diff(args.repeat)
+        if "scale" in only:
+            slow_plain = make_suite(root, "slow_plain", 64, "/slow?ms=200", plain=True)
+            slow_smoke = make_suite(root, "slow_smoke", 64, "/slow?ms=200", plain=False)
+            scale, scale_cpu = compare(
+                "2. 64 checks of a 200 ms endpoint",
+                {"plain pytest + requests -n 8": ["-p", "no:prodsmoke", "-n", "8"],
+                 "pytest-prodsmoke -n 8": [*gate, "-n", "8"],
+                 "pytest-prodsmoke serial": gate},
+                {"plain pytest + requests -n 8": slow_plain,
+                 "pytest-prodsmoke -n 8": slow_smoke, "pytest-prodsmoke serial": slow_smoke},
+                shop.url, max(1, args.repeat // 3))
+            ratio8 = scale["pytest-prodsmoke -n 8"] / scale["plain pytest + requests -n 8"]
+            speedup = scale["pytest-prodsmoke serial"] / scale["pytest-prodsmoke -n 8"]
+            print(f"  ratio prodsmoke / plain at -n 8: {ratio8:.3f} (target <= 1.10)")
+            print(f"  speed-up of -n 8 over serial: {speedup:.2f}x")
+            results["io_bound_64x200ms"] = {"wall_s": scale, "cpu_s": scale_cpu,
+                                            "ratio_n8": ratio8, "speedup_n8": speedup}
+        if "fail-fast" in only:
+            results["fail_fast"] = fail_fast(root, shop.url, max(3, args.repeat // 3))
+    if "json-diff" in only:
+        results["json_diff"] = json_diff(args.repeat)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nresults: {out / 'results.json'}")
     return 0

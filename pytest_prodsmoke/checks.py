@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from pytest_prodsmoke.compare.canary import CanaryPolicy
 from pytest_prodsmoke.errors import LatencyBudgetError, VariantMismatchError
 from pytest_prodsmoke.fixtures import (
     LATENCY_KEY,
@@ -58,7 +57,8 @@ _OWN_SAFE_PROPERTIES = frozenset({PROP_CRITICAL, PROP_SYNTHETIC, PROP_VERSIONS, 
                                   PROP_CANARY, PROP_VARIANT})
 FAILED_KEY = pytest.StashKey[bool]()
 CRITICAL_KEY = pytest.StashKey[bool]()
-CANARY_KEY = pytest.StashKey[CanaryPolicy]()  # @pytest.mark.canary, validated
+# The CanaryPolicy of a @pytest.mark.canary check (Any: its module loads only when needed).
+CANARY_KEY = pytest.StashKey[Any]()
 CANARY_RESULT_KEY = pytest.StashKey[dict[str, Any]]()
 VARIANT_FIXTURE = "prodsmoke_variant"
 STOP_FILE = "fail-fast-stop"  # in the run directory shared by all processes of the run
@@ -200,8 +200,11 @@ class CheckMarking:
         if not isinstance(item, pytest.Function):
             item.stash[MARKER_ERROR_KEY] = "@pytest.mark.canary works on test functions only"
             return
+        from pytest_prodsmoke.compare.canary import CanaryPolicy
+
         try:
-            item.stash[CANARY_KEY] = self.state.settings.canary.with_overrides(marker.kwargs)
+            item.stash[CANARY_KEY] = CanaryPolicy().with_overrides(
+                {**dict(self.state.settings.canary_overrides), **marker.kwargs})
         except ValueError as exc:
             item.stash[MARKER_ERROR_KEY] = f"@pytest.mark.canary: {exc}"
 
@@ -214,9 +217,9 @@ class CheckMarking:
         if not names or len(set(names)) != len(names) or not all(n.strip() for n in names):
             raise ValueError(f"@pytest.mark.variants needs distinct, non-empty variant names; "
                              f"got {list(marker.args)!r}")
-        # The autouse prodsmoke_variant fixture is parametrized per check (function scope, so
-        # checks keep their order): test_x[A], test_x[B].
-        metafunc.parametrize(VARIANT_FIXTURE, names, indirect=True, ids=names, scope="function")
+        # The autouse prodsmoke_variant fixture is parametrized directly per check (function
+        # scope, so checks keep their order): test_x[A], test_x[B].
+        metafunc.parametrize(VARIANT_FIXTURE, names, ids=names, scope="function")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:

@@ -10,7 +10,7 @@ import shutil
 import time
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,7 +23,6 @@ from pytest_prodsmoke.gate import Verdict, decide
 from pytest_prodsmoke.github import error_annotations, step_summary
 from pytest_prodsmoke.interrupts import SIGTERM_MESSAGE, TermSignalHandler
 from pytest_prodsmoke.junit import add_suite_properties, find_logxml, junit_requested
-from pytest_prodsmoke.readiness import Probe, http_probe, wait_until_ready
 from pytest_prodsmoke.redact import REGISTRY
 from pytest_prodsmoke.report import (
     RunInfo,
@@ -37,6 +36,9 @@ from pytest_prodsmoke.report import (
     write_text_atomic,
 )
 from pytest_prodsmoke.settings import Settings, display_url
+
+if TYPE_CHECKING:
+    from pytest_prodsmoke.readiness import Probe
 
 # pytest prints the terminal summary only for these exit statuses (see TerminalReporter).
 _SUMMARY_STATUSES = (0, 1, 2, 4, 5)
@@ -99,6 +101,8 @@ class GateOwner:
 
     def _wait_for_target(self, url: str, deadline_s: float) -> str | None:
         """Poll one target; None when it is ready, else why not."""
+        from pytest_prodsmoke.readiness import http_probe, wait_until_ready  # --wait-ready only
+
         settings = self.settings
         client = ProdClient(
             url, headers=settings.headers, timeout_s=settings.timeout_s,

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pytest_prodsmoke.commands import DEFAULT_COMMAND_TIMEOUT_S, parse_command
-from pytest_prodsmoke.compare.canary import CanaryPolicy, validate_policy
+from pytest_prodsmoke.compare.defaults import CANARY_DEFAULTS
 from pytest_prodsmoke.errors import SettingsError
 from pytest_prodsmoke.redact import Secret
 
@@ -34,7 +34,6 @@ DEFAULT_READY_DEADLINE_S = 300.0
 DEFAULT_READY_INTERVAL_S = 2.0
 DEFAULT_CHECK_HEADER = "X-Prodsmoke-Check"
 MAX_RPS = 10_000.0
-DEFAULT_CANARY_POLICY = CanaryPolicy()
 
 # RFC 9110 token: what a header name may contain.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -161,19 +160,21 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("prodsmoke_compare_headers", "list", "response headers parallel_run compares "
                "(default Content-Type)", ini="prodsmoke_compare_headers"),
     OptionSpec("prodsmoke_canary_samples", "str", "runs per side of a canary check (default "
-               f"{CanaryPolicy.samples})", ini="prodsmoke_canary_samples"),
+               f"{CANARY_DEFAULTS['samples']:g})", ini="prodsmoke_canary_samples"),
     OptionSpec("prodsmoke_canary_min_samples", "str", "fewer samples per side is inconclusive "
-               f"(default {CanaryPolicy.min_samples})", ini="prodsmoke_canary_min_samples"),
+               f"(default {CANARY_DEFAULTS['min_samples']:g})",
+               ini="prodsmoke_canary_min_samples"),
     OptionSpec("prodsmoke_canary_confidence", "str", "confidence of the canary tests (default "
-               f"{CanaryPolicy.confidence})", ini="prodsmoke_canary_confidence"),
+               f"{CANARY_DEFAULTS['confidence']:g})", ini="prodsmoke_canary_confidence"),
     OptionSpec("prodsmoke_canary_max_slowdown", "str", "relative latency increase a canary "
-               f"tolerates (default {CanaryPolicy.max_slowdown}: 20%)",
+               f"tolerates (default {CANARY_DEFAULTS['max_slowdown']:g}: 20%)",
                ini="prodsmoke_canary_max_slowdown"),
     OptionSpec("prodsmoke_canary_min_slowdown_ms", "str", "absolute latency increase a canary "
-               f"tolerates (default {CanaryPolicy.min_slowdown_ms:g} ms)",
+               f"tolerates (default {CANARY_DEFAULTS['min_slowdown_ms']:g} ms)",
                ini="prodsmoke_canary_min_slowdown_ms"),
     OptionSpec("prodsmoke_canary_max_error_rate", "str", "candidate error rate above which a "
-               f"canary fails whatever the baseline does (default {CanaryPolicy.max_error_rate})",
+               "canary fails whatever the baseline does (default "
+               f"{CANARY_DEFAULTS['max_error_rate']:g})",
                ini="prodsmoke_canary_max_error_rate"),
     OptionSpec("prodsmoke_variant_header", "str", "request header that assigns an A/B variant",
                ini="prodsmoke_variant_header"),
@@ -237,7 +238,9 @@ class Settings:
     baseline2_url: str | None = None
     learn_noise: bool = False
     compare_headers: tuple[str, ...] = ("content-type",)  # lowercased
-    canary: CanaryPolicy = DEFAULT_CANARY_POLICY
+    # ini prodsmoke_canary_* values (validated); markers override them: compare.canary
+    # builds the policy, imported only by runs that have canary checks.
+    canary_overrides: tuple[tuple[str, float], ...] = ()
     variant: VariantRouting | None = None
 
     def gate_command(self, status: str) -> tuple[str, ...] | None:
@@ -560,10 +563,13 @@ def load_settings(
                                                              "confidence", "max_slowdown",
                                                              "min_slowdown_ms", "max_error_rate")
                         if (found := number(f"prodsmoke_canary_{field_name}")) is not None}
-    try:
-        canary = validate_policy(CanaryPolicy().with_overrides(canary_overrides))
-    except ValueError as exc:
-        raise SettingsError(f"ini prodsmoke_canary_*: {exc}") from None
+    if canary_overrides:
+        from pytest_prodsmoke.compare.canary import CanaryPolicy
+
+        try:
+            CanaryPolicy().with_overrides(canary_overrides)
+        except ValueError as exc:
+            raise SettingsError(f"ini prodsmoke_canary_*: {exc}") from None
     compare_headers = tuple(header_name_value(str(n), "ini prodsmoke_compare_headers").lower()
                             for n in (value("prodsmoke_compare_headers") or ["Content-Type"])
                             if str(n).strip())
@@ -588,7 +594,7 @@ def load_settings(
         learn_noise=(parse_bool(value("prodsmoke_learn_noise"), source("prodsmoke_learn_noise"))
                      if value("prodsmoke_learn_noise") is not None else False),
         compare_headers=compare_headers,
-        canary=canary,
+        canary_overrides=tuple(canary_overrides.items()),
         variant=variant,
         fake_users_file=path_value("prodsmoke_fake_users_file", must_exist=True),
         fake_users_file_source=source("prodsmoke_fake_users_file"),

@@ -330,3 +330,23 @@ def test_variants_without_routing_configured_fail(pytester: pytest.Pytester, equ
     run = gate(pytester, "serial", equivalent, released)
     assert run.ret == 1
     assert "@pytest.mark.variants needs a way to assign the variant" in run.output
+
+
+def test_canary_ini_defaults_apply_and_bad_ones_are_a_usage_error(
+        pytester: pytest.Pytester, equivalent, released) -> None:
+    pytester.makepyfile(test_canary="""
+import pytest
+
+@pytest.mark.canary
+def test_catalog(prod):
+    assert prod.get("/catalog").status_code == 200
+""")
+    run = gate(pytester, "serial", equivalent, released, "-o", "prodsmoke_canary_samples=12",
+               "-o", "prodsmoke_canary_min_samples=10")
+    assert run.ret == 0, run.output
+    assert run.report["checks"][0]["canary"]["candidate"]["samples"] == 12
+    bad = gate(pytester, "serial", equivalent, released, "-o", "prodsmoke_canary_confidence=2")
+    assert bad.ret == 4
+    bad.result.stderr.fnmatch_lines(["ERROR: pytest-prodsmoke: ini prodsmoke_canary_*: "
+                                     "confidence=2.0 is not a number from 0.5 to 0.9999"])
+    assert "Traceback" not in bad.output

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
+from pytest_prodsmoke.compare.defaults import CANARY_DEFAULTS
 from pytest_prodsmoke.compare.stats import (
     fisher_exact_greater,
     mann_whitney_u,
@@ -34,12 +35,14 @@ CanaryVerdict = Literal["pass", "fail", "inconclusive"]
 
 @dataclass(frozen=True)
 class CanaryPolicy:
-    samples: int = 30  # runs per side
-    min_samples: int = 20  # fewer per side (or fewer latency values) is inconclusive
-    confidence: float = 0.95  # a difference counts when p < 1 - confidence
-    max_slowdown: float = 0.20  # the candidate's median may be up to 20 % higher ...
-    min_slowdown_ms: float = 5.0  # ... and up to 5 ms higher, before "slower" can fail
-    max_error_rate: float = 0.10  # above this the candidate fails, whatever the baseline does
+    """What a canary check tolerates; the defaults (``compare.defaults``) are explained there."""
+
+    samples: int = int(CANARY_DEFAULTS["samples"])
+    min_samples: int = int(CANARY_DEFAULTS["min_samples"])
+    confidence: float = CANARY_DEFAULTS["confidence"]
+    max_slowdown: float = CANARY_DEFAULTS["max_slowdown"]
+    min_slowdown_ms: float = CANARY_DEFAULTS["min_slowdown_ms"]
+    max_error_rate: float = CANARY_DEFAULTS["max_error_rate"]
 
     @property
     def alpha(self) -> float:
