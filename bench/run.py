@@ -97,7 +97,8 @@ def timed(args: list[str], cwd: Path, env_url: str) -> tuple[float, float]:
 
 
 def compare(label: str, runs: dict[str, list[str]], cwd: dict[str, Path], url: str,
-            repeat: int) -> tuple[dict[str, float], dict[str, float]]:
+            repeat: int, best: dict[str, float] | None = None
+            ) -> tuple[dict[str, float], dict[str, float]]:
     """Median wall and CPU seconds per variant (CPU time is steadier on a busy machine)."""
     walls: dict[str, list[float]] = {name: [] for name in runs}
     cpus: dict[str, list[float]] = {name: [] for name in runs}
@@ -107,6 +108,8 @@ def compare(label: str, runs: dict[str, list[str]], cwd: dict[str, Path], url: s
             walls[name].append(wall)
             cpus[name].append(cpu)
     medians = {name: statistics.median(values) for name, values in walls.items()}
+    if best is not None:  # the least disturbed run of each: timeit's estimator on a busy machine
+        best.update({name: min(values) for name, values in walls.items()})
     cpu_medians = {name: statistics.median(values) for name, values in cpus.items()}
     print(f"\n{label}")
     for name, value in medians.items():
@@ -226,18 +229,21 @@ def main() -> int:
         if "overhead" in only:
             fast_plain = make_suite(root, "fast_plain", 300, "/healthz", plain=True)
             fast_smoke = make_suite(root, "fast_smoke", 300, "/healthz", plain=False)
+            best: dict[str, float] = {}
             overhead, overhead_cpu = compare(
                 "1. 300 checks of GET /healthz, serial",
                 {"plain pytest + requests": ["-p", "no:prodsmoke"], "pytest-prodsmoke": gate},
                 {"plain pytest + requests": fast_plain, "pytest-prodsmoke": fast_smoke},
-                shop.url, args.repeat)
+                shop.url, args.repeat, best)
             ratio = overhead["pytest-prodsmoke"] / overhead["plain pytest + requests"]
             cpu_ratio = (overhead_cpu["pytest-prodsmoke"]
                          / overhead_cpu["plain pytest + requests"])
+            best_ratio = best["pytest-prodsmoke"] / best["plain pytest + requests"]
             print(f"  ratio prodsmoke / plain: {ratio:.3f} wall, {cpu_ratio:.3f} CPU "
-                  "(target <= 1.10 wall)")
+                  f"(target <= 1.10 wall); best run of each: {best_ratio:.3f}")
             results["overhead_300_serial"] = {"wall_s": overhead, "cpu_s": overhead_cpu,
-                                              "ratio": ratio, "cpu_ratio": cpu_ratio}
+                                              "ratio": ratio, "cpu_ratio": cpu_ratio,
+                                              "best_wall_s": best, "best_ratio": best_ratio}
 
         if "scale" in only:
             slow_plain = make_suite(root, "slow_plain", 64, "/slow?ms=200", plain=True)

@@ -350,3 +350,17 @@ def test_catalog(prod):
     bad.result.stderr.fnmatch_lines(["ERROR: pytest-prodsmoke: ini prodsmoke_canary_*: "
                                      "confidence=2.0 is not a number from 0.5 to 0.9999"])
     assert "Traceback" not in bad.output
+
+
+def test_parallel_run_diff_masks_secrets(pytester: pytest.Pytester, mode: str, repriced,
+                                         released, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A value registered as a secret that shows up in a difference is masked in the diff, the
+    # terminal, JUnit and the gate report (here, contrived: the candidate's new price).
+    monkeypatch.setenv("SHOP_SECRET", "10.89")
+    pytester.makeini("[pytest]\nprodsmoke_secret_env = SHOP_SECRET\n")
+    pytester.makepyfile(test_parallel=PARALLEL_SUITE)
+    run = gate(pytester, mode, repriced, released)
+    assert run.ret == 1
+    assert "$.items[1].price: baseline 9.9 -> candidate ***" in run.output
+    for text in (run.output, run.junit_path.read_text(), run.report_path.read_text()):
+        assert "10.89" not in text
