@@ -164,6 +164,9 @@ class ParallelRun:
                 # The same session cannot serve two requests at once: ask it again afterwards.
                 futures[1].result()
             futures.append(pool.submit(second.request, method, url, **kwargs))
+        # Every request ends before this check goes on (or fails): a late answer must not be
+        # recorded as part of the next check.
+        concurrent.futures.wait(futures)
         candidate, baseline = futures[0].result(), futures[1].result()
         baseline2 = futures[2].result() if learning else None
         patterns = self.ignore + compile_patterns(ignore)
