@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -28,6 +28,7 @@ from pytest_prodsmoke.errors import MutationRefusedError, ParallelRunMismatch
 from pytest_prodsmoke.redact import REGISTRY
 
 MAX_COMPARED_BYTES = 20_000_000  # larger bodies are compared as "too large" by length only
+MAX_NOISE_PATHS = 50  # learned-noise paths kept per check for the report
 
 
 @dataclass
@@ -38,10 +39,17 @@ class ParallelStats:
     mismatches: int = 0
     noise: int = 0  # differences ignored as noise learned from two baseline answers
     ignored: int = 0  # differences ignored by pattern
+    noise_paths: dict[str, None] = field(default_factory=dict)  # what was learned (ordered set)
 
-    def as_dict(self) -> dict[str, int]:
+    def learn(self, paths: Sequence[str]) -> None:
+        for path in paths:
+            if len(self.noise_paths) >= MAX_NOISE_PATHS:
+                break
+            self.noise_paths.setdefault(path)
+
+    def as_dict(self) -> dict[str, Any]:
         return {"requests": self.requests, "mismatches": self.mismatches, "noise": self.noise,
-                "ignored": self.ignored}
+                "ignored": self.ignored, "noise_paths": list(self.noise_paths)}
 
 
 @dataclass(frozen=True)
@@ -184,6 +192,7 @@ class ParallelRun:
         self.stats.mismatches += 0 if comparison.equal else 1
         self.stats.noise += len(comparison.noise)
         self.stats.ignored += comparison.ignored
+        self.stats.learn(comparison.learned_noise)
         return ParallelResult(candidate, baseline, baseline2, comparison)
 
     def _learning(self, override: bool | None) -> bool:

@@ -103,6 +103,7 @@ def test_noise_learned_from_two_baselines_is_ignored_but_real_changes_are_not() 
     assert paths(result.differences) == ["$.price"]
     assert paths(result.noise) == ["$.generated_at", "$.request_id"]
     assert set(result.learned_noise) == {"$.generated_at", "$.request_id"}
+    assert "(2 ignored as noise ($.generated_at, $.request_id))" in render(result, title="t")
 
 
 def test_status_headers_and_text_bodies() -> None:
@@ -259,3 +260,18 @@ def test_canary_policy_overrides_are_validated(overrides, message) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
         CanaryPolicy().with_overrides(overrides)
     assert CanaryPolicy().with_overrides({"samples": 50}).samples == 50
+
+
+def test_canary_fails_on_a_heavier_tail_that_the_median_does_not_show() -> None:
+    # A quarter of the candidate's runs take 200 ms: the median does not move, the outlier rule
+    # would drop them, yet users would feel it. The tail test catches it.
+    tail = [200.0 if i % 4 == 0 else ms for i, ms in enumerate(STEADY)]
+    result = judge(samples(STEADY), samples(tail), CanaryPolicy())
+    assert result.verdict == "fail"
+    assert result.candidate.median_ms == pytest.approx(result.baseline.median_ms, abs=1)
+    assert any("latency tail is significantly heavier" in r for r in result.reasons)
+    assert result.candidate.p95_ms == 200.0  # reported on every value, outliers included
+    assert result.tail_p_value is not None and result.tail_p_value < 0.05
+    # One slow run in thirty is a spike, not a tail.
+    spike = [200.0 if i == 3 else ms for i, ms in enumerate(STEADY)]
+    assert judge(samples(STEADY), samples(spike), CanaryPolicy()).verdict == "pass"

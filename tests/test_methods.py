@@ -69,7 +69,8 @@ def test_parallel_run_equal_answers_pass(pytester: pytest.Pytester, mode: str, e
     run = gate(pytester, mode, equivalent, released)
     assert run.ret == 0, run.output
     stats = {c["nodeid"].split("::")[1]: c["parallel_run"] for c in run.report["checks"]}
-    assert stats["test_catalog"] == {"requests": 1, "mismatches": 0, "noise": 0, "ignored": 2}
+    assert stats["test_catalog"] == {"requests": 1, "mismatches": 0, "noise": 0, "ignored": 2,
+                                     "noise_paths": []}
     assert stats["test_item"]["mismatches"] == 0
     props = {p.get("name"): p.get("value") for p in run.junit().iter("property")}
     assert props["prodsmoke.mismatches"] == "0"
@@ -120,10 +121,14 @@ def test_noise_is_learned_but_a_real_difference_is_still_caught(
     learned = gate(pytester, mode, equivalent, released, *learn)
     assert learned.ret == 0, learned.output
     assert learned.report["checks"][0]["parallel_run"]["noise"] == 2
+    # What was learned is reported, not only counted.
+    assert learned.report["checks"][0]["parallel_run"]["noise_paths"] == ["$.generated_at",
+                                                                          "$.request_id"]
     # ... and changed prices are still caught, next to the noise.
     caught = gate(pytester, mode, repriced, released, *learn)
     assert caught.ret == 1, caught.output
-    for line in ["(3 differences)", "$.items[0].price: baseline 4.5", "(2 ignored as noise)"]:
+    for line in ["(3 differences)", "$.items[0].price: baseline 4.5",
+                 "(2 ignored as noise ($.generated_at, $.request_id))"]:
         assert line in caught.output
     assert "generated_at: baseline" not in caught.output
 

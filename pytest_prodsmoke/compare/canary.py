@@ -9,11 +9,16 @@ inconclusive, with every number behind the answer:
   higher (one-sided Mann-Whitney U) *and* materially so: its median above the baseline's by
   more than ``max_slowdown`` (relative) and ``min_slowdown_ms`` (absolute). The effect bound is
   Kayenta's idea: with many samples a 1 % slowdown is significant but not worth a rollback.
+  Or its latency **tail** is significantly heavier: more of its runs exceed the baseline's p95
+  than the baseline's own (one-sided Fisher exact test on those counts), with its p95 above
+  the baseline's by the same material bound. This catches a minority of much slower requests,
+  which barely moves Mann-Whitney U or the median (and which the outlier rule would drop).
 - **inconclusive** when either side has fewer than ``min_samples`` samples or latency values.
   Inconclusive is never a pass: the check fails and says so.
 - **pass** otherwise.
 
-Latency outliers beyond 3 IQR are dropped first on each side (Kayenta's rule), and reported.
+Latency outliers beyond 3 IQR are dropped on each side for the Mann-Whitney test only
+(Kayenta's rule) and counted; medians, p95 and the tail test use every value.
 """
 
 from __future__ import annotations
@@ -92,8 +97,9 @@ class SideSummary:
     error_rate: float
     latency_values: int  # after outlier removal
     outliers_removed: int
-    median_ms: float | None
-    p95_ms: float | None
+    median_ms: float | None  # of every value
+    p95_ms: float | None  # of every value
+    over_baseline_p95: int = 0  # runs slower than the baseline's p95 (the tail test)
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,7 @@ class CanaryResult:
     u: float | None
     latency_p_value: float | None
     policy: CanaryPolicy
+    tail_p_value: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """For the gate report: every number behind the verdict, rounded for reading."""
@@ -123,7 +130,9 @@ def _rounded(value: Any) -> Any:
     return value
 
 
-def summarize(samples: Sequence[Sample]) -> tuple[SideSummary, list[float]]:
+def summarize(samples: Sequence[Sample], threshold_ms: float | None = None
+              ) -> tuple[SideSummary, list[float], list[float]]:
+    """The side's summary, its latencies without outliers (for Mann-Whitney) and all of them."""
     errors = sum(1 for s in samples if not s.ok)
     latencies = [s.latency_ms for s in samples if s.latency_ms is not None]
     kept = remove_outliers(latencies)
@@ -133,9 +142,11 @@ def summarize(samples: Sequence[Sample]) -> tuple[SideSummary, list[float]]:
         error_rate=errors / len(samples) if samples else 0.0,
         latency_values=len(kept),
         outliers_removed=len(latencies) - len(kept),
-        median_ms=quantile(kept, 0.5) if kept else None,
-        p95_ms=quantile(kept, 0.95) if kept else None,
-    ), kept
+        median_ms=quantile(latencies, 0.5) if latencies else None,
+        p95_ms=quantile(latencies, 0.95) if latencies else None,
+        over_baseline_p95=(sum(1 for v in latencies if v > threshold_ms)
+                           if threshold_ms is not None else 0),
+    ), kept, latencies
 
 
 def _pct(rate: float) -> str:
@@ -144,8 +155,9 @@ def _pct(rate: float) -> str:
 
 def judge(baseline: Sequence[Sample], candidate: Sequence[Sample],
           policy: CanaryPolicy) -> CanaryResult:
-    base, base_latency = summarize(baseline)
-    cand, cand_latency = summarize(candidate)
+    threshold = summarize(baseline)[0].p95_ms  # the tail starts at the baseline's p95
+    base, base_latency, base_all = summarize(baseline, threshold)
+    cand, cand_latency, cand_all = summarize(candidate, threshold)
     error_p = fisher_exact_greater(cand.errors, cand.samples, base.errors, base.samples)
     failures: list[str] = []
     unknowns: list[str] = []
@@ -163,6 +175,7 @@ def judge(baseline: Sequence[Sample], candidate: Sequence[Sample],
 
     u: float | None = None
     latency_p: float | None = None
+    tail_p: float | None = None
     # Enough data is judged before outliers are dropped: dropping them must not turn a
     # verdict inconclusive, it only keeps single spikes from deciding the test.
     measured = (base.latency_values + base.outliers_removed,
@@ -185,10 +198,21 @@ def judge(baseline: Sequence[Sample], candidate: Sequence[Sample],
                 f"{base.median_ms:.1f} ms (+{slower_by:.1f} ms; Mann-Whitney U={u:g}, "
                 f"p={latency_p:.4f} < {policy.alpha:g}; allowed +{policy.max_slowdown:.0%} "
                 f"and +{policy.min_slowdown_ms:g} ms)")
+        assert threshold is not None and cand.p95_ms is not None
+        tail_p = fisher_exact_greater(cand.over_baseline_p95, len(cand_all),
+                                      base.over_baseline_p95, len(base_all))
+        tail_by = cand.p95_ms - threshold
+        if (tail_p < policy.alpha and cand.p95_ms > threshold * (1 + policy.max_slowdown)
+                and tail_by > policy.min_slowdown_ms):
+            failures.append(
+                f"latency tail is significantly heavier: {cand.over_baseline_p95} of "
+                f"{len(cand_all)} runs slower than the baseline's p95 ({threshold:.1f} ms) vs "
+                f"{base.over_baseline_p95} of {len(base_all)}; p95 {cand.p95_ms:.1f} ms "
+                f"(+{tail_by:.1f} ms; Fisher exact p={tail_p:.4f} < {policy.alpha:g})")
 
     verdict: CanaryVerdict = "fail" if failures else "inconclusive" if unknowns else "pass"
     return CanaryResult(verdict, tuple(failures or unknowns), base, cand, error_p, u, latency_p,
-                        policy)
+                        policy, tail_p)
 
 
 def describe(result: CanaryResult) -> str:
@@ -204,6 +228,10 @@ def describe(result: CanaryResult) -> str:
     stats = f"  error rate p={result.error_p_value:.4f}"
     if result.latency_p_value is not None:
         stats += f"; latency Mann-Whitney U={result.u:g}, p={result.latency_p_value:.4f}"
+    if result.tail_p_value is not None:
+        stats += (f"; tail {result.candidate.over_baseline_p95} vs "
+                  f"{result.baseline.over_baseline_p95} over the baseline p95, "
+                  f"p={result.tail_p_value:.4f}")
     lines = [f"canary {result.verdict.upper()}: " + "; ".join(result.reasons)
              if result.reasons else f"canary {result.verdict.upper()}",
              side("baseline", result.baseline), side("candidate", result.candidate), stats]

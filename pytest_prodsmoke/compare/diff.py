@@ -295,7 +295,9 @@ def render(comparison: Comparison, *, title: str, max_items: int = 20, value_lim
         lines.append(f"  … and {hidden} more differences")
     notes = []
     if comparison.noise:
-        notes.append(f"{len(comparison.noise)} ignored as noise")
+        learned = ", ".join(comparison.learned_noise[:5]) + (
+            ", …" if len(comparison.learned_noise) > 5 else "")
+        notes.append(f"{len(comparison.noise)} ignored as noise ({learned})")
     if comparison.ignored:
         notes.append(f"{comparison.ignored} ignored by pattern")
     if notes:
