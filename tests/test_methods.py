@@ -369,3 +369,12 @@ def test_parallel_run_diff_masks_secrets(pytester: pytest.Pytester, mode: str, r
     assert "$.items[1].price: baseline 9.9 -> candidate ***" in run.output
     for text in (run.output, run.junit_path.read_text(), run.report_path.read_text()):
         assert "10.89" not in text
+
+
+def test_second_baseline_without_a_first_is_a_usage_error(pytester: pytest.Pytester,
+                                                           equivalent, released) -> None:
+    pytester.makepyfile(test_parallel=PARALLEL_SUITE)
+    run = run_gate(pytester, "serial", "--baseline2-url", released.url, url=equivalent.url)
+    assert run.ret == 4
+    run.result.stderr.fnmatch_lines(["ERROR: pytest-prodsmoke: --baseline2-url needs a first "
+                                     "baseline: pass --baseline-url URL too"])
