@@ -140,9 +140,20 @@ class ParallelRun:
         return self.request("DELETE", url, **kwargs)
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Send to both, compare, raise ``ParallelRunMismatch`` on a difference."""
+        """Send to both, compare, raise ``ParallelRunMismatch`` on a difference, or when either
+        side answered with a server error (5xx)."""
         __tracebackhide__ = True
         result = self.fetch(method, url, **kwargs)
+        failing = [(side, response.status_code) for side, response in
+                   (("baseline", result.baseline), ("candidate", result.candidate))
+                   if response.status_code >= 500]
+        if failing:
+            # Two equal 500s are "equal", yet nothing was shown to work: fail closed. (fetch()
+            # returns such answers, for a check that means to compare errors.)
+            sides = " and ".join(f"the {side} answered {status}" for side, status in failing)
+            raise ParallelRunMismatch(
+                f"{method.upper()} {url}: {sides}: a comparison with a server error proves "
+                "nothing (use parallel_run.fetch() to compare error answers on purpose)")
         if not result.equal:
             count = len(result.comparison.differences)
             title = (f"{method.upper()} {url}: the candidate answered differently from the "

@@ -133,6 +133,29 @@ def test_noise_is_learned_but_a_real_difference_is_still_caught(
     assert "generated_at: baseline" not in caught.output
 
 
+def test_a_server_error_on_either_side_fails_even_when_equal(pytester: pytest.Pytester,
+                                                           mode: str) -> None:
+    broken_baseline = start_shop("1.0.0", "--fail", "/catalog")
+    broken_candidate = start_shop("2.0.0", "--fail", "/catalog")
+    try:
+        pytester.makepyfile(test_parallel="""
+def test_catalog(parallel_run):
+    parallel_run.get("/catalog")
+
+def test_compare_errors_on_purpose(parallel_run):
+    assert parallel_run.fetch("GET", "/catalog").equal
+""")
+        run = gate(pytester, mode, broken_candidate, broken_baseline)
+    finally:
+        broken_baseline.stop()
+        broken_candidate.stop()
+    assert run.ret == 1, run.output
+    assert run.outcomes() == {"test_parallel.py::test_catalog": "failed",
+                              "test_parallel.py::test_compare_errors_on_purpose": "passed"}
+    assert ("GET /catalog: the baseline answered 500 and the candidate answered 500: a "
+            "comparison with a server error proves nothing") in run.output
+
+
 def test_parallel_mutations_need_an_explicit_opt_in(pytester: pytest.Pytester, mode: str,
                                                     equivalent, released) -> None:
     pytester.makepyfile(test_mutation="""
