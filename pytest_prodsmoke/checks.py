@@ -52,9 +52,10 @@ from pytest_prodsmoke.tagging import new_trace_id
 
 WORKER_SECRETS_KEY = "prodsmoke_secrets"
 # Properties this plugin writes from values that cannot hold secrets (flags, counts, ids).
+# Not PROP_PARALLEL: its learned noise paths are made of response keys, which could be anything.
 _OWN_SAFE_PROPERTIES = frozenset({PROP_CRITICAL, PROP_SYNTHETIC, PROP_VERSIONS, PROP_TRACE_ID,
-                                  PROP_REQUESTS, PROP_TARGET, PROP_PARALLEL, PROP_MISMATCHES,
-                                  PROP_CANARY, PROP_VARIANT})
+                                  PROP_REQUESTS, PROP_TARGET, PROP_MISMATCHES, PROP_CANARY,
+                                  PROP_VARIANT})
 FAILED_KEY = pytest.StashKey[bool]()
 CRITICAL_KEY = pytest.StashKey[bool]()
 # The CanaryPolicy of a @pytest.mark.canary check (Any: its module loads only when needed).
@@ -215,8 +216,10 @@ class CheckMarking:
             return
         names = [str(name) for name in marker.args]
         if not names or len(set(names)) != len(names) or not all(n.strip() for n in names):
-            raise ValueError(f"@pytest.mark.variants needs distinct, non-empty variant names; "
-                             f"got {list(marker.args)!r}")
+            # A collection error (the gate fails) that shows this line, not our traceback.
+            raise pytest.Collector.CollectError(
+                f"@pytest.mark.variants needs distinct, non-empty variant names; got "
+                f"{list(marker.args)!r}")
         # The autouse prodsmoke_variant fixture is parametrized directly per check (function
         # scope, so checks keep their order): test_x[A], test_x[B].
         metafunc.parametrize(VARIANT_FIXTURE, names, ids=names, scope="function")

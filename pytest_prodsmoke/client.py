@@ -248,10 +248,6 @@ class ProdClient(requests.Session):
         __tracebackhide__ = True  # failures point at the check's line, not at this wrapper
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
-        if kwargs.get("verify") is None and self.verify is not True:
-            # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify; an
-            # explicit --prod-ca-bundle or --prod-insecure must win, so pass it per request.
-            kwargs["verify"] = self.verify
         method_name = (method.decode() if isinstance(method, bytes) else str(method)).upper()
         full_url = self.url_for(url.decode() if isinstance(url, bytes) else str(url))
         if method_name in MUTATING_METHODS:
@@ -317,9 +313,11 @@ class ProdClient(requests.Session):
         self, url: str, proxies: dict[str, str] | None, stream: bool | None,
         verify: bool | str | None, cert: Any,
     ) -> dict[str, Any]:
-        # requests' own logic, with one change: it scans the whole process environment for
-        # *_proxy variables on every request (~0.2 ms, more with CI's large environments). The
+        # requests' own logic, with two changes. It scans the whole process environment for
+        # *_proxy variables on every request (~0.2 ms, more with CI's large environments); the
         # environment does not change during a run, so proxies are looked up once per origin.
+        # And it lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify; an explicit
+        # --prod-ca-bundle or --prod-insecure (self.verify not True) must win.
         if self.trust_env:
             no_proxy = proxies.get("no_proxy") if proxies is not None else None
             scheme, netloc = urlsplit(url)[:2]
@@ -331,7 +329,7 @@ class ProdClient(requests.Session):
             if proxies is not None:
                 for name, value in env_proxies.items():
                     proxies.setdefault(name, value)
-            if verify is True or verify is None:
+            if (verify is True or verify is None) and self.verify is True:
                 verify = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
                           or verify)
         return {"proxies": merge_setting(proxies, self.proxies),

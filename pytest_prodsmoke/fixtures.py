@@ -63,8 +63,8 @@ class ProcessState:
         self.context: CheckContext | None = None
         self.clients: list[ProdClient] = []
         self.pool: HTTPAdapter | None = None  # one per process, shared: keep-alive
-        # Set by make_fixtures: the clients of this process, made on first use.
-        self.candidate_client: Callable[..., ProdClient] | None = None
+        # Set by make_fixtures: the baseline's client of this process, made on first use
+        # (canary checks need it without asking for the baseline fixture).
         self.baseline_client: Callable[..., ProdClient] | None = None
         self.credentials = SecretRegistry()  # fake-user secrets: only to the targets
         self.login_tokens: dict[str, Secret | None] = {}
@@ -199,7 +199,6 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
         return baselines[label]
 
     state.baseline_client = baseline_client
-    state.candidate_client = candidate_client
 
     @pytest.fixture(scope="session")
     def baseline() -> ProdClient:
@@ -214,7 +213,7 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
         from pytest_prodsmoke.parallel import ParallelRun, ParallelStats
 
         item = state.current
-        baseline_client("the parallel_run fixture")
+        reference = baseline_client("the parallel_run fixture")
         marker = item.get_closest_marker("parallel_run") if item is not None else None
         options = dict(marker.kwargs) if marker is not None else {}
         unknown = set(options) - {"ignore", "learn_noise", "headers"}
@@ -238,7 +237,7 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
 
         try:
             return ParallelRun(
-                candidate_client(), baseline_client(),
+                candidate_client(), reference,
                 baseline_client(second=True) if settings.baseline2_url else None,
                 learn_noise=bool(options.get("learn_noise", settings.learn_noise)),
                 ignore=list(ignore), compare_headers=list(headers), stats=stats, judge=judge)

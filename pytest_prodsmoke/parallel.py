@@ -8,6 +8,7 @@ responses into plain ``Answer``s, and keeps the per-check counts the gate report
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ from pytest_prodsmoke.compare.diff import (
 from pytest_prodsmoke.errors import MutationRefusedError, ParallelRunMismatch
 from pytest_prodsmoke.redact import REGISTRY
 
-MAX_COMPARED_BYTES = 20_000_000  # larger bodies are compared as "too large" by length only
+MAX_COMPARED_BYTES = 20_000_000  # larger bodies are compared by digest, not structurally
 MAX_NOISE_PATHS = 50  # learned-noise paths kept per check for the report
 
 
@@ -68,7 +69,9 @@ class ParallelResult:
 
 def read_answer(response: requests.Response, headers: Sequence[str]) -> Answer:
     if len(response.content) > MAX_COMPARED_BYTES:
-        body: Any = f"<{len(response.content)} bytes, too large to compare>"
+        # Still compared (by digest): equal lengths must not pass for equal contents.
+        digest = hashlib.sha256(response.content).hexdigest()
+        body: Any = f"<{len(response.content)} bytes, sha256 {digest}>"
         is_json = False
     else:
         body, is_json = parse_body(response.text, response.headers.get("Content-Type"))

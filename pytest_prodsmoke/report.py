@@ -7,7 +7,8 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,14 +49,14 @@ def _check_entry(check: CheckResult) -> dict[str, Any]:
             **({"variant": check.variant} if check.variant else {})}
 
 
+def outcome_counts(checks: Iterable[CheckResult]) -> dict[str, int]:
+    return dict(Counter(check.outcome for check in checks))
+
+
 def variant_summary(checks: tuple[CheckResult, ...]) -> dict[str, dict[str, int]]:
     """Outcomes per A/B variant ({} when no check ran as a variant)."""
-    summary: dict[str, dict[str, int]] = {}
-    for check in checks:
-        if check.variant:
-            outcomes = summary.setdefault(check.variant, {})
-            outcomes[check.outcome] = outcomes.get(check.outcome, 0) + 1
-    return summary
+    variants = dict.fromkeys(c.variant for c in checks if c.variant)
+    return {name: outcome_counts(c for c in checks if c.variant == name) for name in variants}
 
 
 def dumps_readable(data: dict[str, Any]) -> str:
@@ -97,9 +98,7 @@ def _target_entry(label: str, url: str, verdict: Verdict | None) -> dict[str, An
     """One target's share of the checks (all of them when there is only one target)."""
     checks = [c for c in (verdict.checks if verdict else ())
               if c.target == label or not c.target]
-    outcomes: dict[str, int] = {}
-    for check in checks:
-        outcomes[check.outcome] = outcomes.get(check.outcome, 0) + 1
+    outcomes = outcome_counts(checks)
     versions: dict[str, int] = {}
     for check in checks:
         for version, count in check.versions.items():

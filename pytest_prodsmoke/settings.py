@@ -511,10 +511,7 @@ def load_settings(
         )
 
     def header_name(dest: str, default: str) -> str:
-        name = str(value(dest) or default).strip()
-        if not _HEADER_NAME.match(name):
-            raise SettingsError(f"{source(dest)}: {name!r} is not a valid header name")
-        return name
+        return header_name_value(str(value(dest) or default), source(dest))
 
     def path_value(dest: str, must_exist: bool) -> Path | None:
         raw_path = value(dest)

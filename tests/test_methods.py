@@ -7,40 +7,36 @@ from collections.abc import Iterator
 
 import pytest
 
-from examples.shop.launch import RunningShop, start_shop
+from examples.shop.launch import RunningShop, running_shop
 from tests.conftest import run_gate
 
 
 @pytest.fixture(scope="module")
 def released() -> Iterator[RunningShop]:
     """The baseline: the released version 1.0.0."""
-    server = start_shop("1.0.0")
-    yield server
-    server.stop()
+    with running_shop("1.0.0") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def released_twin() -> Iterator[RunningShop]:
     """A second instance of the released version, for noise learning."""
-    server = start_shop("1.0.0")
-    yield server
-    server.stop()
+    with running_shop("1.0.0") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def equivalent() -> Iterator[RunningShop]:
     """A candidate that answers like the baseline (except for noise)."""
-    server = start_shop("2.0.0")
-    yield server
-    server.stop()
+    with running_shop("2.0.0") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def repriced() -> Iterator[RunningShop]:
     """A candidate whose prices changed by 10 %."""
-    server = start_shop("2.0.0", "--price-factor", "1.1")
-    yield server
-    server.stop()
+    with running_shop("2.0.0", "--price-factor", "1.1") as server:
+        yield server
 
 
 def gate(pytester: pytest.Pytester, mode: str, candidate: RunningShop, baseline: RunningShop,
@@ -135,9 +131,8 @@ def test_noise_is_learned_but_a_real_difference_is_still_caught(
 
 def test_a_server_error_on_either_side_fails_even_when_equal(pytester: pytest.Pytester,
                                                            mode: str) -> None:
-    broken_baseline = start_shop("1.0.0", "--fail", "/catalog")
-    broken_candidate = start_shop("2.0.0", "--fail", "/catalog")
-    try:
+    with running_shop("1.0.0", "--fail", "/catalog") as broken_baseline, \
+            running_shop("2.0.0", "--fail", "/catalog") as broken_candidate:
         pytester.makepyfile(test_parallel="""
 def test_catalog(parallel_run):
     parallel_run.get("/catalog")
@@ -146,9 +141,6 @@ def test_compare_errors_on_purpose(parallel_run):
     assert parallel_run.fetch("GET", "/catalog").equal
 """)
         run = gate(pytester, mode, broken_candidate, broken_baseline)
-    finally:
-        broken_baseline.stop()
-        broken_candidate.stop()
     assert run.ret == 1, run.output
     assert run.outcomes() == {"test_parallel.py::test_catalog": "failed",
                               "test_parallel.py::test_compare_errors_on_purpose": "passed"}
@@ -234,12 +226,9 @@ def test_canary_passes_on_an_equal_candidate(pytester: pytest.Pytester, mode: st
 
 def test_canary_fails_on_a_higher_error_rate(pytester: pytest.Pytester, mode: str,
                                              released) -> None:
-    flaky = start_shop("2.0.0", "--error-rate", "/catalog=0.4")
-    try:
+    with running_shop("2.0.0", "--error-rate", "/catalog=0.4") as flaky:
         pytester.makepyfile(test_canary=canary_suite())
         run = gate(pytester, mode, flaky, released)
-    finally:
-        flaky.stop()
     assert run.ret == 1, run.output
     assert run.codes == ["check_failed", "canary_failed"]
     canary = run.report["checks"][0]["canary"]
@@ -251,12 +240,9 @@ def test_canary_fails_on_a_higher_error_rate(pytester: pytest.Pytester, mode: st
 
 def test_canary_fails_on_slower_latency(pytester: pytest.Pytester, mode: str,
                                         released) -> None:
-    slow = start_shop("2.0.0", "--delay", "/catalog=40")
-    try:
+    with running_shop("2.0.0", "--delay", "/catalog=40") as slow:
         pytester.makepyfile(test_canary=canary_suite())
         run = gate(pytester, mode, slow, released)
-    finally:
-        slow.stop()
     assert run.ret == 1, run.output
     canary = run.report["checks"][0]["canary"]
     assert canary["verdict"] == "fail" and canary["latency_p_value"] < 0.05
@@ -322,12 +308,9 @@ def test_variants_each_run_and_are_confirmed(pytester: pytest.Pytester, mode: st
 
 
 def test_a_broken_assignment_fails(pytester: pytest.Pytester, mode: str, released) -> None:
-    broken = start_shop("2.0.0", "--ab-broken")
-    try:
+    with running_shop("2.0.0", "--ab-broken") as broken:
         pytester.makepyfile(test_ab=VARIANT_SUITE)
         run = gate(pytester, mode, broken, released, "-o", "prodsmoke_variant_header=X-Variant")
-    finally:
-        broken.stop()
     assert run.ret == 1, run.output
     assert run.outcomes() == {"test_ab.py::test_recommendations[A]": "passed",
                               "test_ab.py::test_recommendations[B]": "failed"}
@@ -401,3 +384,53 @@ def test_second_baseline_without_a_first_is_a_usage_error(pytester: pytest.Pytes
     assert run.ret == 4
     run.result.stderr.fnmatch_lines(["ERROR: pytest-prodsmoke: --baseline2-url needs a first "
                                      "baseline: pass --baseline-url URL too"])
+
+
+def test_bad_variant_names_are_a_collection_error_in_one_line(pytester: pytest.Pytester,
+                                                                equivalent, released) -> None:
+    pytester.makepyfile(test_ab="""
+import pytest
+
+@pytest.mark.variants("A", "A")
+def test_recommendations(prod):
+    pass
+""")
+    run = gate(pytester, "serial", equivalent, released, "-o",
+               "prodsmoke_variant_header=X-Variant")
+    assert run.ret == 2  # pytest's own status for a collection error
+    assert run.codes[0] == "collection_error"
+    assert "@pytest.mark.variants needs distinct, non-empty variant names; got ['A', 'A']" \
+        in run.output
+    assert "Traceback" not in run.output and "checks.py" not in run.output
+
+
+def test_learned_noise_paths_are_masked_like_any_property(
+        pytester: pytest.Pytester, equivalent, released, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The paths are made of response keys; a key that is a secret must not reach JUnit.
+    monkeypatch.setenv("SHOP_SECRET", "request_id")
+    pytester.makeini("[pytest]\nprodsmoke_secret_env = SHOP_SECRET\n")
+    pytester.makepyfile(test_noisy=NOISY_SUITE)
+    run = gate(pytester, "serial", equivalent, released, "-o", "prodsmoke_learn_noise=true")
+    assert run.ret == 0, run.output
+    assert "request_id" not in run.junit_path.read_text()
+    assert "request_id" not in run.report_path.read_text()
+
+
+def test_bodies_too_large_to_parse_are_still_compared(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pure logic on built responses: equal lengths must not pass for equal contents.
+    import requests
+
+    from pytest_prodsmoke import parallel
+
+    def response(body: bytes) -> requests.Response:
+        built = requests.Response()
+        built.status_code, built._content = 200, body
+        built.headers["Content-Type"] = "application/json"
+        return built
+
+    monkeypatch.setattr(parallel, "MAX_COMPARED_BYTES", 8)
+    first = parallel.read_answer(response(b'{"a": 1, "b": 2}'), ())
+    second = parallel.read_answer(response(b'{"a": 1, "b": 3}'), ())
+    assert not first.is_json and first.body != second.body
+    assert first.body.startswith("<16 bytes, sha256 ")
+    assert parallel.read_answer(response(b'{"a": 1, "b": 2}'), ()).body == first.body

@@ -91,6 +91,7 @@ class Handler(BaseHTTPRequestHandler):
     wbufsize = -1
     disable_nagle_algorithm = True
     server: ShopServer
+    raw_body: bytes = b""  # the current request's body, read before any answer
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
@@ -125,18 +126,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def _read_body(self) -> bytes:
-        """Read the request body once, before any answer: an unread body would stay on the
-        keep-alive connection and be taken for the next request."""
-        if not hasattr(self, "_raw_body"):
-            length = int(self.headers.get("Content-Length") or 0)
-            self._raw_body = self.rfile.read(length) if length else b""
-        return self._raw_body
-
     def _body(self) -> Any:
-        raw = self._read_body()
         try:
-            return json.loads(raw or b"{}")
+            return json.loads(self.raw_body or b"{}")
         except ValueError:
             return None
 
@@ -151,8 +143,10 @@ class Handler(BaseHTTPRequestHandler):
         shop = self.server.shop
         parts = urlsplit(self.path)
         path = parts.path
-        self.__dict__.pop("_raw_body", None)  # a new request on this connection
-        self._read_body()
+        # Read the body before any answer, faults included: an unread body would stay on the
+        # keep-alive connection and be taken for the next request.
+        length = int(self.headers.get("Content-Length") or 0)
+        self.raw_body = self.rfile.read(length) if length else b""
         with shop.lock:
             shop.requests_seen += 1
             shop.counts[path] = shop.counts.get(path, 0) + 1
@@ -168,9 +162,11 @@ class Handler(BaseHTTPRequestHandler):
             self._send(500, {"error": "injected fault", "path": path})
             return
         for prefix, rate in shop.error_rates.items():
+            if not _matches(path, prefix):
+                continue
             with shop.lock:
                 unlucky = shop.random.random() < rate
-            if _matches(path, prefix) and unlucky:
+            if unlucky:
                 self._send(500, {"error": "injected intermittent fault", "path": path})
                 return
         handler = getattr(self, f"_{method.lower()}", None)

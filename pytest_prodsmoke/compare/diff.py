@@ -144,9 +144,8 @@ class PathPattern:
     @classmethod
     def parse(cls, text: str) -> PathPattern:
         source = text.strip()
-        if source in ("status",) or source.lower().startswith("headers."):
-            return cls(source, ((False, source.lower() if source == "status"
-                                 else "headers." + source[8:].lower()),))
+        if source == "status" or source.lower().startswith("headers."):
+            return cls(source, ((False, source.lower()),))  # header names are case-insensitive
         if not source.startswith("$"):
             raise PatternError(f"ignore pattern {text!r} must start with '$' (like $.items[*].id)"
                                ", or be 'status' or 'headers.<Name>'")
