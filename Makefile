@@ -24,7 +24,7 @@ test: lint  ## the test suite (real pytest sessions against real loopback server
 $(COMPAT_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(COMPAT_VENV)/bin/python -m pip install --quiet 'pytest>=8,<9' -e .
+	$(COMPAT_VENV)/bin/python -m pip install --quiet 'pytest>=8,<9' -e '.[test]'
 	touch $(COMPAT_STAMP)
 
 test-compat: $(COMPAT_STAMP)  ## the same suite on the oldest supported pytest major (8.x)

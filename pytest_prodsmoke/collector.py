@@ -123,8 +123,9 @@ class GateRecorder:
             self.collected.setdefault(nodeid)
 
     def on_test_report(self, report: Any) -> None:
-        if report.outcome not in ("passed", "failed", "skipped"):
-            return  # e.g. "rerun" from pytest-rerunfailures: the final report follows
+        # Every report counts, also several for one phase (subtests, --dist each) and the
+        # failed attempts pytest-rerunfailures repeats (outcome "rerun"): a check that needed
+        # a rerun is flaky, never a clean pass.
         self.events.append(event_from_report(report))
 
     def on_collect_report(self, report: Any) -> None:

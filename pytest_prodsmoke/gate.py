@@ -26,7 +26,10 @@ XPASSED = "xpassed"
 CRASHED = "crashed"  # the process running it died (xdist reports when == "???")
 INCOMPLETE = "incomplete"  # started but never finished (interrupted)
 NOT_RUN = "not_run"  # collected, never reported
-OUTCOMES = (PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED, CRASHED, INCOMPLETE, NOT_RUN)
+FLAKY = "flaky"  # passed only on a rerun (pytest-rerunfailures): never a clean pass
+OUTCOMES = (PASSED, FLAKY, FAILED, ERROR, SKIPPED, XFAILED, XPASSED, CRASHED, INCOMPLETE,
+            NOT_RUN)
+RERUN = "rerun"  # the outcome pytest-rerunfailures gives a failed attempt it will repeat
 _BROKEN = (FAILED, ERROR, CRASHED)
 _NOT_REALLY_RUN = (SKIPPED, XFAILED, XPASSED)
 
@@ -52,7 +55,8 @@ PYTEST_STATUS = "pytest_status"
 # Reasons that only degrade.
 NONCRITICAL_FAILED = "noncritical_failed"
 SKIPS_ALLOWED = "skips_allowed"
-DEGRADING_CODES = frozenset({NONCRITICAL_FAILED, SKIPS_ALLOWED})
+FLAKY_CODE = "flaky"
+DEGRADING_CODES = frozenset({NONCRITICAL_FAILED, SKIPS_ALLOWED, FLAKY_CODE})
 
 from pytest_prodsmoke.properties import MISSING_VERSION  # noqa: E402,F401 - part of this API
 
@@ -67,7 +71,7 @@ class PhaseEvent:
 
     nodeid: str
     when: str
-    outcome: str  # "passed" | "failed" | "skipped"
+    outcome: str  # "passed" | "failed" | "skipped" | "rerun" (a failed attempt, repeated)
     wasxfail: bool = False
     duration_s: float = 0.0
     message: str = ""
@@ -127,6 +131,9 @@ class CheckResult:
     parallel_run: Mapping[str, Any] | None = None
     canary: Mapping[str, Any] | None = None
     variant: str = ""
+    # Every attempt of a check that was rerun (pytest-rerunfailures), oldest first:
+    # {"outcome": "failed" | "error" | <the final outcome>, "message": ...}; () when run once.
+    attempts: tuple[Mapping[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,8 +161,17 @@ class Verdict:
         return tuple(c for c in self.checks if c.critical and c.outcome in _BROKEN)
 
 
+def _attempt(event: PhaseEvent) -> dict[str, str]:
+    return {"outcome": FAILED if event.when == "call" else ERROR, "message": event.message}
+
+
 def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
-    """Fold the reports of one check into its outcome. No reports at all means not run."""
+    """Fold the reports of one check into its outcome. No reports at all means not run.
+
+    A check may have several reports for one phase: a report per failed subtest next to the
+    test's own, one run per worker (``--dist each``), failed attempts before a rerun. Any
+    failed report is a failure of the check, whichever report came last.
+    """
     if not events:
         return CheckResult(nodeid, NOT_RUN, critical=True, synthetic=False, duration_s=0.0)
     critical = next((e.critical for e in events if e.critical is not None), None)
@@ -166,31 +182,45 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
         if event.versions:
             versions.update(event.versions)
     leftovers = tuple(left for event in events for left in event.leftovers)
-    by_when = {e.when: e for e in events}
+    reruns = [e for e in events if e.outcome == RERUN]
+    final = [e for e in events if e.outcome != RERUN]
 
-    def failure_message(*whens: str) -> str:
-        return next((by_when[w].message for w in whens if w in by_when
-                     and by_when[w].outcome == "failed"), "")
+    def first(whens: tuple[str, ...], outcome: str) -> PhaseEvent | None:
+        return next((e for e in final if e.when in whens and e.outcome == outcome), None)
 
-    if "???" in by_when:
-        outcome, message = CRASHED, by_when["???"].message
-    elif by_when.get("call") and by_when["call"].outcome == "failed":
-        outcome, message = FAILED, failure_message("call")
-    elif any(by_when.get(w) and by_when[w].outcome == "failed" for w in ("setup", "teardown")):
-        outcome, message = ERROR, failure_message("setup", "teardown")
-    elif "teardown" not in by_when:
+    crash = first(("???",), "failed")
+    failed_call = first(("call",), "failed")
+    failed_fixture = first(("setup",), "failed") or first(("teardown",), "failed")
+    started = sum(1 for e in events if e.when == "setup")
+    finished = sum(1 for e in events if e.when == "teardown")
+    if crash is not None:
+        outcome, message = CRASHED, crash.message
+    elif failed_call is not None:
+        outcome, message = FAILED, failed_call.message
+    elif failed_fixture is not None:
+        outcome, message = ERROR, failed_fixture.message
+    elif finished == 0 or finished < started:
         outcome, message = INCOMPLETE, "the check started but never finished"
     else:
-        skipped = next((by_when[w] for w in ("setup", "call")
-                        if w in by_when and by_when[w].outcome == "skipped"), None)
-        call = by_when.get("call")
+        skipped = first(("setup", "call"), "skipped")
+        xpassed = next((e for e in final if e.when == "call" and e.wasxfail
+                        and e.outcome == "passed"), None)
         if skipped is not None:
             outcome = XFAILED if skipped.wasxfail else SKIPPED
             message = skipped.message
-        elif call is not None and call.wasxfail:
-            outcome, message = XPASSED, call.message
+        elif xpassed is not None:
+            outcome, message = XPASSED, xpassed.message
+        elif reruns:
+            outcome = FLAKY
+            message = (f"passed on attempt {len(reruns) + 1} after "
+                       f"{_plural(len(reruns), 'failed attempt')}: {reruns[0].message}")
         else:
             outcome, message = PASSED, ""
+    attempts: tuple[Mapping[str, str], ...] = ()
+    if reruns:
+        last = {"outcome": PASSED if outcome == FLAKY else outcome,
+                "message": "" if outcome == FLAKY else message}
+        attempts = (*(_attempt(e) for e in reruns), last)
     return CheckResult(
         nodeid,
         outcome,
@@ -208,6 +238,7 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
         parallel_run=next((e.parallel_run for e in events if e.parallel_run), None),
         canary=next((e.canary for e in events if e.canary), None),
         variant=next((e.variant for e in events if e.variant), ""),
+        attempts=attempts,
     )
 
 
@@ -337,8 +368,10 @@ def decide(facts: RunFacts) -> Verdict:
             add(WRONG_VERSION, f"responses from {', '.join(others)} instead of "
                                f"{facts.expected_version} in {_names(wrong)}", wrong)
 
-    ran = [c for c in checks if c.outcome in (PASSED, FAILED, ERROR, CRASHED, INCOMPLETE)]
-    critical_passed = [c for c in checks if c.critical and c.outcome == PASSED]
+    ran = [c for c in checks
+           if c.outcome in (PASSED, FLAKY, FAILED, ERROR, CRASHED, INCOMPLETE)]
+    # Flaky checks did pass in the end; their own reason (below) keeps the verdict from pass.
+    critical_passed = [c for c in checks if c.critical and c.outcome in (PASSED, FLAKY)]
     if facts.not_ready is not None:
         pass  # nothing was meant to run: not_ready says it all
     elif not checks or facts.pytest_exit_status == EXIT_NO_TESTS:
@@ -370,6 +403,14 @@ def decide(facts: RunFacts) -> Verdict:
     if broken_noncritical:
         add(NONCRITICAL_FAILED, f"{_plural(len(broken_noncritical), 'noncritical check')} "
                                 f"failed: {_names(broken_noncritical)}", broken_noncritical)
+
+    flaky = [c for c in checks if c.outcome == FLAKY]
+    if flaky:
+        add(FLAKY_CODE, f"{_plural(len(flaky), 'check')} passed only on a rerun (flaky): "
+            + "; ".join(f"{c.nodeid} ({len(c.attempts)} attempts, first failure: "
+                        f"{c.attempts[0]['message'] if c.attempts else ''})"
+                        for c in flaky[:5])
+            + (f" and {len(flaky) - 5} more" if len(flaky) > 5 else ""), flaky)
 
     explained = {EXIT_OK, EXIT_INTERRUPTED, EXIT_INTERNAL_ERROR, EXIT_NO_TESTS}
     any_failure = (any(c.outcome in _BROKEN for c in checks) or facts.collection_errors

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_prodsmoke.gate import CheckResult, Verdict
+from pytest_prodsmoke.gate import OUTCOMES, CheckResult, Verdict
 from pytest_prodsmoke.settings import Settings, display_url
 
 SCHEMA = "pytest-prodsmoke/gate-report/1"
@@ -46,7 +46,8 @@ def _check_entry(check: CheckResult) -> dict[str, Any]:
             "leftovers": [{"description": d, "error": e} for d, e in check.leftovers],
             **({"parallel_run": dict(check.parallel_run)} if check.parallel_run else {}),
             **({"canary": dict(check.canary)} if check.canary else {}),
-            **({"variant": check.variant} if check.variant else {})}
+            **({"variant": check.variant} if check.variant else {}),
+            **({"attempts": [dict(a) for a in check.attempts]} if check.attempts else {})}
 
 
 def outcome_counts(checks: Iterable[CheckResult]) -> dict[str, int]:
@@ -243,9 +244,7 @@ def render_gate_block(verdict: Verdict, settings: Settings, report_path: Path | 
     for reason in verdict.reasons:
         lines.append(f"  [{reason.code}] {reason.message}")
     counts = verdict.counts
-    shown = [f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "error", "crashed",
-                                                   "skipped", "xfailed", "xpassed",
-                                                   "incomplete", "not_run") if counts.get(k)]
+    shown = [f"{counts[k]} {k}" for k in OUTCOMES if counts.get(k)]
     lines.append(f"  checks: {counts.get('collected', 0)} collected ({counts.get('critical', 0)} "
                  f"critical): {', '.join(shown) or 'none reported'}")
     target = display_url(settings.prod_url) if settings.prod_url else "-"

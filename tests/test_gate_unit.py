@@ -173,3 +173,45 @@ def test_exit_status_table() -> None:
     assert exit_status_for("degraded", 0, strict=True) == 1
     assert exit_status_for("fail", 0, strict=False) == 1
     assert exit_status_for("fail", 2, strict=False) == 2
+
+
+def test_any_failed_report_of_a_phase_fails_the_check() -> None:
+    """A failed subtest report before the test's own passed one; one worker of --dist each."""
+    subtest = [PhaseEvent("s", "setup", "passed", critical=True),
+               PhaseEvent("s", "call", "failed", message="subtest broke", critical=True),
+               PhaseEvent("s", "call", "passed", critical=True),
+               PhaseEvent("s", "teardown", "passed", critical=True)]
+    verdict = decide(facts(subtest, passed("a"), pytest_exit_status=1))
+    assert verdict.checks[0].outcome == "failed" and codes(verdict) == ["check_failed"]
+    assert verdict.checks[0].message == "subtest broke"
+    each = [*failed("e", "teardown"), *passed("e")]
+    assert summarize_check("e", each).outcome == "error"
+
+
+def test_one_unfinished_run_of_several_is_incomplete() -> None:
+    each = [*passed("e"), PhaseEvent("e", "setup", "passed"), PhaseEvent("e", "call", "passed")]
+    assert summarize_check("e", each).outcome == "incomplete"
+
+
+def test_passing_only_on_a_rerun_is_flaky_and_degrades() -> None:
+    rerun = [PhaseEvent("f", "setup", "passed", critical=True),
+             PhaseEvent("f", "call", "rerun", message="timeout", critical=True),
+             PhaseEvent("f", "teardown", "passed", critical=True), *passed("f")]
+    verdict = decide(facts(rerun, passed("a")))
+    check = verdict.checks[0]
+    assert check.outcome == "flaky" and verdict.status == "degraded"
+    assert codes(verdict) == ["flaky"] and verdict.reasons[0].checks == ("f",)
+    assert [a["outcome"] for a in check.attempts] == ["failed", "passed"]
+    assert check.attempts[0]["message"] == "timeout"
+    assert verdict.counts["flaky"] == 1 and verdict.counts["passed"] == 1
+    assert decide(facts(rerun, passed("a"), strict=True)).exit_status == 1
+    # A flaky check alone still passed in the end: degraded, not "nothing passed".
+    assert codes(decide(facts(rerun))) == ["flaky"]
+
+
+def test_setup_rerun_is_an_error_attempt_and_a_final_failure_keeps_all() -> None:
+    events = [PhaseEvent("f", "setup", "rerun", message="no db"),
+              PhaseEvent("f", "teardown", "passed"), *failed("f")]
+    check = summarize_check("f", events)
+    assert check.outcome == "failed"
+    assert [a["outcome"] for a in check.attempts] == ["error", "failed"]
