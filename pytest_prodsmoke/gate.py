@@ -43,6 +43,7 @@ WORKER_CRASHED = "worker_crashed"
 NOT_RUN_CODE = "not_run"
 CRITICAL_SKIPPED = "critical_skipped"
 WRONG_VERSION = "wrong_version"
+VERSION_UNCONFIRMED = "version_unconfirmed"
 INTERNAL_ERROR = "internal_error"
 HOOK_ERROR = "hook_error"
 COMMAND_FAILED = "command_failed"
@@ -242,6 +243,17 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
     )
 
 
+def ran_any(checks: Sequence[CheckResult]) -> bool:
+    return any(c.outcome not in (NOT_RUN, *_NOT_REALLY_RUN) for c in checks)
+
+
+def _by_target(checks: Sequence[CheckResult]) -> dict[str, list[CheckResult]]:
+    groups: dict[str, list[CheckResult]] = {}
+    for check in checks:
+        groups.setdefault(check.target, []).append(check)
+    return groups
+
+
 def _ordered_nodeids(collected: Sequence[str], events: Iterable[PhaseEvent]) -> list[str]:
     seen = dict.fromkeys(collected)
     for event in events:
@@ -367,6 +379,16 @@ def decide(facts: RunFacts) -> Verdict:
             others = sorted(v for v in observed if v != facts.expected_version)
             add(WRONG_VERSION, f"responses from {', '.join(others)} instead of "
                                f"{facts.expected_version} in {_names(wrong)}", wrong)
+        elif facts.not_ready is None and ran_any(checks):
+            # A pin nobody confirmed is no pin: per target, some check's response must have
+            # named the expected version.
+            unconfirmed = [label for label, group in _by_target(checks).items()
+                           if not any(c.versions for c in group)]
+            if unconfirmed:
+                where = (f" of {', '.join(unconfirmed)}" if any(unconfirmed) else "")
+                add(VERSION_UNCONFIRMED, f"--expect-version {facts.expected_version}: no "
+                    f"response{where} named a version, so nothing confirmed that "
+                    f"{facts.expected_version} answered (no check reached the candidate)")
 
     ran = [c for c in checks
            if c.outcome in (PASSED, FLAKY, FAILED, ERROR, CRASHED, INCOMPLETE)]

@@ -22,7 +22,13 @@ import pytest
 from pytest_prodsmoke import hookspecs
 from pytest_prodsmoke.errors import SettingsError
 from pytest_prodsmoke.redact import REGISTRY, looks_secret
-from pytest_prodsmoke.settings import Settings, add_options, display_url, load_settings
+from pytest_prodsmoke.settings import (
+    Settings,
+    add_options,
+    configured_gate_report,
+    display_url,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from pytest_prodsmoke.users import FakeUser
@@ -52,6 +58,40 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # Before the first conftest.py is imported: from here on user code may end the run
+    # (pytest.exit(returncode=0) in a conftest), and the previous run's report must not be
+    # left to be read as this run's. (The owner removes it again at session start.)
+    if is_worker(early_config):
+        return
+    namespace = early_config.known_args_namespace
+    path = configured_gate_report(
+        cli=lambda dest: getattr(namespace, dest, None),
+        ini=lambda name: _read_ini(early_config, name),
+        environ=os.environ, base_dir=early_config.invocation_params.dir)
+    if path is not None:
+        from pytest_prodsmoke.report import remove_stale
+
+        remove_stale(path)  # a failure here is found and reported again at session start
+
+
+# Options of pytest's cacheprovider that run a subset chosen from an earlier run's results.
+CACHE_SELECTIONS = (("lf", "--lf/--last-failed"), ("stepwise", "--sw/--stepwise"),
+                    ("stepwise_skip", "--sw-skip/--stepwise-skip"))
+
+
+def _refuse_cache_selection(config: pytest.Config) -> None:
+    if config.getoption("collectonly", False):
+        return
+    for dest, flag in CACHE_SELECTIONS:
+        if config.getoption(dest, False):
+            raise pytest.UsageError(
+                f"pytest-prodsmoke: {flag} selects checks from the cache of an earlier run, so a "
+                "retry of only the failed checks would pass the gate on a subset: a gate run "
+                "must run every check (drop the option; -k and -m selections are fine)")
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -133,6 +173,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # them first; this is reached on the controller (or the only process).
         raise pytest.UsageError(f"pytest-prodsmoke: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
+    if settings.gate_active and not is_worker(config):
+        _refuse_cache_selection(config)
     if not settings.gate_active:
         # Plain pytest from here on: only fixtures that say what is missing, if used.
         from pytest_prodsmoke.inactive import make_inactive_fixtures

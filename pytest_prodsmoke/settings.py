@@ -320,6 +320,21 @@ def _pick(spec: OptionSpec, cli: Callable[[str], Any], ini: Callable[[str], Any]
     return None, spec.flag or spec.env or f"ini {spec.ini}"
 
 
+def configured_gate_report(cli: Callable[[str], Any], ini: Callable[[str], Any],
+                           environ: Mapping[str, str], base_dir: Path) -> Path | None:
+    """The gate report path of a gate run, read before anything else (no validation): the
+    earliest moment the previous run's report can be removed. None when unsure."""
+    by_dest = {spec.dest: spec for spec in OPTIONS}
+    try:
+        url, _ = _pick(by_dest["prodsmoke_url"], cli, ini, environ)
+        path, _ = _pick(by_dest["prodsmoke_gate_report"], cli, ini, environ)
+        if not url or not path or not str(path).strip():
+            return None
+        return base_dir / Path(str(path).strip()).expanduser()
+    except (SettingsError, ValueError, TypeError, RuntimeError, OSError):
+        return None  # load_settings reports the problem in its one line
+
+
 def display_url(url: str) -> str:
     """The URL without user info, fit to print (credentials in URLs must never be shown)."""
     parts = urlsplit(url)

@@ -138,3 +138,88 @@ def test_never(prod):
     check = _check(run, "test_never")
     assert check["outcome"] == "failed"
     assert [a["outcome"] for a in check["attempts"]] == ["failed", "failed", "failed"]
+
+
+# --------------------------------------------------------- 4. a pin nobody confirmed
+
+def test_version_pin_that_no_response_confirmed_fails(pytester: pytest.Pytester, shop,
+                                                      old_shop, mode: str) -> None:
+    """--expect-version with checks that never reached the candidate: nothing was pinned."""
+    pytester.makepyfile(test_smoke="""
+def test_baseline_only(baseline):
+    assert baseline.get("/healthz").ok
+
+def test_arithmetic():
+    assert 1 + 1 == 2
+""")
+    run = run_gate(pytester, mode, "--expect-version", "2.0.0", "--baseline-url", old_shop.url,
+                   url=shop.url)
+    assert run.ret == 1, _summary(run)
+    assert run.report["verdict"] == "fail"
+    assert run.codes == ["version_unconfirmed"]
+    assert "no response named a version" in run.report["reasons"][0]["message"]
+    assert run.report["target"]["observed_versions"] == {}
+    assert "prodsmoke gate: FAIL" in run.output
+
+
+# ------------------------------------------------------------- 7. stale and partial runs
+
+STALE = '{"schema": "pytest-prodsmoke/gate-report/1", "verdict": "pass", "exit_status": 0}'
+
+
+@pytest.mark.parametrize("where", ["pytest_configure", "module level"])
+def test_user_code_ending_the_run_leaves_no_stale_report(pytester: pytest.Pytester, shop,
+                                                         mode: str, where: str) -> None:
+    """A conftest that ends the run with status 0 before the gate starts: the previous run's
+    pass must not be there to be read."""
+    exit_call = 'pytest.exit("maintenance window: nothing to do", returncode=0)'
+    pytester.makeconftest("import pytest\n\n" + (
+        f"def pytest_configure(config):\n    {exit_call}\n" if where == "pytest_configure"
+        else f"{exit_call}\n"))
+    pytester.makepyfile(test_smoke=HEALTHY)
+    (pytester.path / "gate.json").write_text(STALE)
+    run = run_gate(pytester, mode, url=shop.url)
+    # User code chose the status (pytest turns an exit at import time into 4); the point is
+    # that nothing can be read as this run's verdict.
+    assert run.ret == (0 if where == "pytest_configure" else 4), _summary(run)
+    assert not run.report_path.exists(), "the previous run's pass report survived"
+
+
+@pytest.mark.parametrize("option", ["--lf", "--last-failed", "--sw", "--stepwise",
+                                    "--sw-skip"])
+def test_cache_selected_runs_are_refused(pytester: pytest.Pytester, shop, mode: str,
+                                         option: str) -> None:
+    """A pipeline retry with --lf reruns only what failed; that subset must not pass the gate."""
+    pytester.makepyfile(test_smoke=HEALTHY)
+    args = ["--prod-url", shop.url, option, *(["-n", "2"] if mode == "xdist" else [])]
+    result = pytester.runpytest_subprocess(*args, timeout=120)
+    assert result.ret == 4, result.stdout.str() + result.stderr.str()
+    errors = [line for line in result.stderr.lines if line.strip()]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("ERROR: pytest-prodsmoke: ")
+    assert "a gate run must run every check" in errors[0]
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_failed_first_is_allowed(pytester: pytest.Pytester, shop, mode: str) -> None:
+    """--ff only reorders: every check still runs."""
+    pytester.makepyfile(test_smoke=HEALTHY)
+    args = ["--prod-url", shop.url, "--ff", *(["-n", "2"] if mode == "xdist" else [])]
+    assert pytester.runpytest_subprocess(*args, timeout=120).ret == 0
+
+
+@pytest.mark.parametrize("mode", ["serial", "xdist"])
+def test_collection_error_reports_differ_exactly_as_documented(pytester: pytest.Pytester,
+                                                               shop, mode: str) -> None:
+    """pytest stops a serial run at a collection error; xdist runs what could be collected."""
+    pytester.makepyfile(test_smoke=HEALTHY, test_typo="import no_such_module_anywhere\n")
+    run = run_gate(pytester, mode, url=shop.url)
+    assert run.report["verdict"] == "fail"
+    if mode == "serial":
+        assert run.ret == 2, _summary(run)
+        assert run.codes == ["collection_error", "interrupted", "not_run", "no_checks"]
+        assert set(run.outcomes().values()) == {"not_run"}
+    else:
+        assert run.ret == 1, _summary(run)
+        assert run.codes == ["collection_error"]
+        assert set(run.outcomes().values()) == {"passed"}

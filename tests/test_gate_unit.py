@@ -215,3 +215,28 @@ def test_setup_rerun_is_an_error_attempt_and_a_final_failure_keeps_all() -> None
     check = summarize_check("f", events)
     assert check.outcome == "failed"
     assert [a["outcome"] for a in check.attempts] == ["error", "failed"]
+
+
+def test_a_version_pin_no_response_confirmed_fails() -> None:
+    verdict = decide(facts(passed("a"), expected_version="2.0.0"))
+    assert codes(verdict) == ["version_unconfirmed"] and verdict.status == "fail"
+    assert "2.0.0" in verdict.reasons[0].message
+    confirmed = decide(facts(passed("a", versions={"2.0.0": 1}), passed("b"),
+                             expected_version="2.0.0"))
+    assert confirmed.status == "pass"
+    # Without a pin there is nothing to confirm; a wrong version already says enough.
+    assert decide(facts(passed("a"))).status == "pass"
+    wrong = decide(facts(passed("a", versions={"1.0.0": 1}), expected_version="2.0.0"))
+    assert codes(wrong) == ["wrong_version"]
+
+
+def test_every_target_must_confirm_the_pin() -> None:
+    def on(target: str, nodeid: str, versions: dict | None = None) -> list[PhaseEvent]:
+        return [PhaseEvent(nodeid, when, "passed", critical=True, target=target,
+                           versions=versions if when == "teardown" else None)
+                for when in ("setup", "call", "teardown")]
+
+    verdict = decide(facts(on("eu", "a[eu]", {"2.0.0": 1}), on("us", "a[us]"),
+                           expected_version="2.0.0"))
+    assert codes(verdict) == ["version_unconfirmed"]
+    assert "of us named" in verdict.reasons[0].message
