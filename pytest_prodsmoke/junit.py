@@ -2,15 +2,22 @@
 
 pytest's public ``record_testsuite_property`` is a fixture and does nothing on xdist workers, so
 the controller has no public way to add suite properties at the end of a run. This is the one
-place that uses pytest's private API for it (``_pytest.junitxml.xml_key`` and
-``LogXML.add_global_property``), present from pytest 7 to 9.2. If pytest moves it, the function
-says so and the gate reports an internal error instead of silently writing less.
+place that uses pytest's private API for it (``_pytest.junitxml.xml_key``,
+``LogXML.add_global_property`` and ``LogXML.pytest_runtest_logreport``), present from pytest 7
+to 9.2. If pytest moves it, the function says so and the gate reports an internal error instead
+of silently writing less.
+
+The verdict also becomes a test case of its own (``prodsmoke.gate``): JUnit readers count test
+cases, and a run where nothing ran would otherwise read "0 tests, 0 failures" — a success.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
+
+from pytest_prodsmoke.report import GATE_CASE_CLASS, GATE_CASE_NAME, GateCase
 
 
 def junit_requested(config: Any) -> bool:
@@ -24,7 +31,8 @@ def find_logxml(config: Any) -> Any | None:
     except ImportError:
         return None
     logxml = config.stash.get(xml_key, None)
-    if logxml is None or not callable(getattr(logxml, "add_global_property", None)):
+    if logxml is None or not all(callable(getattr(logxml, name, None)) for name in
+                                 ("add_global_property", "pytest_runtest_logreport")):
         return None
     return logxml
 
@@ -32,3 +40,35 @@ def find_logxml(config: Any) -> Any | None:
 def add_suite_properties(logxml: Any, properties: Mapping[str, str]) -> None:
     for name, value in properties.items():
         logxml.add_global_property(name, value)
+
+
+class _GateFailure:
+    """A longrepr for LogXML: its one-line ``message`` attribute and its full text."""
+
+    def __init__(self, case: GateCase) -> None:
+        self.reprcrash = SimpleNamespace(message=case.message)
+        self.text = case.details
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def add_gate_testcase(logxml: Any, case: GateCase, duration_s: float) -> None:
+    """Hand LogXML the reports of one more test case, ``prodsmoke.gate``, as if it had run.
+
+    Only LogXML sees them: the terminal's counts and the gate's own stay those of the checks.
+    """
+    import pytest
+
+    nodeid = f"{GATE_CASE_CLASS}::{GATE_CASE_NAME}"
+    location = (GATE_CASE_CLASS, None, GATE_CASE_NAME)
+    longrepr: Any = None
+    if case.status == "failed":
+        longrepr = _GateFailure(case)
+    elif case.status == "skipped":
+        longrepr = (GATE_CASE_CLASS, 0, case.message)  # pytest's skip form: path, line, reason
+    call = pytest.TestReport(nodeid, location, {}, case.status, longrepr, "call",
+                             duration=duration_s)
+    logxml.pytest_runtest_logreport(call)
+    logxml.pytest_runtest_logreport(
+        pytest.TestReport(nodeid, location, {}, "passed", None, "teardown"))

@@ -22,12 +22,19 @@ from pytest_prodsmoke.fixtures import ProcessState
 from pytest_prodsmoke.gate import Verdict, decide
 from pytest_prodsmoke.github import error_annotations, step_summary
 from pytest_prodsmoke.interrupts import SIGTERM_MESSAGE, TermSignalHandler
-from pytest_prodsmoke.junit import add_suite_properties, find_logxml, junit_requested
+from pytest_prodsmoke.junit import (
+    add_gate_testcase,
+    add_suite_properties,
+    find_logxml,
+    junit_requested,
+)
 from pytest_prodsmoke.redact import REGISTRY
 from pytest_prodsmoke.report import (
+    GateCase,
     RunInfo,
     build_report,
     failure_report,
+    gate_case,
     remove_stale,
     render_gate_block,
     scrub_directory,
@@ -239,11 +246,14 @@ class GateOwner:
         if alluredir:
             scrub_directory(Path(alluredir), REGISTRY.scrub, self.started_at)
 
-    def _allure_environment(self, verdict: Verdict) -> None:
-        """Allure has no API for its environment panel: it reads environment.properties."""
+    def _write_allure(self, verdict: Verdict) -> None:
+        """The verdict for Allure: its environment panel (Allure has no API for it: it reads
+        environment.properties) and a result of its own that fails when the gate fails."""
         alluredir = self.config.getoption("allure_report_dir", None)
         if not alluredir:
             return
+        from pytest_prodsmoke.allure_results import write_gate_result  # --alluredir only
+
         lines = [f"prodsmoke.verdict={verdict.status}",
                  f"prodsmoke.target={display_url(self.settings.prod_url or '')}",
                  f"prodsmoke.expected_version={self.settings.expect_version or ''}",
@@ -254,6 +264,16 @@ class GateOwner:
                               REGISTRY.scrub("\n".join(lines) + "\n"))
         except OSError as exc:
             self.recorder.on_internal_error(f"cannot write Allure environment.properties: {exc}")
+        try:
+            write_gate_result(Path(alluredir), self._scrubbed_case(verdict), self.started_at,
+                              time.time())
+        except OSError as exc:
+            self.recorder.on_internal_error(f"cannot write the Allure gate result: {exc}")
+
+    @staticmethod
+    def _scrubbed_case(verdict: Verdict) -> GateCase:
+        case = gate_case(verdict)
+        return GateCase(case.status, REGISTRY.scrub(case.message), REGISTRY.scrub(case.details))
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         self._scrub_other_tools_output()
@@ -276,11 +296,12 @@ class GateOwner:
         verdict = self._run_gate_command(session, exitstatus, verdict)
         problems_before = len(self.recorder.internal_errors)
         self._tell_github(verdict)
-        self._allure_environment(verdict)
+        self._write_allure(verdict)
         if len(self.recorder.internal_errors) > problems_before:
             # An output we were asked for could not be written: never a quiet pass.
             verdict = self._decide(session, exitstatus)
             self._write_report(verdict, exitstatus)
+            self._write_allure(verdict)  # its files (fixed names) now say the final verdict
         self.verdict = verdict
         if logxml is not None:
             add_suite_properties(logxml, {
@@ -289,6 +310,8 @@ class GateOwner:
                 "prodsmoke.expected_version": self.settings.expect_version or "",
                 "prodsmoke.exit_status": str(verdict.exit_status),
             })
+            add_gate_testcase(logxml, self._scrubbed_case(verdict),
+                              time.time() - self.started_at)
         session.exitstatus = verdict.exit_status
 
     def _tell_github(self, verdict: Verdict) -> None:
@@ -335,6 +358,16 @@ class GateOwner:
             with contextlib.suppress(OSError):
                 write_json_atomic(self.settings.gate_report, failure_report(
                     message, self.settings, self._run_info(exit_status), exit_status))
+        case = GateCase("failed", f"prodsmoke gate: FAIL (internal error): {message}", message)
+        logxml = find_logxml(self.config)
+        with contextlib.suppress(Exception):  # best effort: the exit status says it already
+            if logxml is not None:
+                add_gate_testcase(logxml, case, time.time() - self.started_at)
+            alluredir = self.config.getoption("allure_report_dir", None)
+            if alluredir:
+                from pytest_prodsmoke.allure_results import write_gate_result
+
+                write_gate_result(Path(alluredir), case, self.started_at, time.time())
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None:
             terminal.write_sep("=", "prodsmoke gate: FAIL (internal error)", red=True, bold=True)

@@ -232,6 +232,32 @@ def remove_stale(path: Path) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class GateCase:
+    """The verdict as one test result for tools that only count test results (JUnit readers,
+    Allure): ``failed`` unless the release may go ahead, ``skipped`` (a warning) when degraded,
+    ``passed`` only for pass."""
+
+    status: str  # "passed" | "skipped" | "failed"
+    message: str  # one line
+    details: str  # a line per reason
+
+
+GATE_CASE_CLASS, GATE_CASE_NAME = "prodsmoke", "gate"  # JUnit classname / name
+
+
+def gate_case(verdict: Verdict) -> GateCase:
+    title = f"prodsmoke gate: {verdict.status.upper()} (exit {verdict.exit_status})"
+    if verdict.status == "pass":
+        return GateCase("passed", title, title)
+    reasons = [f"[{r.code}] {r.message}" for r in verdict.reasons]
+    status = "skipped" if verdict.ok else "failed"
+    message = f"{title}: {'; '.join(reasons)}"
+    if len(message) > 1000:
+        message = message[:999] + "…"
+    return GateCase(status, message, "\n".join([title, *reasons]))
+
+
 def _versions_text(observed: dict[str, int]) -> str:
     return ", ".join(f"{version} x{count}" for version, count in observed.items()) or "none seen"
 

@@ -223,3 +223,68 @@ def test_collection_error_reports_differ_exactly_as_documented(pytester: pytest.
         assert run.ret == 1, _summary(run)
         assert run.codes == ["collection_error"]
         assert set(run.outcomes().values()) == {"passed"}
+
+
+# ------------------------------------------------------ 8. consumers read the gate as green
+
+def _junit_gate(run: GateRun):
+    """The JUnit file as junitparser (a consumer nobody here wrote) reads it."""
+    from junitparser import JUnitXml
+
+    xml = JUnitXml.fromfile(str(run.junit_path))
+    suites = [xml] if xml._tag == "testsuite" else list(xml)
+    cases = {f"{case.classname}.{case.name}": case for suite in suites for case in suite}
+    return suites[0], cases
+
+
+def _allure_gate(pytester: pytest.Pytester) -> dict:
+    import json
+
+    results = [json.loads(p.read_text()) for p in (pytester.path / "allure").glob("*-result.json")]
+    gates = [r for r in results if r["fullName"] == "prodsmoke::gate"]
+    assert len(gates) == 1, [r["fullName"] for r in results]
+    return gates[0]
+
+
+def test_a_run_where_nothing_ran_is_a_failure_to_junit_and_allure(pytester: pytest.Pytester,
+                                                                  old_shop, mode: str) -> None:
+    pytester.makepyfile(test_smoke=HEALTHY)
+    run = run_gate(pytester, mode, "--expect-version", "2.0.0", "--wait-ready=0.5",
+                   "--ready-interval", "0.1", "--alluredir", "allure", url=old_shop.url)
+    assert run.ret == 1 and run.codes == ["not_ready"], _summary(run)
+    suite, cases = _junit_gate(run)
+    assert (suite.tests, suite.failures, suite.errors) == (1, 1, 0)
+    [result] = cases["prodsmoke.gate"].result
+    assert type(result).__name__ == "Failure"
+    assert result.message.startswith("prodsmoke gate: FAIL (exit 1): [not_ready]")
+    gate = _allure_gate(pytester)
+    assert gate["status"] == "failed"
+    assert "[not_ready]" in gate["statusDetails"]["message"]
+    assert run.report["counts"]["collected"] == 0  # the gate's own case is no check
+
+
+def test_gate_case_passes_and_degrades_with_the_verdict(pytester: pytest.Pytester, shop,
+                                                        mode: str) -> None:
+    pytester.makepyfile(test_smoke=HEALTHY)
+    run = run_gate(pytester, mode, "--alluredir", "allure", url=shop.url)
+    assert run.ret == 0, _summary(run)
+    suite, cases = _junit_gate(run)
+    assert (suite.tests, suite.failures, suite.skipped) == (3, 0, 0)
+    assert cases["prodsmoke.gate"].is_passed
+    assert _allure_gate(pytester)["status"] == "passed"
+    assert run.result.parseoutcomes() == {"passed": 2}  # the terminal counts only checks
+    assert run.report["counts"]["collected"] == 2
+
+    pytester.makepyfile(test_smoke=HEALTHY + FAILING_NONCRITICAL)
+    degraded = run_gate(pytester, mode, "--alluredir", "allure", url=shop.url)
+    assert degraded.ret == 0 and degraded.codes == ["noncritical_failed"], _summary(degraded)
+    suite, cases = _junit_gate(degraded)
+    assert cases["prodsmoke.gate"].is_skipped
+    [skip] = cases["prodsmoke.gate"].result
+    assert skip.message.startswith("prodsmoke gate: DEGRADED (exit 0): [noncritical_failed]")
+    allure = _allure_gate(pytester)
+    assert allure["status"] == "skipped" and "noncritical" in allure["statusDetails"]["message"]
+
+    strict = run_gate(pytester, mode, "--gate-strict", url=shop.url)
+    assert strict.ret == 1
+    assert type(_junit_gate(strict)[1]["prodsmoke.gate"].result[0]).__name__ == "Failure"
