@@ -355,8 +355,11 @@ class CheckMarking:
         records = item.stash.get(RECORDS_KEY, ())
         by_header = self.state.settings.version_header is not None
         # Without a version header only the version endpoint's answers name a version.
+        # A followed redirect that named no version is not counted (a proxy's redirect may
+        # not); every final answer is.
         versions = Counter(record.version or MISSING_VERSION for record in records
-                           if record.target == "candidate" and (by_header or record.version))
+                           if record.target == "candidate" and (by_header or record.version)
+                           and not (record.redirect and record.version is None))
         if versions:
             report.user_properties.append((PROP_VERSIONS, json.dumps(dict(versions))))
         if records:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -28,12 +29,13 @@ from pytest_prodsmoke.errors import (
     CredentialLeakRefusedError,
     LatencyBudgetError,
     MutationRefusedError,
+    ProdsmokeError,
     VariantMismatchError,
     WrongVersionError,
 )
 from pytest_prodsmoke.properties import MISSING_VERSION
 from pytest_prodsmoke.ratelimit import SharedRateLimiter
-from pytest_prodsmoke.redact import Secret, SecretRegistry
+from pytest_prodsmoke.redact import Secret, SecretRegistry, looks_secret
 from pytest_prodsmoke.settings import VariantRouting, display_url
 from pytest_prodsmoke.tagging import BAGGAGE, header_safe, new_span_id, sign, traceparent
 
@@ -65,6 +67,26 @@ class CappedRetry(Retry):
         return min(super().parse_retry_after(retry_after), self.retry_after_cap_s)
 
 
+# How many ProdClient.send calls are under way in this thread: the pool sends only for them.
+_SENDING = threading.local()
+
+
+class GuardedAdapter(HTTPAdapter):
+    """The connection pool of the production clients. It sends only what a ``ProdClient``
+    passed through its guard (refusal, pinning, tags, recording): ``prod.get_adapter(url)
+    .send(prepared)`` would go around all of that."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any,  # type: ignore[override]
+             **kwargs: Any) -> requests.Response:
+        if not getattr(_SENDING, "depth", 0):
+            path = urlsplit(request.url or "").path or "/"
+            raise ProdsmokeError(
+                f"{request.method} {path} refused before sending: it was handed to the "
+                "connection pool directly, around the ProdClient that refuses, pins, tags and "
+                "records every request; send it with prod.send(prepared) instead")
+        return super().send(request, *args, **kwargs)
+
+
 def build_adapter(retries: int) -> HTTPAdapter:
     """One connection pool with the retry policy; share it to keep connections alive."""
     retry = CappedRetry(
@@ -84,7 +106,7 @@ def build_adapter(retries: int) -> HTTPAdapter:
         raise_on_status=False,  # give the test the last response to assert on
         raise_on_redirect=False,
     )
-    return HTTPAdapter(max_retries=retry)
+    return GuardedAdapter(max_retries=retry)
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,7 @@ class ResponseRecord:
     version: str | None
     elapsed_s: float
     trace_id: str = ""
+    redirect: bool = False  # answered with a redirect that was followed (not the final answer)
 
 
 @dataclass(frozen=True)  # not slotted: cached_property needs __dict__
@@ -197,6 +220,11 @@ class ProdClient(requests.Session):
         for name, value in headers:
             self.headers[name] = value
         self._default_headers = self.headers.copy()
+        # Headers meant for this client's origin only (routing to the candidate, the A/B
+        # assignment): a request to any other origin, e.g. a redirect's next hop, loses them.
+        self._origin_headers = tuple(name for name, _ in headers) + tuple(
+            filter(None, [variant_routing.request_header if variant_routing else None]))
+        self._depth = 0  # > 0 while a send of this client is under way: its redirect hops
         self._environ_proxies: dict[tuple[str, str, str | None], dict[str, str]] = {}
 
     def reset_for_check(self, context: CheckContext | None = None) -> None:
@@ -243,44 +271,118 @@ class ProdClient(requests.Session):
                 "data must run as a fake user: request the fake_user fixture"
             )
 
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        # Relative URLs resolve against the base URL here, so that a request prepared by hand,
+        # prod.prepare_request(requests.Request("GET", "/x")), works like prod.get("/x").
+        if isinstance(request.url, bytes):
+            request.url = request.url.decode()
+        request.url = self.url_for(str(request.url))
+        return super().prepare_request(request)
+
     def request(self, method: str | bytes, url: str | bytes, *args: Any,  # type: ignore[override]
                 **kwargs: Any) -> requests.Response:
         __tracebackhide__ = True  # failures point at the check's line, not at this wrapper
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
-        method_name = (method.decode() if isinstance(method, bytes) else str(method)).upper()
-        full_url = self.url_for(url.decode() if isinstance(url, bytes) else str(url))
-        if method_name in MUTATING_METHODS:
-            self._refuse_undeclared_mutation(method_name, urlsplit(full_url).path or "/")
+        return super().request(method, url, *args, **kwargs)  # prepare_request, then send
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any  # type: ignore[override]
+             ) -> requests.Response:
+        """Every request passes here, whatever sent it: ``request()`` and its verbs, a
+        prepared request handed to ``send`` directly, and each hop of a redirect (requests
+        sends those from inside the first ``send``). So this is the one place that refuses,
+        keeps headers to their origin, guards credentials, tags, limits the rate, and —
+        once the whole exchange is over — records, pins the version and checks budgets."""
+        __tracebackhide__ = True
+        redirect_hop = self._depth > 0
+        method = (request.method or "GET").upper()
+        if method in MUTATING_METHODS:
+            self._refuse_undeclared_mutation(method, urlsplit(request.url or "").path or "/")
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        # Fake-user credentials bound for another host refuse the request (they are named in
+        # no header list), before other origin-bound headers are dropped from it.
+        self._guard_credentials(request)
+        self._keep_to_origin(request, redirect_hop)
+        self._tag(request)
+        if self.limiter is not None:
+            self.limiter.wait()
         started = time.perf_counter()
-        response = super().request(method_name, full_url, *args, **kwargs)
-        version = response.headers.get(self.version_header) if self.version_header else None
-        record = ResponseRecord(
-            target=self.target,
-            method=method_name,
-            path=urlsplit(response.url or full_url).path or "/",
-            status=response.status_code,
-            version=version,
-            elapsed_s=time.perf_counter() - started,
-            trace_id=self.context.trace_id,
-        )
-        if self.on_response is not None:
-            self.on_response(record)
+        self._depth += 1
+        _SENDING.depth = getattr(_SENDING, "depth", 0) + 1
+        try:
+            response = super().send(request, **kwargs)
+        finally:
+            self._depth -= 1
+            _SENDING.depth -= 1
+        if not redirect_hop:
+            self._observe(method, response, time.perf_counter() - started)
+        return response
+
+    def _observe(self, method: str, response: requests.Response, elapsed_s: float) -> None:
+        """Record every hop of one exchange; hold its final answer to the version, the latency
+        budget and the A/B assignment."""
+        __tracebackhide__ = True
+        header = self.version_header
+        for hop in response.history:
+            # A redirect is pinned when it names a version (a proxy's redirect may not).
+            version = hop.headers.get(header) if header else None
+            record = self._record(method, hop, version, hop.elapsed.total_seconds(),
+                                  redirect=True)
+            if version is not None:
+                self._hold_to_version(record.method, hop, version)
+        version = response.headers.get(header) if header else None
+        record = self._record(method, response, version, elapsed_s)
         budget = self.context.latency_max_ms
         if budget is not None and record.elapsed_s * 1000 > budget:
             raise LatencyBudgetError(
                 f"{record.method} {record.path} took {record.elapsed_s * 1000:.0f} ms, over the "
                 f"latency budget of {budget:g} ms")
-        if (self.expected_version is not None and self.version_header is not None
-                and version != self.expected_version):
-            seen = version if version is not None else f"<none: no {self.version_header} header>"
-            raise WrongVersionError(
-                f"{record.method} {record.path}: answered by version {seen}, "
-                f"expected {self.expected_version}"
-            )
+        if self.expected_version is not None and header is not None:
+            self._hold_to_version(record.method, response, version)
         if self.context.variant is not None and self.variant_routing is not None:
             self._hold_to_variant(response, record)
-        return response
+
+    def _record(self, method: str, response: requests.Response, version: str | None,
+                elapsed_s: float, redirect: bool = False) -> ResponseRecord:
+        sent = response.request  # each hop's own (a 303 turns a POST into a GET)
+        record = ResponseRecord(
+            target=self.target,
+            method=(sent.method or method).upper() if sent is not None else method,
+            path=urlsplit(response.url or "").path or "/",
+            status=response.status_code,
+            version=version,
+            elapsed_s=elapsed_s,
+            trace_id=self.context.trace_id,
+            redirect=redirect,
+        )
+        if self.on_response is not None:
+            self.on_response(record)
+        return record
+
+    def _hold_to_version(self, method: str, response: requests.Response,
+                         version: str | None) -> None:
+        __tracebackhide__ = True
+        if self.expected_version is None or version == self.expected_version:
+            return
+        path = urlsplit(response.url or "").path or "/"
+        seen = version if version is not None else f"<none: no {self.version_header} header>"
+        raise WrongVersionError(
+            f"{method} {path}: answered by version {seen}, expected {self.expected_version}")
+
+    def _keep_to_origin(self, request: requests.PreparedRequest, redirect_hop: bool) -> None:
+        """Nothing assigned or secret follows a request off the client's origin. requests
+        copies a redirect's headers to its next hop, wherever that is; it drops only
+        Authorization and rebuilds only Cookie."""
+        if origin(request.url or "") == self._base_origin:
+            return
+        headers = request.headers
+        for name in self._origin_headers:
+            headers.pop(name, None)
+        if redirect_hop:
+            for name in [n for n in headers if looks_secret(n)
+                         and n.lower() not in ("authorization", "cookie")]:
+                del headers[name]
 
     def _hold_to_variant(self, response: requests.Response, record: ResponseRecord) -> None:
         """An answer that names a variant must name the check's own (A/B assignment works)."""
@@ -360,16 +462,6 @@ class ProdClient(requests.Session):
                 f"GET {path}: answered by version {version or f'<none: no {field!r} field>'}, "
                 f"expected {self.expected_version}")
         return version
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any  # type: ignore[override]
-             ) -> requests.Response:
-        # Every hop passes here, redirects included: the last place to stop a request.
-        __tracebackhide__ = True
-        self._guard_credentials(request)
-        self._tag(request)
-        if self.limiter is not None:
-            self.limiter.wait()
-        return super().send(request, **kwargs)
 
     def _guard_credentials(self, request: requests.PreparedRequest) -> None:
         __tracebackhide__ = True

@@ -120,3 +120,33 @@ def test_environment_proxy_is_used_for_a_real_request(shop, monkeypatch) -> None
     monkeypatch.setenv("NO_PROXY", "unresolvable.invalid")
     with pytest.raises(requests.ConnectionError):
         ProdClient("http://unresolvable.invalid", retries=0, timeout_s=5).get("/healthz")
+
+
+def test_every_hop_of_a_redirect_is_recorded_and_the_answer_pinned(shop, old_shop) -> None:
+    records: list[ResponseRecord] = []
+    client = ProdClient(shop.url, expected_version="2.0.0", on_response=records.append)
+    assert client.get("/redirect", params={"to": f"{shop.url}/healthz"}).ok
+    assert [(r.path, r.status, r.redirect) for r in records] == [
+        ("/redirect", 302, True), ("/healthz", 200, False)]
+    with pytest.raises(WrongVersionError, match=r"GET /healthz: answered by version 1\.0\.0"):
+        client.get("/redirect", params={"to": f"{old_shop.url}/healthz"})
+
+
+def test_send_of_a_prepared_request_is_pinned_and_timed_out(shop, old_shop) -> None:
+    records: list[ResponseRecord] = []
+    client = ProdClient(shop.url, expected_version="2.0.0", on_response=records.append,
+                        timeout_s=3)
+    prepared = client.prepare_request(requests.Request("GET", "/healthz"))
+    assert prepared.url == f"{shop.url}/healthz"
+    assert client.send(prepared).ok and len(records) == 1
+    with pytest.raises(WrongVersionError):
+        client.send(client.prepare_request(requests.Request("GET", f"{old_shop.url}/healthz")))
+
+
+def test_the_connection_pool_refuses_requests_around_the_client(shop) -> None:
+    from pytest_prodsmoke import ProdsmokeError
+
+    client = ProdClient(shop.url)
+    prepared = client.prepare_request(requests.Request("GET", "/healthz"))
+    with pytest.raises(ProdsmokeError, match="around the ProdClient"):
+        client.get_adapter(prepared.url).send(prepared, timeout=3)

@@ -288,3 +288,75 @@ def test_gate_case_passes_and_degrades_with_the_verdict(pytester: pytest.Pyteste
     strict = run_gate(pytester, mode, "--gate-strict", url=shop.url)
     assert strict.ret == 1
     assert type(_junit_gate(strict)[1]["prodsmoke.gate"].result[0]).__name__ == "Failure"
+
+
+# ------------------------------------------------------- 3. every request through the guard
+
+def _orders_seen(shop) -> int:
+    import requests
+
+    return requests.get(shop.url + "/_counts", timeout=5).json().get("/orders", 0)
+
+
+def test_prepared_requests_are_refused_pinned_and_recorded(pytester: pytest.Pytester,
+                                                           old_shop, mode: str) -> None:
+    """prod.send(prepared), as requests users write it, passes the same guard as prod.get."""
+    from examples.shop.launch import running_shop
+
+    with running_shop("2.0.0") as fresh:
+        pytester.makepyfile(test_smoke=f"""
+import pytest, requests
+from pytest_prodsmoke import MutationRefusedError, WrongVersionError
+
+def test_prepared_post_is_refused(prod):
+    prepared = prod.prepare_request(requests.Request("POST", "/orders", json={{"items": []}}))
+    with pytest.raises(MutationRefusedError, match="POST /orders refused before sending"):
+        prod.send(prepared)
+
+def test_prepared_get_is_pinned(prod):
+    prepared = prod.prepare_request(requests.Request("GET", "{old_shop.url}/healthz"))
+    with pytest.raises(WrongVersionError, match="answered by version 1.0.0, expected 2.0.0"):
+        prod.send(prepared)
+
+def test_prepared_get_is_recorded(prod):
+    response = prod.send(prod.prepare_request(requests.Request("GET", "/healthz")))
+    assert response.ok
+
+def test_the_pool_cannot_be_used_around_the_client(prod):
+    prepared = prod.prepare_request(requests.Request("GET", "/healthz"))
+    with pytest.raises(Exception, match="around the ProdClient"):
+        prod.get_adapter(prepared.url).send(prepared, timeout=5)
+""")
+        run = run_gate(pytester, mode, "--expect-version", "2.0.0", url=fresh.url)
+        orders = _orders_seen(fresh)
+    assert run.ret == 1, _summary(run)
+    assert orders == 0, "a prepared POST reached production"
+    assert run.codes == ["wrong_version"]
+    assert run.report["reasons"][0]["checks"] == ["test_smoke.py::test_prepared_get_is_pinned"]
+    recorded = _check(run, "test_prepared_get_is_recorded")
+    assert recorded["versions"] == {"2.0.0": 1} and recorded["requests"]["count"] == 1
+    assert run.outcomes()["test_smoke.py::test_the_pool_cannot_be_used_around_the_client"] \
+        == "passed"
+
+
+def test_nothing_assigned_or_secret_follows_a_redirect_off_its_origin(
+        pytester: pytest.Pytester, shop, old_shop, mode: str) -> None:
+    pytester.makepyfile(test_smoke=f"""
+import pytest
+
+@pytest.mark.variants("A", "B")
+def test_redirects(prod, prodsmoke_variant):
+    assert prod.get("/recommendations").ok  # confirms the variant
+    secret = {{"X-Api-Token": "not-for-third-parties"}}
+    same = prod.get("/redirect", params={{"to": "{shop.url}/echo"}}, headers=secret)
+    assert same.json()["headers"]["X-Variant"] == prodsmoke_variant
+    assert same.json()["headers"]["X-Canary"] == "always"
+    assert same.json()["headers"]["X-Api-Token"] == "not-for-third-parties"
+    other = prod.get("/redirect", params={{"to": "{old_shop.url}/echo"}}, headers=secret)
+    seen = other.json()["headers"]
+    assert "X-Variant" not in seen and "X-Canary" not in seen and "X-Api-Token" not in seen
+    assert "X-Prodsmoke-Run" in seen  # tags are no secret: the third party may see them
+""")
+    run = run_gate(pytester, mode, "--prod-header", "X-Canary: always",
+                   "-o", "prodsmoke_variant_header=X-Variant", url=shop.url)
+    assert run.ret == 0, _summary(run)
