@@ -35,6 +35,7 @@ from pytest_prodsmoke.properties import (
     PROP_REQUESTS,
     PROP_SYNTHETIC,
     PROP_TARGET,
+    PROP_TEARDOWN,
     PROP_TRACE_ID,
     PROP_TRACE_URL,
     PROP_VARIANT,
@@ -61,6 +62,8 @@ CRITICAL_KEY = pytest.StashKey[bool]()
 # The CanaryPolicy of a @pytest.mark.canary check (Any: its module loads only when needed).
 CANARY_KEY = pytest.StashKey[Any]()
 CANARY_RESULT_KEY = pytest.StashKey[dict[str, Any]]()
+# Whose a failed teardown was (its own part, the shared fixtures that failed): teardown.py.
+TEARDOWN_KEY = pytest.StashKey[dict[str, Any]]()
 VARIANT_FIXTURE = "prodsmoke_variant"
 STOP_FILE = "fail-fast-stop"  # in the run directory shared by all processes of the run
 
@@ -114,6 +117,9 @@ class CheckMarking:
         self.signals = signals
         self.allure_attach = allure_attach  # allure.attach when --alluredir is given
         self._previous_factory: Callable[..., logging.LogRecord] | None = None
+        # Code objects of the shared (not function-scoped) fixtures set up in this process, to
+        # tell whose a teardown error is (teardown.py). Any: types.CodeType -> FixtureCode.
+        self.shared_fixture_code: dict[Any, Any] = {}
 
     @pytest.hookimpl
     def pytest_sessionstart(self) -> None:
@@ -141,6 +147,32 @@ class CheckMarking:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.state.begin(item)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef: Any) -> None:
+        if fixturedef.scope != "function":
+            func = getattr(fixturedef.func, "__func__", fixturedef.func)  # methods of a class
+            code = getattr(func, "__code__", None)
+            if code is not None and code not in self.shared_fixture_code:
+                from pytest_prodsmoke.teardown import FixtureCode
+
+                self.shared_fixture_code[code] = FixtureCode(
+                    fixturedef.argname, fixturedef.scope, fixturedef.baseid or "")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        # Not a wrapper (those cost several times more on every report): the facts go to the
+        # stash, and the teardown report picks them up in pytest_runtest_logreport.
+        if call.when != "teardown" or call.excinfo is None or not self.shared_fixture_code:
+            return
+        from pytest_prodsmoke.teardown import attribute
+
+        try:
+            item.stash[TEARDOWN_KEY] = attribute(
+                call.excinfo.value, item, list(item.session.items), self.shared_fixture_code,
+                lambda check: check.stash.get(CRITICAL_KEY, True))
+        except Exception:  # unknown: the gate counts it as the check's own
+            item.stash.pop(TEARDOWN_KEY, None)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]
@@ -371,6 +403,9 @@ class CheckMarking:
         canary = item.stash.get(CANARY_RESULT_KEY, None)
         if canary is not None:
             report.user_properties.append((PROP_CANARY, json.dumps(canary)))
+        teardown = item.stash.get(TEARDOWN_KEY, None)
+        if teardown is not None and report.failed:
+            report.user_properties.append((PROP_TEARDOWN, json.dumps(teardown)))
         leftovers = item.stash.get(LEFTOVERS_KEY, None)
         if leftovers:
             report.user_properties.append((PROP_LEFTOVERS, json.dumps(

@@ -21,6 +21,7 @@ from pytest_prodsmoke.properties import (
     PROP_REQUESTS,
     PROP_SYNTHETIC,
     PROP_TARGET,
+    PROP_TEARDOWN,
     PROP_TRACE_ID,
     PROP_TRACE_URL,
     PROP_VARIANT,
@@ -100,6 +101,7 @@ def event_from_report(report: Any) -> PhaseEvent:
         parallel_run=_json_object(props, PROP_PARALLEL),
         canary=_json_object(props, PROP_CANARY),
         variant=props.get(PROP_VARIANT, ""),
+        teardown=_json_object(props, PROP_TEARDOWN),
     )
 
 

@@ -53,11 +53,14 @@ PARALLEL_RUN_MISMATCH = "parallel_run_mismatch"
 CANARY_FAILED = "canary_failed"
 CANARY_INCONCLUSIVE = "canary_inconclusive"
 PYTEST_STATUS = "pytest_status"
+FIXTURE_FAILED = "fixture_failed"  # the teardown of a shared fixture a critical check used
 # Reasons that only degrade.
 NONCRITICAL_FAILED = "noncritical_failed"
+NONCRITICAL_FIXTURE_FAILED = "noncritical_fixture_failed"
 SKIPS_ALLOWED = "skips_allowed"
 FLAKY_CODE = "flaky"
-DEGRADING_CODES = frozenset({NONCRITICAL_FAILED, SKIPS_ALLOWED, FLAKY_CODE})
+DEGRADING_CODES = frozenset({NONCRITICAL_FAILED, NONCRITICAL_FIXTURE_FAILED, SKIPS_ALLOWED,
+                             FLAKY_CODE})
 
 from pytest_prodsmoke.properties import MISSING_VERSION  # noqa: E402,F401 - part of this API
 
@@ -87,6 +90,9 @@ class PhaseEvent:
     parallel_run: Mapping[str, Any] | None = None  # requests, mismatches, noise, ignored
     canary: Mapping[str, Any] | None = None  # verdict, reasons, numbers
     variant: str = ""  # the A/B variant the check ran as
+    # A failed teardown: {"own": bool, "fixtures": [{"fixture", "scope", "node", "message",
+    # "critical", "users"}]} (teardown.py); None: unknown, so all of it is the check's own.
+    teardown: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,15 @@ class CheckResult:
     # Every attempt of a check that was rerun (pytest-rerunfailures), oldest first:
     # {"outcome": "failed" | "error" | <the final outcome>, "message": ...}; () when run once.
     attempts: tuple[Mapping[str, str], ...] = ()
+    # False when the check's only failure is the teardown of shared fixtures (pytest booked
+    # it here because the check ran last): those are judged by their users instead.
+    own_failure: bool = True
+    fixture_errors: tuple[Mapping[str, Any], ...] = ()  # the shared fixtures that failed here
+
+    @property
+    def broken(self) -> bool:
+        """Failed in a way that counts against this check (its criticality decides)."""
+        return self.outcome in _BROKEN and self.own_failure
 
 
 @dataclass(frozen=True)
@@ -159,7 +174,7 @@ class Verdict:
         return self.exit_status == EXIT_OK
 
     def failed_critical(self) -> tuple[CheckResult, ...]:
-        return tuple(c for c in self.checks if c.critical and c.outcome in _BROKEN)
+        return tuple(c for c in self.checks if c.critical and c.broken)
 
 
 def _attempt(event: PhaseEvent) -> dict[str, str]:
@@ -217,6 +232,14 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
                        f"{_plural(len(reruns), 'failed attempt')}: {reruns[0].message}")
         else:
             outcome, message = PASSED, ""
+    failed_teardowns = [e for e in final if e.when == "teardown" and e.outcome == "failed"]
+    fixture_errors = tuple({(f.get("fixture"), f.get("node")): f
+                            for e in failed_teardowns if e.teardown
+                            for f in e.teardown.get("fixtures", ()) if isinstance(f, Mapping)
+                            }.values())
+    own_failure = outcome in (CRASHED, FAILED) or (outcome == ERROR and (
+        first(("setup",), "failed") is not None
+        or any(e.teardown is None or e.teardown.get("own", True) for e in failed_teardowns)))
     attempts: tuple[Mapping[str, str], ...] = ()
     if reruns:
         last = {"outcome": PASSED if outcome == FLAKY else outcome,
@@ -240,7 +263,28 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
         canary=next((e.canary for e in events if e.canary), None),
         variant=next((e.variant for e in events if e.variant), ""),
         attempts=attempts,
+        own_failure=own_failure,
+        fixture_errors=fixture_errors,
     )
+
+
+def _fixture_errors(checks: Sequence[CheckResult]) -> list[dict[str, Any]]:
+    """Failed shared-fixture teardowns, one per fixture instance however many processes and
+    checks reported it (under xdist every worker has its own instance)."""
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for check in checks:
+        for error in check.fixture_errors:
+            key = (str(error.get("fixture", "?")), str(error.get("scope", "?")),
+                   str(error.get("node", "")))
+            entry = merged.setdefault(key, {
+                "fixture": key[0], "scope": key[1], "node": key[2],
+                "message": str(error.get("message", "")), "critical": False,
+                "users": {}, "booked": []})
+            # Unreadable facts count as critical: fail closed.
+            entry["critical"] = entry["critical"] or error.get("critical", True) is not False
+            entry["users"].update(dict.fromkeys(str(u) for u in error.get("users", ())))
+            entry["booked"].append(check.nodeid)
+    return list(merged.values())
 
 
 def ran_any(checks: Sequence[CheckResult]) -> bool:
@@ -304,13 +348,14 @@ def decide(facts: RunFacts) -> Verdict:
     counts = count_checks(checks)
     reasons: list[Reason] = []
 
-    def add(code: str, message: str, subjects: Sequence[CheckResult] = ()) -> None:
-        reasons.append(Reason(code, message, tuple(c.nodeid for c in subjects)))
+    def add(code: str, message: str, subjects: Sequence[CheckResult | str] = ()) -> None:
+        reasons.append(Reason(code, message, tuple(
+            c if isinstance(c, str) else c.nodeid for c in subjects)))
 
     if facts.not_ready is not None:
         add(NOT_READY, facts.not_ready)
 
-    broken_critical = [c for c in checks if c.critical and c.outcome in (FAILED, ERROR)]
+    broken_critical = [c for c in checks if c.critical and c.broken and c.outcome != CRASHED]
     if broken_critical:
         add(CHECK_FAILED, f"{_plural(len(broken_critical), 'critical check')} failed: "
                           f"{_names(broken_critical)}", broken_critical)
@@ -392,8 +437,10 @@ def decide(facts: RunFacts) -> Verdict:
 
     ran = [c for c in checks
            if c.outcome in (PASSED, FLAKY, FAILED, ERROR, CRASHED, INCOMPLETE)]
-    # Flaky checks did pass in the end; their own reason (below) keeps the verdict from pass.
-    critical_passed = [c for c in checks if c.critical and c.outcome in (PASSED, FLAKY)]
+    # Flaky checks did pass in the end, and so did a check whose only error is another
+    # fixture's teardown; their own reasons (below) keep the verdict from pass.
+    critical_passed = [c for c in checks if c.critical and (
+        c.outcome in (PASSED, FLAKY) or (c.outcome == ERROR and not c.own_failure))]
     if facts.not_ready is not None:
         pass  # nothing was meant to run: not_ready says it all
     elif not checks or facts.pytest_exit_status == EXIT_NO_TESTS:
@@ -421,10 +468,21 @@ def decide(facts: RunFacts) -> Verdict:
     for message in facts.command_errors:
         add(COMMAND_FAILED, message)
 
-    broken_noncritical = [c for c in checks if not c.critical and c.outcome in (FAILED, ERROR)]
+    broken_noncritical = [c for c in checks if not c.critical and c.broken]
     if broken_noncritical:
         add(NONCRITICAL_FAILED, f"{_plural(len(broken_noncritical), 'noncritical check')} "
                                 f"failed: {_names(broken_noncritical)}", broken_noncritical)
+    for error in _fixture_errors(checks):
+        users = list(error["users"])
+        what = (f"teardown of {error['scope']}-scoped fixture {error['fixture']!r}"
+                f"{' of ' + error['node'] if error['node'] else ''} failed: {error['message']}")
+        booked = f"(pytest booked the error on {', '.join(error['booked'][:3])})"
+        if error["critical"]:
+            add(FIXTURE_FAILED, f"{what}; critical checks use it: {', '.join(users[:5])} "
+                                f"{booked}", users)
+        else:
+            add(NONCRITICAL_FIXTURE_FAILED, f"{what}; only noncritical checks use it "
+                                            f"{booked}", users)
 
     flaky = [c for c in checks if c.outcome == FLAKY]
     if flaky:

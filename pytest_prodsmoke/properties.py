@@ -14,5 +14,6 @@ PROP_PARALLEL = "prodsmoke.parallel_run"  # JSON: requests, mismatches, noise, i
 PROP_MISMATCHES = "prodsmoke.mismatches"  # parallel-run requests answered differently
 PROP_CANARY = "prodsmoke.canary"  # JSON: verdict, reasons and the numbers behind them
 PROP_VARIANT = "prodsmoke.variant"  # the A/B variant the check ran as
+PROP_TEARDOWN = "prodsmoke.teardown"  # JSON, failed teardowns: own part, failed shared fixtures
 
 MISSING_VERSION = "<missing>"  # the version key of a response that carried no version header

@@ -47,7 +47,9 @@ def _check_entry(check: CheckResult) -> dict[str, Any]:
             **({"parallel_run": dict(check.parallel_run)} if check.parallel_run else {}),
             **({"canary": dict(check.canary)} if check.canary else {}),
             **({"variant": check.variant} if check.variant else {}),
-            **({"attempts": [dict(a) for a in check.attempts]} if check.attempts else {})}
+            **({"attempts": [dict(a) for a in check.attempts]} if check.attempts else {}),
+            **({"fixture_errors": [dict(f) for f in check.fixture_errors]}
+               if check.fixture_errors else {})}
 
 
 def outcome_counts(checks: Iterable[CheckResult]) -> dict[str, int]:
@@ -105,8 +107,7 @@ def _target_entry(label: str, url: str, verdict: Verdict | None) -> dict[str, An
         for version, count in check.versions.items():
             versions[version] = versions.get(version, 0) + count
     return {"label": label, "url": display_url(url), "counts": outcomes,
-            "failed_critical": [c.nodeid for c in checks
-                                if c.critical and c.outcome in ("failed", "error", "crashed")],
+            "failed_critical": [c.nodeid for c in checks if c.critical and c.broken],
             "observed_versions": versions}
 
 

@@ -360,3 +360,93 @@ def test_redirects(prod, prodsmoke_variant):
     run = run_gate(pytester, mode, "--prod-header", "X-Canary: always",
                    "-o", "prodsmoke_variant_header=X-Variant", url=shop.url)
     assert run.ret == 0, _summary(run)
+
+
+# ------------------------------------------------------ 2. teardown errors of shared fixtures
+
+SHARED_ORDER = """
+import pytest
+
+@pytest.fixture(scope="module")
+def test_order(prod):
+    yield "order-1"
+    raise RuntimeError("the test order could not be deleted")
+
+def test_checkout(prod, test_order):
+    assert prod.get("/healthz").ok
+
+def test_payment(prod, test_order):
+    assert prod.get("/healthz").ok
+
+@pytest.mark.noncritical
+def test_zz_recommendations(prod, test_order):
+    assert prod.get("/healthz").ok
+"""
+
+
+@pytest.mark.parametrize("dist", ["serial", "load", "each", "loadfile"])
+def test_teardown_error_of_a_fixture_critical_checks_use_fails(pytester: pytest.Pytester, shop,
+                                                               dist: str) -> None:
+    """pytest books it on whichever check ran last (here a noncritical one): it is critical."""
+    pytester.makepyfile(test_smoke=SHARED_ORDER)
+    mode, args = ("serial", []) if dist == "serial" else ("xdist", ["--dist", dist])
+    run = run_gate(pytester, mode, *args, url=shop.url)
+    assert run.ret == 1, _summary(run)
+    assert run.report["verdict"] == "fail"
+    assert run.codes == ["fixture_failed"]
+    reason = run.report["reasons"][0]
+    assert "module-scoped fixture 'test_order'" in reason["message"]
+    assert "the test order could not be deleted" in reason["message"]
+    assert set(reason["checks"]) == {"test_smoke.py::test_checkout",
+                                     "test_smoke.py::test_payment"}
+
+
+SHARED_CACHE = """
+import pytest
+
+@pytest.fixture(scope="module")
+def recommendation_cache():
+    yield {}
+    raise RuntimeError("cache not flushed")
+
+@pytest.mark.noncritical
+def test_a_recommendations(prod, recommendation_cache):
+    assert prod.get("/healthz").ok
+
+def test_health(prod):
+    assert prod.get("/healthz").ok
+
+def test_z_catalog(prod):
+    assert prod.get("/catalog").ok
+"""
+
+
+@pytest.mark.parametrize("dist", ["serial", "load", "each", "loadfile"])
+def test_teardown_error_of_a_fixture_only_noncritical_checks_use_degrades(
+        pytester: pytest.Pytester, shop, dist: str) -> None:
+    """Booked on a critical check that never used the fixture: still only noncritical."""
+    pytester.makepyfile(test_smoke=SHARED_CACHE)
+    mode, args = ("serial", []) if dist == "serial" else ("xdist", ["--dist", dist])
+    run = run_gate(pytester, mode, *args, url=shop.url)
+    assert run.ret == 0, _summary(run)
+    assert run.report["verdict"] == "degraded"
+    assert run.codes == ["noncritical_fixture_failed"]
+    assert "'recommendation_cache'" in run.report["reasons"][0]["message"]
+
+
+def test_own_teardown_error_of_a_critical_check_still_fails(pytester: pytest.Pytester, shop,
+                                                            mode: str) -> None:
+    pytester.makepyfile(test_smoke=SHARED_CACHE + """
+@pytest.fixture
+def own_order():
+    yield
+    raise RuntimeError("own order not deleted")
+
+def test_zz_order(prod, own_order):
+    assert prod.get("/healthz").ok
+""")
+    run = run_gate(pytester, mode, url=shop.url)
+    assert run.ret == 1, _summary(run)
+    assert "check_failed" in run.codes
+    failed = run.report["reasons"][run.codes.index("check_failed")]["checks"]
+    assert failed == ["test_smoke.py::test_zz_order"]

@@ -240,3 +240,39 @@ def test_every_target_must_confirm_the_pin() -> None:
                            expected_version="2.0.0"))
     assert codes(verdict) == ["version_unconfirmed"]
     assert "of us named" in verdict.reasons[0].message
+
+
+def _booked(nodeid: str, critical: bool, teardown: dict | None) -> list[PhaseEvent]:
+    return [PhaseEvent(nodeid, "setup", "passed", critical=critical),
+            PhaseEvent(nodeid, "call", "passed", critical=critical),
+            PhaseEvent(nodeid, "teardown", "failed", message="RuntimeError: x",
+                       critical=critical, teardown=teardown)]
+
+
+def test_shared_fixture_teardown_is_judged_by_its_users() -> None:
+    fixture = {"fixture": "order", "scope": "module", "node": "t.py", "message": "boom",
+               "critical": True, "users": ["a", "b"]}
+    on_noncritical = _booked("z", False, {"own": False, "fixtures": [fixture]})
+    verdict = decide(facts(passed("a"), passed("b"), on_noncritical, pytest_exit_status=1))
+    assert codes(verdict) == ["fixture_failed"] and verdict.status == "fail"
+    assert verdict.reasons[0].checks == ("a", "b")
+    assert "module-scoped fixture 'order' of t.py failed: boom" in verdict.reasons[0].message
+    assert "booked the error on z" in verdict.reasons[0].message
+
+    only_noncritical = {**fixture, "critical": False, "users": ["n"]}
+    on_critical = _booked("c", True, {"own": False, "fixtures": [only_noncritical]})
+    verdict = decide(facts(passed("n", critical=False), on_critical, pytest_exit_status=1))
+    assert codes(verdict) == ["noncritical_fixture_failed"] and verdict.status == "degraded"
+    assert verdict.checks[1].outcome == "error" and not verdict.failed_critical()
+
+
+def test_unknown_or_own_teardown_errors_are_the_checks_own() -> None:
+    for teardown in (None, {"own": True, "fixtures": []}, {"unreadable": "x"}):
+        verdict = decide(facts(passed("a"), _booked("c", True, teardown), pytest_exit_status=1))
+        assert codes(verdict) == ["check_failed"], teardown
+    # The same fixture failing in two workers is one fixture error.
+    fixture = {"fixture": "order", "scope": "session", "node": "", "message": "boom",
+               "critical": False, "users": ["n1"]}
+    worker = [_booked(f"n{i}", False, {"own": False, "fixtures": [fixture]}) for i in (1, 2)]
+    verdict = decide(facts(passed("a"), *worker, pytest_exit_status=1))
+    assert codes(verdict) == ["noncritical_fixture_failed"]
