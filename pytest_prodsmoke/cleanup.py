@@ -45,6 +45,11 @@ class Cleanup:
 
     __call__ = add  # @cleanup as a decorator
 
+    def record_leftover(self, description: str, error: str) -> None:
+        """Name fake data that no undo action can remove (e.g. a request that never answered,
+        so nothing says what to delete): it is reported like a failed undo."""
+        self.leftovers.append(Leftover(description, error))
+
     def __len__(self) -> int:
         return len(self._actions)
 

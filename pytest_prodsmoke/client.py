@@ -316,7 +316,13 @@ class ProdClient(requests.Session):
             self._depth -= 1
             _SENDING.depth -= 1
         if not redirect_hop:
-            self._observe(method, response, time.perf_counter() - started)
+            try:
+                self._observe(method, response, time.perf_counter() - started)
+            except ProdsmokeError as exc:
+                # The request was answered (and may have changed data): whoever must undo it
+                # (a parallel run's cleanup) finds the answer on the error.
+                exc.response = response  # type: ignore[attr-defined]
+                raise
         return response
 
     def _observe(self, method: str, response: requests.Response, elapsed_s: float) -> None:

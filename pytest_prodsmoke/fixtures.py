@@ -206,7 +206,7 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
         return baseline_client()
 
     @pytest.fixture
-    def parallel_run() -> ParallelRun:
+    def parallel_run(cleanup: Cleanup) -> ParallelRun:
         """The same request to the baseline and the candidate at once: ``parallel_run.get(
         "/catalog")`` fails the check when the answers differ and returns the candidate's."""
         from pytest_prodsmoke.compare.diff import PatternError
@@ -240,7 +240,8 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
                 candidate_client(), reference,
                 baseline_client(second=True) if settings.baseline2_url else None,
                 learn_noise=bool(options.get("learn_noise", settings.learn_noise)),
-                ignore=list(ignore), compare_headers=list(headers), stats=stats, judge=judge)
+                ignore=list(ignore), compare_headers=list(headers), stats=stats, judge=judge,
+                cleanup=cleanup)
         except PatternError as exc:
             pytest.fail(f"@pytest.mark.parallel_run: {exc}", pytrace=False)
 

@@ -11,7 +11,8 @@ import concurrent.futures
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -25,8 +26,16 @@ from pytest_prodsmoke.compare.diff import (
     parse_body,
     render,
 )
-from pytest_prodsmoke.errors import MutationRefusedError, ParallelRunMismatch
+from pytest_prodsmoke.errors import (
+    CredentialLeakRefusedError,
+    MutationRefusedError,
+    ParallelRunMismatch,
+)
 from pytest_prodsmoke.redact import REGISTRY
+from pytest_prodsmoke.settings import display_url
+
+if TYPE_CHECKING:
+    from pytest_prodsmoke.cleanup import Cleanup
 
 MAX_COMPARED_BYTES = 20_000_000  # larger bodies are compared by digest, not structurally
 MAX_NOISE_PATHS = 50  # learned-noise paths kept per check for the report
@@ -100,7 +109,9 @@ class ParallelRun:
                  ignore: Sequence[str] = (), compare_headers: Sequence[str] = (),
                  stats: ParallelStats | None = None,
                  judge: Callable[[str, str, requests.Response, requests.Response, Comparison],
-                                 Comparison | None] | None = None) -> None:
+                                 Comparison | None] | None = None,
+                 cleanup: Cleanup | None = None) -> None:
+        self.cleanup = cleanup  # the check's: undo actions of mutations, on every side
         self.candidate = candidate
         self.baseline = baseline
         self.baseline2 = baseline2
@@ -166,16 +177,28 @@ class ParallelRun:
 
     def fetch(self, method: str, url: str, *, ignore: Sequence[str] = (),
               learn_noise: bool | None = None, allow_mutation: bool = False,
+              undo: Callable[[ProdClient, requests.Response], object] | None = None,
               **kwargs: Any) -> ParallelResult:
-        """Send to both and compare, without failing: look at ``result.comparison``."""
+        """Send to both and compare, without failing: look at ``result.comparison``.
+
+        A mutation (``allow_mutation=True``) needs ``undo(client, response)``: it is registered
+        in the check's cleanup for every side that answered, before anything is compared, so
+        the baseline's copy (e.g. a second order) is removed too, whatever the answers say."""
         __tracebackhide__ = True
         method = method.upper()
-        if method in MUTATING_METHODS and not allow_mutation:
+        mutating = method in MUTATING_METHODS
+        if mutating and not allow_mutation:
             copies = "three" if self._learning(learn_noise) else "two"
             raise MutationRefusedError(
                 f"{method} {url} refused before sending: a parallel run sends it to the baseline "
                 f"and the candidate, so it happens {copies} times (e.g. {copies} orders). Pass "
                 "allow_mutation=True to mean it (in a synthetic check, as a fake user)")
+        if mutating and (undo is None or not callable(undo)):
+            raise MutationRefusedError(
+                f"{method} {url} refused before sending: a mutation in a parallel run changes "
+                "the released version too, where the check cannot reach the result later. Pass "
+                "undo=callable(client, response): it is called for each side that answered "
+                "(client is that side's), even when the answers differ")
         learning = self._learning(learn_noise)
         pool = _pool()
         futures = [pool.submit(self.candidate.request, method, url, **kwargs),
@@ -189,6 +212,13 @@ class ParallelRun:
         # Every request ends before this check goes on (or fails): a late answer must not be
         # recorded as part of the next check.
         concurrent.futures.wait(futures)
+        if mutating:
+            assert undo is not None
+            sides = [("candidate", self.candidate), ("baseline", self.baseline)]
+            if learning:
+                sides.append(("second baseline", second) if second is not self.baseline
+                             else ("baseline (asked twice)", second))
+            self._register_undo(method, url, undo, list(zip(sides, futures, strict=True)))
         candidate, baseline = futures[0].result(), futures[1].result()
         baseline2 = futures[2].result() if learning else None
         patterns = self.ignore + compile_patterns(ignore)
@@ -208,6 +238,28 @@ class ParallelRun:
         self.stats.ignored += comparison.ignored
         self.stats.learn(comparison.learned_noise)
         return ParallelResult(candidate, baseline, baseline2, comparison)
+
+    def _register_undo(self, method: str, url: str,
+                       undo: Callable[[ProdClient, requests.Response], object],
+                       sides: list[tuple[tuple[str, ProdClient], concurrent.futures.Future[Any]]]
+                       ) -> None:
+        """Every side a mutation touched is reachable for cleanup; a side whose effect is
+        unknown (no answer) is a leftover from the start."""
+        cleanup = self.cleanup
+        if cleanup is None:  # used outside the fixture: the caller cleans up
+            return
+        for (name, client), future in sides:
+            error = future.exception()
+            # Errors raised after an answer came (wrong version, budgets) carry that answer.
+            response = future.result() if error is None else getattr(error, "response", None)
+            path = urlsplit(client.url_for(url)).path or "/"
+            description = f"undo of {method} {path} on the {name} ({display_url(client.base_url)})"
+            if response is not None:
+                cleanup.add(undo, client, response, description=description)
+            elif not isinstance(error, (MutationRefusedError, CredentialLeakRefusedError)):
+                # Refused before sending changed nothing; anything else may have.
+                cleanup.record_leftover(description, f"no answer ({type(error).__name__}): "
+                                                     "whether it changed data is unknown")
 
     def _learning(self, override: bool | None) -> bool:
         return self.learn_noise if override is None else override

@@ -450,3 +450,99 @@ def test_zz_order(prod, own_order):
     assert "check_failed" in run.codes
     failed = run.report["reasons"][run.codes.index("check_failed")]["checks"]
     assert failed == ["test_smoke.py::test_zz_order"]
+
+
+# ------------------------------------------------------- 6. mutations on the released version
+
+SHARED_TOKEN = "token-of-smoke-alice-0123"
+PARALLEL_USERS = '[{"username": "smoke-alice", "token": "' + SHARED_TOKEN + '"}]'
+
+
+@pytest.fixture
+def two_shops():
+    """A released and a candidate shop that accept the same fake user's token."""
+    from examples.shop.launch import running_shop
+
+    token = f"{SHARED_TOKEN}=smoke-alice"
+    with running_shop("1.0.0", "--token", token) as released, \
+            running_shop("2.0.0", "--token", token) as candidate:
+        yield released, candidate
+
+
+def _open(shop) -> int:
+    import requests
+
+    return requests.get(shop.url + "/_orders", timeout=5).json()["open_orders"]
+
+
+PARALLEL_ORDER = """
+import pytest
+
+@pytest.mark.synthetic
+@pytest.mark.parallel_run(ignore={ignore})
+def test_parallel_order(parallel_run, fake_user):
+    def delete_order(side, response):
+        if response.status_code == 201:
+            side.delete(f"/orders/{{response.json()['id']}}", auth=fake_user.auth)
+
+    def undo_candidate_only(side, response):
+        if side.target == "baseline":
+            raise RuntimeError("the released version has no delete endpoint")
+        delete_order(side, response)
+
+    parallel_run.post("/orders", json={{"items": ["tea-01"]}}, auth=fake_user.auth,
+                      allow_mutation=True, undo={undo})
+"""
+
+
+@pytest.mark.parametrize("ignore", [[], ["$.id"]])
+def test_both_sides_of_a_parallel_mutation_are_undone(pytester: pytest.Pytester, two_shops,
+                                                      mode: str, monkeypatch, ignore) -> None:
+    """Undone on both sides whatever the comparison says (the ids always differ)."""
+    released, candidate = two_shops
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", PARALLEL_USERS)
+    pytester.makepyfile(test_smoke=PARALLEL_ORDER.format(ignore=ignore, undo="delete_order"))
+    run = run_gate(pytester, mode, "--baseline-url", released.url, url=candidate.url)
+    if ignore:
+        assert run.ret == 0, _summary(run)
+    else:
+        assert run.ret == 1, _summary(run)
+        assert run.codes == ["check_failed", "parallel_run_mismatch"]
+    assert (_open(released), _open(candidate)) == (0, 0)
+    assert run.report["leftovers"] == []
+
+
+def test_a_parallel_mutation_without_undo_is_refused_before_sending(
+        pytester: pytest.Pytester, two_shops, mode: str, monkeypatch) -> None:
+    released, candidate = two_shops
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", PARALLEL_USERS)
+    pytester.makepyfile(test_smoke="""
+import pytest
+
+@pytest.mark.synthetic
+def test_parallel_order(parallel_run, fake_user, cleanup, prod):
+    r = parallel_run.post("/orders", json={"items": []}, auth=fake_user.auth,
+                          allow_mutation=True)
+    cleanup.add(prod.delete, f"/orders/{r.json()['id']}", auth=fake_user.auth)
+""")
+    run = run_gate(pytester, mode, "--baseline-url", released.url, url=candidate.url)
+    assert run.ret == 1, _summary(run)
+    assert "POST /orders refused before sending" in run.output
+    assert "undo=" in run.output
+    assert (_open(released), _open(candidate)) == (0, 0)
+
+
+def test_a_side_left_undone_is_named_in_the_report(pytester: pytest.Pytester, two_shops,
+                                                   mode: str, monkeypatch) -> None:
+    released, candidate = two_shops
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", PARALLEL_USERS)
+    pytester.makepyfile(test_smoke=PARALLEL_ORDER.format(
+        ignore=["$.id"], undo="undo_candidate_only"))
+    run = run_gate(pytester, mode, "--baseline-url", released.url, url=candidate.url)
+    assert run.ret == 1, _summary(run)
+    assert "leftovers" in run.codes
+    [left] = run.report["leftovers"]
+    assert left["check"] == "test_smoke.py::test_parallel_order"
+    assert left["description"].startswith("undo of POST /orders on the baseline")
+    assert "no delete endpoint" in left["error"]
+    assert (_open(released), _open(candidate)) == (1, 0)

@@ -16,6 +16,8 @@ GET /redirect?to=URL (a 302).
 Fault switches: --fail PATH (answer 500 on that path and below), --delay PATH=MS (answer late),
 --unavailable PATH=N (answer 503 to the first N requests of PATH), --ready-after SECONDS
 (/healthz answers 503 for that long after start, like a deploy still starting),
+--token TOKEN=USER (a bearer token valid without login, as from an identity provider that the
+released and the new version share),
 --old-version V --old-every N (every Nth response says version V: a rollout in progress),
 --price-factor F (every price times F: a candidate that changed prices), --ab-broken (always
 serves variant A: a broken assignment), --error-rate PATH=FRACTION (answer 500 to that share
@@ -319,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--error-rate", action="append", default=[], type=_path_number,
                         metavar="PATH=FRACTION",
                         help="answer 500 to this share of the requests of PATH (repeatable)")
+    parser.add_argument("--token", action="append", default=[], metavar="TOKEN=USERNAME",
+                        help="accept this bearer token for this user without a login, as a "
+                             "shared identity provider would (repeatable)")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     parser.add_argument("--verbose", action="store_true", help="log every request")
@@ -327,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     shop = Shop(args.version, args.fail, {path: ms / 1000 for path, ms in args.delay},
                 dict(args.unavailable), args.ready_after, args.old_version, args.old_every,
                 args.price_factor, args.ab_broken, dict(args.error_rate))
+    for pair in args.token:
+        token, _, username = pair.partition("=")
+        shop.tokens[token] = username
     server = ShopServer((args.host, args.port), shop, args.verbose)
     host, port = server.server_address[:2]
     scheme = "http"
