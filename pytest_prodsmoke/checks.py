@@ -24,7 +24,7 @@ from pytest_prodsmoke.fixtures import (
     VARIANT_KEY,
     ProcessState,
 )
-from pytest_prodsmoke.interrupts import TermSignalHandler
+from pytest_prodsmoke.interrupts import TermSignalHandler, announce_worker, finish_teardown
 from pytest_prodsmoke.properties import (
     MISSING_VERSION,
     PROP_CANARY,
@@ -122,8 +122,12 @@ class CheckMarking:
         self.shared_fixture_code: dict[Any, Any] = {}
 
     @pytest.hookimpl
-    def pytest_sessionstart(self) -> None:
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.signals.install()
+        workerinput = getattr(session.config, "workerinput", None)
+        if workerinput is not None and self.state.run_dir is not None:
+            # Where the controller's cancel can reach this worker (interrupts.py).
+            announce_worker(self.state.run_dir, str(workerinput.get("workerid", "gw?")))
         # Log records are masked when they are made, so live logs (log_cli), captured logs and
         # log files all see the masked text.
         self._previous_factory = logging.getLogRecordFactory()
@@ -136,10 +140,13 @@ class CheckMarking:
         if self._previous_factory is not None and getattr(current, "prodsmoke", False):
             logging.setLogRecordFactory(self._previous_factory)
 
-    @pytest.hookimpl
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:
+            # An interrupted check's cleanup runs here, its failure caught: the cleanup
+            # journal tells the controller what it left (pytest's own teardown would raise).
+            finish_teardown(session)
             # Secrets learnt in this worker (login tokens) reach the controller, which masks
             # them in the files other tools wrote (Allure).
             workeroutput[WORKER_SECRETS_KEY] = sorted(REGISTRY.values())

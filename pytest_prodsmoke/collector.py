@@ -115,6 +115,7 @@ class GateRecorder:
     collection_skips: list[CollectionProblem] = field(default_factory=list)
     interruptions: list[str] = field(default_factory=list)
     crashed_workers: dict[str, str] = field(default_factory=dict)
+    interrupted_workers: set[str] = field(default_factory=set)
     internal_errors: list[str] = field(default_factory=list)
     hook_errors: list[str] = field(default_factory=list)
     command_errors: list[str] = field(default_factory=list)
@@ -125,6 +126,12 @@ class GateRecorder:
             self.collected.setdefault(nodeid)
 
     def on_test_report(self, report: Any) -> None:
+        node = getattr(report, "node", None)
+        if report.when == "???" and node is not None and \
+                getattr(node.gateway, "id", None) in self.interrupted_workers:
+            # xdist's "crashed while running" for the check an interrupted worker was running:
+            # not a crash; without the rest of its reports the check stays incomplete.
+            return
         # Every report counts, also several for one phase (subtests, --dist each) and the
         # failed attempts pytest-rerunfailures repeats (outcome "rerun"): a check that needed
         # a rerun is flaky, never a clean pass.
@@ -142,7 +149,11 @@ class GateRecorder:
 
     def on_worker_down(self, worker_id: str, error: object) -> None:
         # pytest_testnodedown can fire twice for one node: keyed by worker id.
-        if error is not None:
+        if error == "keyboard-interrupt":  # xdist's word for a worker that ended interrupted
+            if worker_id not in self.interrupted_workers:
+                self.interrupted_workers.add(worker_id)
+                self.interruptions.append(f"worker {worker_id} was interrupted")
+        elif error is not None:
             self.crashed_workers.setdefault(worker_id, f"worker {worker_id} went down: {error}")
 
     def on_internal_error(self, message: str) -> None:

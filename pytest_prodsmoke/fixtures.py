@@ -51,12 +51,14 @@ class ProcessState:
     """What one process (the only one, or one xdist worker) shares between its checks."""
 
     def __init__(self, settings: Settings, run_id: str, run_dir: Path | None,
-                 users: tuple[FakeUser, ...], worker_index: int) -> None:
+                 users: tuple[FakeUser, ...], worker_index: int,
+                 process_name: str = "main") -> None:
         self.settings = settings
         self.run_id = run_id
         self.run_dir = run_dir
         self.users = users
         self.worker_index = worker_index
+        self.process_name = process_name  # "main", or the xdist worker id ("gw0")
         self.records: list[ResponseRecord] = []
         self.current: pytest.Item | None = None
         self.not_ready: str | None = None  # set when --wait-ready gave up: run no check
@@ -297,10 +299,12 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
     def cleanup() -> Iterator[Cleanup]:
         """Undo actions for fake data: run newest first after the check, whatever happened.
         A failed undo fails the check and is listed in the gate report (``leftovers``)."""
-        from pytest_prodsmoke.cleanup import Cleanup  # only suites that clean up pay for it
+        # Only suites that clean up pay for it.
+        from pytest_prodsmoke.cleanup import Cleanup, CleanupJournal
 
         item = state.current
-        undo = Cleanup()
+        undo = Cleanup(CleanupJournal(state.run_dir, item.nodeid, state.process_name)
+                       if state.run_dir is not None and item is not None else None)
         try:
             yield undo
         finally:

@@ -64,6 +64,9 @@ DEGRADING_CODES = frozenset({NONCRITICAL_FAILED, NONCRITICAL_FIXTURE_FAILED, SKI
 
 from pytest_prodsmoke.properties import MISSING_VERSION  # noqa: E402,F401 - part of this API
 
+# The error of a leftover nobody knows the fate of (its undo never finished or never ran).
+UNKNOWN_LEFTOVER = "unknown: "
+
 # pytest's exit codes, named here to keep this module free of pytest.
 EXIT_OK, EXIT_TESTS_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
 EXIT_USAGE_ERROR, EXIT_NO_TESTS = 4, 5
@@ -115,6 +118,9 @@ class RunFacts:
     hook_errors: Sequence[str] = ()
     command_errors: Sequence[str] = ()
     not_ready: str | None = None  # --wait-ready gave up: no check was run on purpose
+    # What the cleanup journal still holds at the end (cleanup.py): {"check", "state":
+    # "pending" | "done", "actions": [descriptions], "leftovers": [[description, error]]}.
+    journal: Sequence[Mapping[str, Any]] = ()
     pytest_exit_status: int = EXIT_OK
     expected_version: str | None = None
     strict: bool = False
@@ -268,6 +274,25 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
     )
 
 
+def _with_journal(check: CheckResult, entries: Sequence[Mapping[str, Any]]) -> CheckResult:
+    """A check's leftovers with what its cleanup journal still says: an undo action still
+    pending at the end never ran to completion, so its fake data may still be there."""
+    if not entries:
+        return check
+    leftovers = list(check.leftovers)
+    known = {description for description, _ in leftovers}
+    for entry in entries:
+        pending = entry.get("state") != "done"
+        recorded = [(str(d), str(e)) for d, e in entry.get("leftovers", ())]
+        if pending:
+            recorded += [(str(d), f"{UNKNOWN_LEFTOVER}its cleanup never finished (the run was "
+                                  "cancelled or the process running it died first)")
+                         for d in entry.get("actions", ())]
+        leftovers += [left for left in recorded if left[0] not in known]
+        known.update(description for description, _ in recorded)
+    return replace(check, leftovers=tuple(leftovers))
+
+
 def _fixture_errors(checks: Sequence[CheckResult]) -> list[dict[str, Any]]:
     """Failed shared-fixture teardowns, one per fixture instance however many processes and
     checks reported it (under xdist every worker has its own instance)."""
@@ -343,7 +368,11 @@ def decide(facts: RunFacts) -> Verdict:
     events_by_id: dict[str, list[PhaseEvent]] = {}
     for event in facts.events:
         events_by_id.setdefault(event.nodeid, []).append(event)
-    checks = tuple(summarize_check(nodeid, events_by_id.get(nodeid, []))
+    journal_by_check: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in facts.journal:
+        journal_by_check.setdefault(str(entry.get("check", "")), []).append(entry)
+    checks = tuple(_with_journal(summarize_check(nodeid, events_by_id.get(nodeid, [])),
+                                 journal_by_check.pop(nodeid, ()))
                    for nodeid in _ordered_nodeids(facts.collected, facts.events))
     counts = count_checks(checks)
     reasons: list[Reason] = []
@@ -454,10 +483,24 @@ def decide(facts: RunFacts) -> Verdict:
         add(NO_CHECKS, "no critical check ran and passed")
 
     dirty = [c for c in checks if c.leftovers]
-    if dirty:
-        total = sum(len(c.leftovers) for c in dirty)
-        add(LEFTOVERS, f"{_plural(total, 'undo action')} failed: fake data left in production "
-                       f"by {_names(dirty)}", dirty)
+    if dirty or journal_by_check:
+        failed = [c for c in dirty if any(not e.startswith(UNKNOWN_LEFTOVER)
+                                          for _, e in c.leftovers)]
+        unknown = [c for c in dirty if any(e.startswith(UNKNOWN_LEFTOVER) for _, e in c.leftovers)]
+        parts = []
+        if failed:
+            total = sum(1 for c in failed for _, e in c.leftovers
+                        if not e.startswith(UNKNOWN_LEFTOVER))
+            parts.append(f"{_plural(total, 'undo action')} failed: fake data left in "
+                         f"production by {_names(failed)}")
+        if unknown or journal_by_check:
+            total = sum(1 for c in unknown for _, e in c.leftovers
+                        if e.startswith(UNKNOWN_LEFTOVER)) + len(journal_by_check)
+            names = [c.nodeid for c in unknown] + [n or "<unknown check>" for n in journal_by_check]
+            parts.append(f"{_plural(total, 'undo action')} never finished (the run was "
+                         f"cancelled or a process died first): fake data may be left in "
+                         f"production by {', '.join(names[:5])}")
+        add(LEFTOVERS, "; ".join(parts), dirty)
 
     for message in facts.internal_errors:
         add(INTERNAL_ERROR, f"internal error: {message}")

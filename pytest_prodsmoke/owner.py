@@ -9,19 +9,26 @@ import shlex
 import shutil
 import time
 from collections.abc import Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_prodsmoke import __version__
+from pytest_prodsmoke.cleanup import read_journal
 from pytest_prodsmoke.client import ProdClient, TrafficTags
 from pytest_prodsmoke.collector import GateRecorder
 from pytest_prodsmoke.commands import CommandResult, run_command, tail
 from pytest_prodsmoke.fixtures import ProcessState
 from pytest_prodsmoke.gate import Verdict, decide
 from pytest_prodsmoke.github import error_annotations, step_summary
-from pytest_prodsmoke.interrupts import SIGTERM_MESSAGE, TermSignalHandler
+from pytest_prodsmoke.interrupts import (
+    SIGTERM_MESSAGE,
+    TermSignalHandler,
+    cancel_workers,
+    finish_teardown,
+)
 from pytest_prodsmoke.junit import (
     add_gate_testcase,
     add_suite_properties,
@@ -73,6 +80,10 @@ class GateOwner:
         self.command_result: CommandResult | None = None
         self.report_error: str | None = None
         self.block_printed = False
+        if distributed and run_dir is not None:
+            # SIGTERM reaching only this process still reaches the checks (interrupts.py).
+            signals.forward = lambda: cancel_workers(run_dir) > 0
+            signals.grace_s = settings.cancel_grace_s
 
     @pytest.hookimpl
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -175,7 +186,7 @@ class GateOwner:
     @pytest.hookimpl
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         if self.signals.received:
-            self.recorder.on_interrupt(SIGTERM_MESSAGE)
+            self.recorder.on_interrupt(self.signals.message)
         else:
             self.recorder.on_interrupt(excinfo.exconly().strip().splitlines()[-1][:300])
 
@@ -198,6 +209,9 @@ class GateOwner:
         # writer, so the suite properties make it into the file.
         if not self.config.getoption("collectonly", False):
             self.signals.finishing = True
+            self.signals.stop_grace()
+            if not self.distributed:
+                self._finish_teardown(session)
             try:
                 self._finish(session, int(exitstatus))
             except Exception as exc:  # the gate itself broke: never a quiet pass
@@ -210,9 +224,20 @@ class GateOwner:
             if self.verdict is not None and int(exitstatus) not in _SUMMARY_STATUSES:
                 self._print_block()  # pytest will not call pytest_terminal_summary
 
+    def _finish_teardown(self, session: pytest.Session) -> None:
+        """An interrupted check's teardown (its cleanup) runs before the verdict, so the
+        report can say whether it left fake data behind."""
+        problem = finish_teardown(session)
+        if problem is not None:
+            self.recorder.on_interrupt(f"the teardown after the interruption failed: {problem}")
+
     def _decide(self, session: pytest.Session, exitstatus: int) -> Verdict:
         stops = tuple(str(s) for s in (session.shouldfail, session.shouldstop) if s)
-        return decide(self.recorder.facts(exitstatus, self.settings, stops, self.not_ready))
+        facts = self.recorder.facts(exitstatus, self.settings, stops, self.not_ready)
+        if self.run_dir is not None:
+            # Undo actions still journalled now never ran to the end.
+            facts = replace(facts, journal=tuple(read_journal(self.run_dir)))
+        return decide(facts)
 
     def _run_info(self, exitstatus: int) -> RunInfo:
         return RunInfo(

@@ -192,13 +192,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if shared is not None:
         run_id, run_dir = shared["run_id"], Path(shared["run_dir"])
         not_ready = shared.get("not_ready")
-        worker_index = int(str(workerinput.get("workerid", "gw0")).lstrip("gw") or 0)
+        process_name = str(workerinput.get("workerid", "gw0"))
+        worker_index = int(process_name.lstrip("gw") or 0)
     else:
         run_id = uuid.uuid4().hex
         run_dir = Path(tempfile.mkdtemp(prefix="prodsmoke-run-"))
         worker_index = 0
+        process_name = "main"
         not_ready = None
-    state = ProcessState(settings, run_id, run_dir, users, worker_index)
+    state = ProcessState(settings, run_id, run_dir, users, worker_index, process_name)
     state.not_ready = not_ready
     config.pluginmanager.register(make_fixtures(state, config.hook), "prodsmoke-fixtures")
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_prodsmoke.gate import OUTCOMES, CheckResult, Verdict
+from pytest_prodsmoke.gate import OUTCOMES, UNKNOWN_LEFTOVER, CheckResult, Verdict
 from pytest_prodsmoke.settings import Settings, display_url
 
 SCHEMA = "pytest-prodsmoke/gate-report/1"
@@ -43,13 +43,20 @@ def _check_entry(check: CheckResult) -> dict[str, Any]:
             "message": check.message, "versions": dict(check.versions),
             "requests": dict(check.requests), "trace_id": check.trace_id or None,
             "trace_url": check.trace_url or None, "target": check.target or None,
-            "leftovers": [{"description": d, "error": e} for d, e in check.leftovers],
+            "leftovers": [_leftover(d, e) for d, e in check.leftovers],
             **({"parallel_run": dict(check.parallel_run)} if check.parallel_run else {}),
             **({"canary": dict(check.canary)} if check.canary else {}),
             **({"variant": check.variant} if check.variant else {}),
             **({"attempts": [dict(a) for a in check.attempts]} if check.attempts else {}),
             **({"fixture_errors": [dict(f) for f in check.fixture_errors]}
                if check.fixture_errors else {})}
+
+
+def _leftover(description: str, error: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"description": description, "error": error}
+    if error.startswith(UNKNOWN_LEFTOVER):
+        entry["unknown"] = True  # nobody knows whether it is still there
+    return entry
 
 
 def outcome_counts(checks: Iterable[CheckResult]) -> dict[str, int]:
@@ -122,7 +129,7 @@ def build_report(verdict: Verdict, settings: Settings, run: RunInfo) -> dict[str
         "target": target_description(settings, verdict),
         "counts": dict(verdict.counts),
         "checks": [_check_entry(c) for c in verdict.checks],
-        "leftovers": [{"check": c.nodeid, "description": d, "error": e}
+        "leftovers": [{"check": c.nodeid, **_leftover(d, e)}
                       for c in verdict.checks for d, e in c.leftovers],
         "variants": variant_summary(verdict.checks),
         "options": {"strict": settings.gate_strict, "allow_skips": settings.allow_skips,

@@ -34,6 +34,7 @@ DEFAULT_READY_DEADLINE_S = 300.0
 DEFAULT_READY_INTERVAL_S = 2.0
 DEFAULT_CHECK_HEADER = "X-Prodsmoke-Check"
 MAX_RPS = 10_000.0
+DEFAULT_CANCEL_GRACE_S = 20.0
 
 # RFC 9110 token: what a header name may contain.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -121,6 +122,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("prodsmoke_gate_command_timeout", "str", "seconds a gate command may run "
                "(default 300)", flag="--gate-command-timeout",
                ini="prodsmoke_gate_command_timeout", metavar="SECONDS"),
+    OptionSpec("prodsmoke_cancel_grace", "str", "on SIGTERM under xdist, seconds the "
+               "controller waits for the workers to interrupt their checks and clean up "
+               f"(default {DEFAULT_CANCEL_GRACE_S:g}); cleanup not confirmed by then is reported "
+               "as unknown leftovers", flag="--cancel-grace", ini="prodsmoke_cancel_grace",
+               metavar="SECONDS"),
     OptionSpec("prodsmoke_wait_ready", "str", "before any check, wait until the candidate "
                "answers 2xx on the ready path with the expected version (deadline, default "
                f"{DEFAULT_READY_DEADLINE_S:g} s; write --wait-ready=SECONDS)",
@@ -226,6 +232,7 @@ class Settings:
     # Commands by verdict ("pass" / "degraded" / "fail"), already split into arguments.
     gate_commands: tuple[tuple[str, tuple[str, ...]], ...] = ()
     gate_command_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S
+    cancel_grace_s: float = DEFAULT_CANCEL_GRACE_S
     wait_ready_s: float | None = None  # None: do not wait
     ready_interval_s: float = DEFAULT_READY_INTERVAL_S
     ready_path: str = "/healthz"
@@ -623,6 +630,10 @@ def load_settings(
         insecure=insecure,
         signing_key=Secret(signing_key) if signing_key.strip() else None,
         gate_commands=gate_commands,
+        cancel_grace_s=(parse_timeout(value("prodsmoke_cancel_grace"),
+                                      source("prodsmoke_cancel_grace"))
+                        if value("prodsmoke_cancel_grace") is not None
+                        else DEFAULT_CANCEL_GRACE_S),
         wait_ready_s=(parse_seconds(value("prodsmoke_wait_ready"), source("prodsmoke_wait_ready"),
                                     hint=" (write --wait-ready=SECONDS, or put paths first)")
                       if value("prodsmoke_wait_ready") is not None else None),

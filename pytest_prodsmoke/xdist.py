@@ -9,12 +9,14 @@ and receives the secrets a worker learnt (login tokens) through ``workeroutput``
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_prodsmoke.checks import WORKER_SECRETS_KEY
 from pytest_prodsmoke.collector import GateRecorder
+from pytest_prodsmoke.interrupts import forget_worker
 from pytest_prodsmoke.redact import REGISTRY
 
 
@@ -40,5 +42,7 @@ class XdistControllerHooks:
     @pytest.hookimpl
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         self.recorder.on_worker_down(node.gateway.id, error)
+        # A worker that is down needs no cancel (and its pid may be reused).
+        forget_worker(Path(self.shared["run_dir"]), node.gateway.id)
         output = getattr(node, "workeroutput", None) or {}
         REGISTRY.add_forms(output.get(WORKER_SECRETS_KEY, ()))

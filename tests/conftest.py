@@ -130,10 +130,20 @@ def tls_shop(private_ca: dict[str, Path]) -> Iterator[RunningShop]:
     server.stop()
 
 
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_until_then_terminate(pytester: pytest.Pytester, args: list[str], started: Path,
-                             whole_group: bool, before_signal: Any = None) -> tuple[int, str]:
+                             whole_group: bool, before_signal: Any = None,
+                             ignore_sigint: bool = False) -> tuple[int, str]:
     """Start ``pytest *args`` in a subprocess, wait until a check creates ``started``, then
-    send SIGTERM — to the whole process group (as CI runners do on cancel) or to pytest alone."""
+    send SIGTERM — to the whole process group (as CI runners do on cancel) or to pytest alone.
+
+    ``ignore_sigint`` starts it as a script's ``pytest … &`` does in a non-interactive shell:
+    SIGINT ignored in every process of the run (so xdist cannot stop its workers with it)."""
     import os
     import signal
     import subprocess
@@ -142,7 +152,8 @@ def run_until_then_terminate(pytester: pytest.Pytester, args: list[str], started
 
     process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
                                cwd=pytester.path, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+                               stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=_ignore_sigint if ignore_sigint else None)
     try:
         deadline = time.monotonic() + 60
         while not started.exists():

@@ -546,3 +546,97 @@ def test_a_side_left_undone_is_named_in_the_report(pytester: pytest.Pytester, tw
     assert left["description"].startswith("undo of POST /orders on the baseline")
     assert "no delete endpoint" in left["error"]
     assert (_open(released), _open(candidate)) == (1, 0)
+
+
+# ------------------------------------------------------------- 5. cancelled under xdist
+
+CANCELLED_ORDER = """
+import pathlib, time
+import pytest
+
+def delete_order(prod, order_id, auth):
+    time.sleep({undo_s})
+    response = prod.delete(f"/orders/{{order_id}}", auth=auth)
+    assert response.status_code == 204, f"delete answered {{response.status_code}}"
+
+def test_health(prod):
+    assert prod.get("/healthz").ok
+
+@pytest.mark.synthetic
+def test_place_order(prod, fake_user, cleanup):
+    response = prod.post("/orders", json={{"items": ["tea-01"]}}, auth=fake_user.auth)
+    order_id = response.json()["id"]
+    cleanup.add(delete_order, prod, order_id, fake_user.auth, description=f"order {{order_id}}")
+    {more}
+    pathlib.Path("started").write_text("x")
+    time.sleep(120)
+"""
+
+
+def _cancel(pytester: pytest.Pytester, shop, monkeypatch, mode: str, undo_s: float,
+            *extra: str, more: str = "pass") -> tuple[int, str, dict]:
+    import json
+
+    from tests.conftest import run_until_then_terminate
+
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", PARALLEL_USERS)
+    pytester.makepyfile(test_smoke=CANCELLED_ORDER.format(undo_s=undo_s, more=more))
+    args = ["--prod-url", shop.url, "--gate-report", "gate.json", *extra,
+            *(["-n", "2"] if mode == "xdist" else [])]
+
+    def one_order_open() -> None:
+        assert _open(shop) == 1
+
+    returncode, out = run_until_then_terminate(
+        pytester, args, pytester.path / "started", whole_group=False,
+        before_signal=one_order_open, ignore_sigint=True)
+    return returncode, out, json.loads((pytester.path / "gate.json").read_text())
+
+
+def test_sigterm_to_the_controller_alone_reaches_the_checks(pytester: pytest.Pytester,
+                                                            two_shops, monkeypatch,
+                                                            mode: str) -> None:
+    """Started as `pytest … &` (SIGINT ignored everywhere), SIGTERM to the main process only:
+    the running check is interrupted and its cleanup runs, and the report can say so."""
+    _, shop = two_shops
+    returncode, out, report = _cancel(pytester, shop, monkeypatch, mode, undo_s=0)
+    assert returncode == 2, out
+    assert _open(shop) == 0, "the fake order stayed in production"
+    assert report["verdict"] == "fail"
+    codes = [reason["code"] for reason in report["reasons"]]
+    assert "interrupted" in codes and "leftovers" not in codes, report["reasons"]
+    assert "worker_crashed" not in codes
+    assert report["leftovers"] == []
+    place = next(c for c in report["checks"] if c["nodeid"].endswith("test_place_order"))
+    assert place["outcome"] in ("incomplete", "not_run")
+
+
+def test_cleanup_not_confirmed_in_time_is_an_unknown_leftover(pytester: pytest.Pytester,
+                                                              two_shops, monkeypatch) -> None:
+    _, shop = two_shops
+    returncode, out, report = _cancel(pytester, shop, monkeypatch, "xdist", 30,
+                                      "--cancel-grace", "2")
+    assert returncode == 2, out
+    codes = [reason["code"] for reason in report["reasons"]]
+    assert "leftovers" in codes, report["reasons"]
+    [left] = report["leftovers"]
+    assert left["check"] == "test_smoke.py::test_place_order"
+    assert left["description"].startswith("order ") and left["unknown"] is True
+    assert "never finished" in report["reasons"][codes.index("leftovers")]["message"]
+    interrupted = report["reasons"][codes.index("interrupted")]["message"]
+    assert "did not finish their checks and cleanup within 2 s" in interrupted
+
+
+def test_undo_failing_after_a_sigterm_is_named(pytester: pytest.Pytester, two_shops,
+                                               monkeypatch, mode: str) -> None:
+    """Serially the interrupted check's teardown used to run after the report was written."""
+    _, shop = two_shops
+    returncode, out, report = _cancel(
+        pytester, shop, monkeypatch, mode, 0,
+        more="cleanup.add(delete_order, prod, 'gone', fake_user.auth, description='order gone')")
+    assert returncode == 2, out
+    assert _open(shop) == 0
+    assert [(left["description"], left.get("unknown")) for left in report["leftovers"]] == [
+        ("order gone", None)]
+    assert "delete answered 404" in report["leftovers"][0]["error"]
+    assert "leftovers" in [reason["code"] for reason in report["reasons"]]

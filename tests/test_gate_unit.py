@@ -276,3 +276,48 @@ def test_unknown_or_own_teardown_errors_are_the_checks_own() -> None:
     worker = [_booked(f"n{i}", False, {"own": False, "fixtures": [fixture]}) for i in (1, 2)]
     verdict = decide(facts(passed("a"), *worker, pytest_exit_status=1))
     assert codes(verdict) == ["noncritical_fixture_failed"]
+
+
+def test_cleanup_still_journalled_at_the_end_is_an_unknown_leftover() -> None:
+    journal = ({"check": "a", "state": "pending", "actions": ["order 1"], "leftovers": []},)
+    verdict = decide(facts(passed("a"), passed("b"), journal=journal))
+    assert codes(verdict) == ["leftovers"] and verdict.status == "fail"
+    assert verdict.checks[0].leftovers[0][0] == "order 1"
+    assert verdict.checks[0].leftovers[0][1].startswith("unknown: ")
+    assert "never finished" in verdict.reasons[0].message
+    # A done entry whose leftovers the report already carries is not counted twice.
+    done = ({"check": "a", "state": "done", "actions": [], "leftovers": [["order 2", "404"]]},)
+    reported = [PhaseEvent("a", "setup", "passed", critical=True),
+                PhaseEvent("a", "call", "passed", critical=True),
+                PhaseEvent("a", "teardown", "failed", critical=True,
+                           leftovers=(("order 2", "404"),))]
+    verdict = decide(facts(reported, passed("b"), journal=done, pytest_exit_status=1))
+    assert verdict.checks[0].leftovers == (("order 2", "404"),)
+    assert "1 undo action failed" in verdict.reasons[-1].message
+
+
+def test_journal_of_an_unknown_check_still_fails() -> None:
+    journal = ({"check": "", "state": "pending", "actions": ["x.json"], "leftovers": []},)
+    verdict = decide(facts(passed("a"), journal=journal))
+    assert codes(verdict) == ["leftovers"]
+    assert "<unknown check>" in verdict.reasons[0].message
+
+
+def test_cleanup_journal_lives_while_undo_actions_are_pending(tmp_path) -> None:
+    from pytest_prodsmoke.cleanup import Cleanup, CleanupJournal, read_journal
+
+    cleanup = Cleanup(CleanupJournal(tmp_path, "t.py::a", "main"))
+    cleanup.add(lambda: None, description="order 1")
+    assert [(e["check"], e["state"], e["actions"]) for e in read_journal(tmp_path)] == [
+        ("t.py::a", "pending", ["order 1"])]
+    cleanup.run()
+    assert list(read_journal(tmp_path)) == []
+
+    def fail() -> None:
+        raise RuntimeError("404")
+
+    failing = Cleanup(CleanupJournal(tmp_path, "t.py::b", "main"))
+    failing.add(fail, description="order 2")
+    failing.run()
+    [entry] = read_journal(tmp_path)
+    assert entry["state"] == "done" and entry["leftovers"] == [["order 2", "RuntimeError: 404"]]
