@@ -195,6 +195,8 @@ class ProdClient(requests.Session):
         self.variant_routing = variant_routing
         self.variant_confirmed = 0  # answers of this check that named its assigned variant
         self._base_origin = origin(base_url)
+        parts = urlsplit(base_url)
+        self._base_prefix = f"{parts.scheme}://{parts.netloc}/"
         self.read_only = read_only
         self.context = CheckContext()
         self.tags = tags or TrafficTags()
@@ -376,11 +378,15 @@ class ProdClient(requests.Session):
         raise WrongVersionError(
             f"{method} {path}: answered by version {seen}, expected {self.expected_version}")
 
+    def _same_origin(self, url: str) -> bool:
+        # The common case without parsing: the URL starts with the base URL's own origin.
+        return url.startswith(self._base_prefix) or origin(url) == self._base_origin
+
     def _keep_to_origin(self, request: requests.PreparedRequest, redirect_hop: bool) -> None:
         """Nothing assigned or secret follows a request off the client's origin. requests
         copies a redirect's headers to its next hop, wherever that is; it drops only
         Authorization and rebuilds only Cookie."""
-        if origin(request.url or "") == self._base_origin:
+        if not (self._origin_headers or redirect_hop) or self._same_origin(request.url or ""):
             return
         headers = request.headers
         for name in self._origin_headers:
