@@ -23,6 +23,7 @@ from pytest_prodsmoke.fixtures import (
     TRACE_ID_KEY,
     VARIANT_KEY,
     ProcessState,
+    forget,
 )
 from pytest_prodsmoke.interrupts import TermSignalHandler, announce_worker, finish_teardown
 from pytest_prodsmoke.properties import (
@@ -153,6 +154,7 @@ class CheckMarking:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        forget(item.stash, FAILED_KEY, CANARY_RESULT_KEY, TEARDOWN_KEY)  # facts of one run
         self.state.begin(item)
 
     @pytest.hookimpl(tryfirst=True)
@@ -179,7 +181,7 @@ class CheckMarking:
                 call.excinfo.value, item, list(item.session.items), self.shared_fixture_code,
                 lambda check: check.stash.get(CRITICAL_KEY, True))
         except Exception:  # unknown: the gate counts it as the check's own
-            item.stash.pop(TEARDOWN_KEY, None)
+            forget(item.stash, TEARDOWN_KEY)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]

@@ -47,6 +47,13 @@ MARKER_ERROR_KEY = pytest.StashKey[str]()  # a misused marker, found at collecti
 
 
 
+def forget(stash: pytest.Stash, *keys: pytest.StashKey[Any]) -> None:
+    """Remove these keys from an item's stash (pytest's Stash has no pop)."""
+    for key in keys:
+        if key in stash:
+            del stash[key]
+
+
 class ProcessState:
     """What one process (the only one, or one xdist worker) shares between its checks."""
 
@@ -81,7 +88,10 @@ class ProcessState:
 
     def begin(self, item: pytest.Item) -> None:
         self.current = item
-        self.records = item.stash.setdefault(RECORDS_KEY, [])
+        # Each run of a check starts afresh: a rerun (pytest-rerunfailures) reports its own
+        # requests and leftovers, not again those of the attempts before it.
+        self.records = item.stash[RECORDS_KEY] = []
+        forget(item.stash, LEFTOVERS_KEY, PARALLEL_KEY)
         budget = item.stash.get(LATENCY_KEY, (None, None))
         if isinstance(budget, str):
             pytest.fail(budget, pytrace=False)

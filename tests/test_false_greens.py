@@ -98,8 +98,8 @@ import pathlib
 def test_sometimes(prod):
     attempts = pathlib.Path("attempts")
     attempts.write_text(attempts.read_text() + "x" if attempts.exists() else "x")
-    assert len(attempts.read_text()) > 1, "first attempt fails"
     assert prod.get("/healthz").ok
+    assert len(attempts.read_text()) > 1, "first attempt fails"
 """
 
 
@@ -116,6 +116,7 @@ def test_passed_only_on_a_rerun_is_flaky(pytester: pytest.Pytester, shop, mode: 
     assert [a["outcome"] for a in check["attempts"]] == ["failed", "passed"]
     assert "first attempt fails" in check["attempts"][0]["message"]
     assert run.report["counts"]["flaky"] == 1 and run.report["counts"]["passed"] == 2
+    assert check["versions"] == {"2.0.0": 2}  # one request per attempt, each counted once
     assert "test_sometimes" in run.report["reasons"][0]["message"]
     assert "prodsmoke gate: DEGRADED" in run.output
 
@@ -640,3 +641,25 @@ def test_undo_failing_after_a_sigterm_is_named(pytester: pytest.Pytester, two_sh
         ("order gone", None)]
     assert "delete answered 404" in report["leftovers"][0]["error"]
     assert "leftovers" in [reason["code"] for reason in report["reasons"]]
+
+
+def test_a_worker_dying_with_cleanup_pending_leaves_unknown_leftovers(
+        pytester: pytest.Pytester, two_shops, monkeypatch) -> None:
+    _, shop = two_shops
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", PARALLEL_USERS)
+    pytester.makepyfile(test_smoke=HEALTHY + """
+import os
+
+@pytest.mark.synthetic
+def test_dies(prod, fake_user, cleanup):
+    order = prod.post("/orders", json={"items": []}, auth=fake_user.auth).json()
+    cleanup.add(prod.delete, f"/orders/{order['id']}", auth=fake_user.auth,
+                description=f"order {order['id']}")
+    os._exit(3)
+""")
+    run = run_gate(pytester, "xdist", url=shop.url)
+    assert run.ret == 1, _summary(run)
+    assert {"worker_crashed", "leftovers"} <= set(run.codes)
+    [left] = run.report["leftovers"]
+    assert left["unknown"] is True and left["check"] == "test_smoke.py::test_dies"
+    assert _open(shop) == 1  # nobody removed it: the report says so instead of []
