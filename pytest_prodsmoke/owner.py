@@ -35,6 +35,7 @@ from pytest_prodsmoke.junit import (
     find_logxml,
     junit_requested,
 )
+from pytest_prodsmoke.properties import PROPERTY_PREFIX
 from pytest_prodsmoke.redact import REGISTRY
 from pytest_prodsmoke.report import (
     GateCase,
@@ -80,6 +81,8 @@ class GateOwner:
         self.command_result: CommandResult | None = None
         self.report_error: str | None = None
         self.block_printed = False
+        self.junit_without_case_properties = (junit_requested(config)
+                                              and config.getini("junit_family") == "xunit2")
         if distributed and run_dir is not None:
             # SIGTERM reaching only this process still reaches the checks (interrupts.py).
             signals.forward = lambda: cancel_workers(run_dir) > 0
@@ -182,6 +185,12 @@ class GateOwner:
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self._guard(self.recorder.on_test_report, report)
+        if self.junit_without_case_properties and report.user_properties:
+            # pytest's default junit_family (xunit2) allows no <properties> in a <testcase>:
+            # the check's facts are read now (above), so JUnit, which comes after this plugin
+            # (registered before it), writes none of them. Other properties are the user's.
+            report.user_properties = [(name, value) for name, value in report.user_properties
+                                      if not str(name).startswith(PROPERTY_PREFIX)]
 
     @pytest.hookimpl
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:

@@ -2,6 +2,7 @@
 that ran a check to the gate (and into JUnit XML). A module of its own so that xdist workers,
 which only write them, need not import the gate."""
 
+PROPERTY_PREFIX = "prodsmoke."
 PROP_CRITICAL = "prodsmoke.critical"
 PROP_SYNTHETIC = "prodsmoke.synthetic"
 PROP_VERSIONS = "prodsmoke.versions"

@@ -62,7 +62,8 @@ def test_item(parallel_run):
 def test_parallel_run_equal_answers_pass(pytester: pytest.Pytester, mode: str, equivalent,
                                          released) -> None:
     pytester.makepyfile(test_parallel=PARALLEL_SUITE)
-    run = gate(pytester, mode, equivalent, released)
+    # Per-check JUnit properties exist in the families that allow them (not xunit2).
+    run = gate(pytester, mode, equivalent, released, "-o", "junit_family=xunit1")
     assert run.ret == 0, run.output
     stats = {c["nodeid"].split("::")[1]: c["parallel_run"] for c in run.report["checks"]}
     assert stats["test_catalog"] == {"requests": 1, "mismatches": 0, "noise": 0, "ignored": 2,
@@ -75,7 +76,7 @@ def test_parallel_run_equal_answers_pass(pytester: pytest.Pytester, mode: str, e
 def test_parallel_run_changed_field_fails_with_a_readable_diff(
         pytester: pytest.Pytester, mode: str, repriced, released) -> None:
     pytester.makepyfile(test_parallel=PARALLEL_SUITE)
-    run = gate(pytester, mode, repriced, released)
+    run = gate(pytester, mode, repriced, released, "-o", "junit_family=xunit1")
     assert run.ret == 1, run.output
     assert run.codes == ["check_failed", "parallel_run_mismatch"]
     expected_lines = [

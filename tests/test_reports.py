@@ -25,7 +25,9 @@ def test_junit_carries_check_and_suite_properties(pytester: pytest.Pytester, sho
 def test_optional(prod):
     assert prod.get("/healthz").ok
 """)
-    run = run_gate(pytester, mode, "--expect-version", "2.0.0", url=shop.url)
+    # Per-check JUnit properties exist in the families that allow them (not xunit2).
+    run = run_gate(pytester, mode, "--expect-version", "2.0.0", "-o", "junit_family=xunit1",
+                   url=shop.url)
     root = run.junit()
     suite = root if root.tag == "testsuite" else root.find("testsuite")
     assert suite is not None
@@ -173,7 +175,8 @@ def test_failed_check_shows_its_requests_and_trace_link(pytester: pytest.Pyteste
                                                         mode: str) -> None:
     pytester.makepyfile(test_smoke=FAILING)
     run = run_gate(pytester, mode, "--trace-url",
-                   "https://grafana.example/explore?traceId={trace_id}", url=shop.url)
+                   "https://grafana.example/explore?traceId={trace_id}",
+                   "-o", "junit_family=xunit1", url=shop.url)
     assert run.ret == 1, run.output
     broken = next(c for c in run.report["checks"] if c["nodeid"].endswith("test_broken"))
     link = f"https://grafana.example/explore?traceId={broken['trace_id']}"

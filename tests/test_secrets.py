@@ -79,9 +79,12 @@ def forms(value: str, username: str | None = None) -> set[str]:
     return found
 
 
+# xunit1: the JUnit family that also carries the per-check properties (xunit2 has none).
+@pytest.mark.parametrize("family", ["xunit2", "xunit1"])
 @pytest.mark.parametrize("mode", ["serial", "xdist"])
 def test_no_secret_in_any_output(pytester: pytest.Pytester, shop, mode: str,
-                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                 family: str) -> None:
     tokens_file = tmp_path / "tokens.txt"  # outside the searched artifacts
     monkeypatch.setenv("PRODSMOKE_FAKE_USERS", json.dumps(USERS))
     monkeypatch.setenv("SHOP_API_KEY", SECRET_ENV)
@@ -90,7 +93,7 @@ def test_no_secret_in_any_output(pytester: pytest.Pytester, shop, mode: str,
     pytester.makeconftest(CONFTEST.replace("TOKENS", repr(str(tokens_file))))
     pytester.makepyfile(test_leaks=SUITE.replace("RUNTIME", RUNTIME_SECRET))
     run = run_gate(pytester, mode, "-l", "-vv", "-rA", "--alluredir", "allure",
-                   "-o", "log_cli=true", "--log-cli-level=INFO",
+                   "-o", "log_cli=true", "--log-cli-level=INFO", "-o", f"junit_family={family}",
                    "--prod-header", f"X-Canary-Token: {ROUTING_TOKEN}", url=shop.url)
     assert run.ret == 1, run.output
     assert run.report["verdict"] == "fail"
