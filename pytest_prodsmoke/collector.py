@@ -8,7 +8,7 @@ typing, so this works the same for local reports and for reports rebuilt from xd
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +62,21 @@ def _json_object(props: Mapping[str, str], name: str) -> Mapping[str, Any] | Non
     return value if isinstance(value, dict) else {"unreadable": props[name][:200]}
 
 
-def event_from_report(report: Any) -> PhaseEvent:
+def failure_location(report: Any) -> tuple[str, int] | None:
+    """The failing line in the check's own file, else the check's definition: where a code
+    annotation (GitHub) should point. Paths stay relative to pytest's rootdir."""
+    location = getattr(report, "location", None)
+    if not location or not location[0]:
+        return None
+    path, line = str(location[0]), location[1]
+    crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+    crash_path = str(getattr(crash, "path", "") or "")
+    if crash is not None and crash_path.replace("\\", "/").endswith("/" + path.lstrip("/")):
+        return path, int(crash.lineno)
+    return path, int(line) + 1 if line is not None else 1  # report lines are 0-based
+
+
+def event_from_report(report: Any, display_id: Callable[[str], str] = str) -> PhaseEvent:
     props = _properties(report)
     critical = props.get(PROP_CRITICAL)
     versions: Mapping[str, int] | None = None
@@ -83,8 +97,13 @@ def event_from_report(report: Any) -> PhaseEvent:
             requests = {str(k): float(v) for k, v in json.loads(props[PROP_REQUESTS]).items()}
         except (ValueError, AttributeError, TypeError):
             requests = None
+    teardown = _json_object(props, PROP_TEARDOWN)
+    if teardown and isinstance(teardown.get("fixtures"), list):
+        teardown = {**teardown, "fixtures": [
+            {**f, "users": [display_id(str(u)) for u in f.get("users", ())]}
+            if isinstance(f, dict) else f for f in teardown["fixtures"]]}
     return PhaseEvent(
-        nodeid=report.nodeid,
+        nodeid=display_id(report.nodeid),
         when=str(report.when),
         outcome=str(report.outcome),
         wasxfail=hasattr(report, "wasxfail"),
@@ -101,13 +120,20 @@ def event_from_report(report: Any) -> PhaseEvent:
         parallel_run=_json_object(props, PROP_PARALLEL),
         canary=_json_object(props, PROP_CANARY),
         variant=props.get(PROP_VARIANT, ""),
-        teardown=_json_object(props, PROP_TEARDOWN),
+        teardown=teardown,
+        location=failure_location(report) if report.outcome == "failed" else None,
     )
 
 
 @dataclass
 class GateRecorder:
-    """Mutable accumulator owned by the gate's process; everything else is derived."""
+    """Mutable accumulator owned by the gate's process; everything else is derived.
+
+    ``display_id`` turns pytest's node ids (relative to its rootdir) into the form pytest itself
+    prints (relative to where it was started), so every output names a check as pytest does.
+    """
+
+    display_id: Callable[[str], str] = str
 
     collected: dict[str, None] = field(default_factory=dict)  # ordered set
     events: list[PhaseEvent] = field(default_factory=list)
@@ -123,7 +149,7 @@ class GateRecorder:
     def on_collected(self, nodeids: list[str]) -> None:
         # Under xdist every worker reports the same ids; a replaced worker reports them again.
         for nodeid in nodeids:
-            self.collected.setdefault(nodeid)
+            self.collected.setdefault(self.display_id(nodeid))
 
     def on_test_report(self, report: Any) -> None:
         node = getattr(report, "node", None)
@@ -135,10 +161,11 @@ class GateRecorder:
         # Every report counts, also several for one phase (subtests, --dist each) and the
         # failed attempts pytest-rerunfailures repeats (outcome "rerun"): a check that needed
         # a rerun is flaky, never a clean pass.
-        self.events.append(event_from_report(report))
+        self.events.append(event_from_report(report, self.display_id))
 
     def on_collect_report(self, report: Any) -> None:
-        problem = CollectionProblem(report.nodeid, short_message(report.longrepr))
+        problem = CollectionProblem(self.display_id(report.nodeid) if report.nodeid else "",
+                                    short_message(report.longrepr))
         if report.failed:
             self.collection_errors.append(problem)
         elif report.skipped:

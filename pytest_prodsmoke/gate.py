@@ -96,6 +96,8 @@ class PhaseEvent:
     # A failed teardown: {"own": bool, "fixtures": [{"fixture", "scope", "node", "message",
     # "critical", "users"}]} (teardown.py); None: unknown, so all of it is the check's own.
     teardown: Mapping[str, Any] | None = None
+    # Where it failed: (path relative to pytest's rootdir, 1-based line); None when it passed.
+    location: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ class CheckResult:
     # it here because the check ran last): those are judged by their users instead.
     own_failure: bool = True
     fixture_errors: tuple[Mapping[str, Any], ...] = ()  # the shared fixtures that failed here
+    location: tuple[str, int] | None = None  # where its failure was (rootdir-relative path, line)
 
     @property
     def broken(self) -> bool:
@@ -215,6 +218,7 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
     failed_fixture = first(("setup",), "failed") or first(("teardown",), "failed")
     started = sum(1 for e in events if e.when == "setup")
     finished = sum(1 for e in events if e.when == "teardown")
+    failure = crash or failed_call or failed_fixture
     if crash is not None:
         outcome, message = CRASHED, crash.message
     elif failed_call is not None:
@@ -271,6 +275,7 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
         attempts=attempts,
         own_failure=own_failure,
         fixture_errors=fixture_errors,
+        location=failure.location if failure is not None else None,
     )
 
 

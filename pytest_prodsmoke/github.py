@@ -1,9 +1,13 @@
 """GitHub Actions: the gate as a job summary (``$GITHUB_STEP_SUMMARY``) and ``::error``
-annotations for failed critical checks. Plain functions from a verdict to text."""
+annotations — one per failed critical check, on its file and line, and one per run-level reason.
+Plain functions from a verdict to text."""
 
 from __future__ import annotations
 
-from pytest_prodsmoke.gate import Verdict
+import os
+from pathlib import Path
+
+from pytest_prodsmoke.gate import CHECK_FAILED, DEGRADING_CODES, Verdict
 from pytest_prodsmoke.settings import Settings, display_url
 
 _ICON = {"pass": "✅", "degraded": "⚠️", "fail": "❌"}
@@ -13,12 +17,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def step_summary(verdict: Verdict, settings: Settings) -> str:
+def step_summary(verdict: Verdict, settings: Settings, probe_seen: str | None = None) -> str:
     """Markdown for the job summary page."""
     lines = [f"## {_ICON[verdict.status]} prodsmoke gate: {verdict.status.upper()} "
              f"(exit {verdict.exit_status})", ""]
     target = display_url(settings.prod_url) if settings.prod_url else "-"
     versions = ", ".join(f"{v} x{n}" for v, n in verdict.observed_versions.items()) or "none"
+    if not verdict.observed_versions and probe_seen:
+        versions += f" in checks; the readiness probe saw {probe_seen}"
     lines += [f"**Target** {target} · **expected version** "
               f"{settings.expect_version or 'not pinned'} · **observed** {versions}", ""]
     if verdict.reasons:
@@ -47,15 +53,35 @@ def _escape(text: str, property_value: bool = False) -> str:
     return text
 
 
-def error_annotations(verdict: Verdict) -> list[str]:
-    """One ``::error`` line per failed critical check, pointing at its file."""
+def workspace_path(rootdir: Path, path: str, workspace: Path) -> str:
+    """A rootdir-relative test path as GitHub resolves annotation files: from the workspace."""
+    absolute = (rootdir / path).resolve()
+    try:
+        return absolute.relative_to(workspace.resolve()).as_posix()
+    except ValueError:
+        return os.path.relpath(absolute, workspace.resolve()).replace(os.sep, "/")
+
+
+def error_annotations(verdict: Verdict, rootdir: Path, workspace: Path) -> list[str]:
+    """``::error`` for every failed critical check (file and line) and for every other reason
+    the gate failed for (``::warning`` for those that only degrade)."""
     lines = []
     for check in verdict.failed_critical():
-        path = check.nodeid.split("::", 1)[0]
         message = f"{check.nodeid} {check.outcome}: {check.message}"
         if check.trace_url:
             message += f" (trace: {check.trace_url})"
-        lines.append(f"::error file={_escape(path, True)},title="
+        where = ""
+        if check.location is not None:
+            path, line = check.location
+            where = (f"file={_escape(workspace_path(rootdir, path, workspace), True)},"
+                     f"line={line},")
+        lines.append(f"::error {where}title="
                      f"{_escape('prodsmoke gate: critical check ' + check.outcome, True)}::"
                      f"{_escape(message)}")
+    for reason in verdict.reasons:
+        if reason.code == CHECK_FAILED:
+            continue  # said above, check by check
+        kind = "warning" if reason.code in DEGRADING_CODES else "error"
+        lines.append(f"::{kind} title={_escape('prodsmoke gate: ' + reason.code, True)}::"
+                     f"{_escape(reason.message)}")
     return lines

@@ -8,7 +8,7 @@ import os
 import shlex
 import shutil
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +55,25 @@ from pytest_prodsmoke.settings import Settings, display_url
 if TYPE_CHECKING:
     from pytest_prodsmoke.readiness import Probe
 
+def cwd_relative(rootdir: Path, invocation_dir: Path) -> Callable[[str], str]:
+    """Node ids as pytest prints them: relative to where pytest was started, not to its rootdir.
+
+    pytest's ``Config.cwd_relative_nodeid`` does this, but takes a string in pytest 8 and a
+    structured node id in 9.2, so the same rule is written out here.
+    """
+    if rootdir == invocation_dir:
+        return str
+    cache: dict[str, str] = {}
+
+    def display(nodeid: str) -> str:
+        path, sep, rest = str(nodeid).partition("::")
+        if path not in cache:
+            cache[path] = os.path.relpath(rootdir / path, invocation_dir).replace(os.sep, "/")
+        return cache[path] + sep + rest
+
+    return display
+
+
 # pytest prints the terminal summary only for these exit statuses (see TerminalReporter).
 _SUMMARY_STATUSES = (0, 1, 2, 4, 5)
 
@@ -69,7 +88,8 @@ class GateOwner:
         self.state = state  # this process's; its not_ready flag stops local collection
         self.settings = settings
         self.distributed = distributed
-        self.recorder = GateRecorder()
+        self.recorder = GateRecorder(display_id=cwd_relative(config.rootpath,
+                                                              config.invocation_params.dir))
         self.signals = signals
         self.run_id = run_id
         self.run_dir = run_dir  # leases and the rate budget; removed at the end
@@ -78,6 +98,7 @@ class GateOwner:
         self.xdist: Any = None
         self.verdict: Verdict | None = None
         self.not_ready: str | None = None
+        self.probe_seen: str | None = None  # what --wait-ready's last probe saw
         self.command_result: CommandResult | None = None
         self.report_error: str | None = None
         self.block_printed = False
@@ -115,13 +136,15 @@ class GateOwner:
         several = len(settings.prod_urls) > 1
         self.signals.install()  # a cancel while waiting must still end in a report
         for label, url in zip(settings.target_labels, settings.prod_urls, strict=True):
-            message = self._wait_for_target(url, max(deadline - time.monotonic(), 0.001))
+            message = self._wait_for_target(url, max(deadline - time.monotonic(), 0.001),
+                                            settings.wait_ready_s)
             if message is not None:
                 self._give_up(f"{label}: {message}" if several else message)
                 return
 
-    def _wait_for_target(self, url: str, deadline_s: float) -> str | None:
-        """Poll one target; None when it is ready, else why not."""
+    def _wait_for_target(self, url: str, deadline_s: float, given_s: float) -> str | None:
+        """Poll one target for up to ``deadline_s`` (what is left of the ``given_s`` the user
+        gave); None when it is ready, else why not."""
         from pytest_prodsmoke.readiness import http_probe, wait_until_ready  # --wait-ready only
 
         settings = self.settings
@@ -152,13 +175,15 @@ class GateOwner:
             return "the wait for the candidate was interrupted"
         finally:
             client.close()
+        if result.last is not None:
+            self.probe_seen = result.last.describe()
         if result.ready:
             if terminal is not None:
                 terminal.write_line(f"prodsmoke: {display_url(url)} ready after "
                                     f"{result.waited_s:.1f} s "
                                     f"({result.last.describe() if result.last else ''})")
             return None
-        return result.failure_message(deadline_s, settings.expect_version)
+        return result.failure_message(given_s, settings.expect_version)
 
     def _give_up(self, message: str) -> None:
         """No check will run: this process deselects them all, and so will every worker."""
@@ -354,7 +379,8 @@ class GateOwner:
         if summary_path:
             try:
                 with open(summary_path, "a", encoding="utf-8") as handle:  # shared by all steps
-                    handle.write(REGISTRY.scrub(step_summary(verdict, self.settings)))
+                    handle.write(REGISTRY.scrub(step_summary(verdict, self.settings,
+                                                             self.probe_seen)))
             except OSError as exc:
                 self.recorder.on_internal_error(f"cannot write GITHUB_STEP_SUMMARY: {exc}")
 
@@ -422,7 +448,7 @@ class GateOwner:
             return
         self.block_printed = True
         title, lines = render_gate_block(self.verdict, self.settings, self.settings.gate_report,
-                                         self.report_error)
+                                         self.report_error, self.probe_seen)
         colour = {"pass": "green", "degraded": "yellow", "fail": "red"}[self.verdict.status]
         terminal.write_sep("=", title, bold=True, **{colour: True})
         for line in lines:
@@ -437,6 +463,9 @@ class GateOwner:
                 terminal.write_line(REGISTRY.scrub(f"    | {line}"))
         if os.environ.get("GITHUB_ACTIONS") == "true":
             # Here, at the start of a line of the summary: workflow commands only count there.
-            for line in error_annotations(self.verdict):
+            workspace = os.environ.get("GITHUB_WORKSPACE")
+            for line in error_annotations(self.verdict, self.config.rootpath,
+                                          Path(workspace) if workspace else
+                                          self.config.invocation_params.dir):
                 terminal.write_line(REGISTRY.scrub(line))
 

@@ -11,6 +11,7 @@ that does not use it behaves exactly like plain pytest. With a URL (the gate is 
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import uuid
@@ -210,7 +211,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("allure_report_dir", None):
         import allure  # only with --alluredir: allure-pytest is writing results
 
-        allure_attach = allure.attach
+        # A text type, so Allure's report shows the request log inline (not only "download").
+        allure_attach = functools.partial(allure.attach,
+                                          attachment_type=allure.attachment_type.TEXT)
     config.pluginmanager.register(CheckMarking(state, signals, allure_attach), "prodsmoke-checks")
     if is_worker(config):
         return

@@ -270,8 +270,17 @@ def _versions_text(observed: dict[str, int]) -> str:
     return ", ".join(f"{version} x{count}" for version, count in observed.items()) or "none seen"
 
 
+def observed_text(verdict: Verdict, probe_seen: str | None = None) -> str:
+    """The versions the checks saw, and what the readiness probe saw when they saw none."""
+    text = _versions_text(dict(verdict.observed_versions))
+    if not verdict.observed_versions and probe_seen:
+        text += f" in checks (the readiness probe saw {probe_seen})"
+    return text
+
+
 def render_gate_block(verdict: Verdict, settings: Settings, report_path: Path | None,
-                      report_error: str | None = None) -> tuple[str, list[str]]:
+                      report_error: str | None = None, probe_seen: str | None = None
+                      ) -> tuple[str, list[str]]:
     """The terminal gate block: a title for the separator line and the lines under it."""
     title = f"prodsmoke gate: {verdict.status.upper()} (exit {verdict.exit_status})"
     lines: list[str] = []
@@ -284,7 +293,7 @@ def render_gate_block(verdict: Verdict, settings: Settings, report_path: Path | 
     target = display_url(settings.prod_url) if settings.prod_url else "-"
     expected = settings.expect_version or "not pinned (--expect-version)"
     lines.append(f"  target: {target}  expected version: {expected}  "
-                 f"observed: {_versions_text(dict(verdict.observed_versions))}")
+                 f"observed: {observed_text(verdict, probe_seen)}")
     for check in verdict.failed_critical():
         if check.trace_url:
             lines.append(f"  trace of {check.nodeid}: {check.trace_url}")

@@ -208,8 +208,9 @@ def test_github_step_summary_and_annotations(pytester: pytest.Pytester, shop, mo
     assert "- `check_failed` 1 critical check failed: test_smoke.py::test_broken" in text
     assert "| `test_smoke.py::test_broken` | yes | AssertionError" in text
     assert "| check | requests | p50 ms | p95 ms | max ms |" in text
+    # (#10 added line= between file= and title=; the rest of the line is as it was.)
     run.result.stdout.fnmatch_lines([
-        "::error file=test_smoke.py,title=prodsmoke gate%3A critical check failed::"
+        "::error file=test_smoke.py,line=*,title=prodsmoke gate%3A critical check failed::"
         "test_smoke.py::test_broken failed: AssertionError*"])
 
 
