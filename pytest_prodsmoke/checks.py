@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_prodsmoke.errors import LatencyBudgetError, VariantMismatchError
+from pytest_prodsmoke.errors import LatencyBudgetError, ProdsmokeError, VariantMismatchError
 from pytest_prodsmoke.fixtures import (
     LATENCY_KEY,
     LEFTOVERS_KEY,
@@ -48,6 +48,7 @@ from pytest_prodsmoke.requestlog import (
     latency_budget,
     latency_summary,
     percentile,
+    timed,
     trace_link,
 )
 from pytest_prodsmoke.tagging import new_trace_id
@@ -293,6 +294,19 @@ class CheckMarking:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         result = yield  # a failing check keeps its own failure
+        try:
+            self._after_the_body(item)
+        except ProdsmokeError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        else:
+            return result
+        # The plugin's own rules, broken after the check's body: one line, not a traceback
+        # through this hook (raised outside the except: no "during handling" echo either).
+        pytest.fail(problem, pytrace=False)
+
+    def _after_the_body(self, item: pytest.Item) -> None:
+        """The rules that hold once a check's body passed: variant confirmed, version (from the
+        endpoint) as expected, p95 within its budget."""
         settings = self.state.settings
         variant = item.stash.get(VARIANT_KEY, None)
         if variant is not None:
@@ -302,7 +316,7 @@ class CheckMarking:
         budget = item.stash.get(LATENCY_KEY, (None, None))
         p95_budget = budget[1] if isinstance(budget, tuple) and budget[1] is not None else (
             self.state.settings.latency_p95_ms)
-        records = item.stash.get(RECORDS_KEY, ())
+        records = timed(item.stash.get(RECORDS_KEY, ()))
         if p95_budget is not None and records:
             p95 = percentile([r.elapsed_s * 1000 for r in records], 0.95)
             if p95 > p95_budget:
@@ -311,7 +325,6 @@ class CheckMarking:
                     f"p95 latency of {len(records)} requests is {p95:.0f} ms, over the budget of "
                     f"{p95_budget:g} ms (slowest: {slowest.method} {slowest.path}, "
                     f"{slowest.elapsed_s * 1000:.0f} ms)")
-        return result
 
     def _require_variant_confirmed(self, variant: str) -> None:
         """Fail closed: an A/B check passes only if an answer positively named its variant."""
@@ -400,7 +413,8 @@ class CheckMarking:
         # not); every final answer is.
         versions = Counter(record.version or MISSING_VERSION for record in records
                            if record.target == "candidate" and (by_header or record.version)
-                           and not (record.redirect and record.version is None))
+                           and not ((record.redirect or record.retried or record.error)
+                                    and record.version is None))
         if versions:
             report.user_properties.append((PROP_VERSIONS, json.dumps(dict(versions))))
         if records:

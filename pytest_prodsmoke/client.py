@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.sessions import merge_setting
 from requests.utils import get_environ_proxies
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from pytest_prodsmoke.errors import (
@@ -121,6 +123,29 @@ class ResponseRecord:
     elapsed_s: float
     trace_id: str = ""
     redirect: bool = False  # answered with a redirect that was followed (not the final answer)
+    error: str = ""  # no answer at all: why, in a few words (status is 0 then)
+    retried: bool = False  # an attempt the pool repeated (a 502/503/504 or a connection error)
+    probe: bool = False  # the plugin's own version probe: shown, not counted as the check's
+
+
+def failure_cause(error: BaseException) -> str:
+    """Why a request got no answer, in a few words, without a URL (it may carry a token)."""
+    if isinstance(error, (requests.exceptions.ConnectTimeout, ConnectTimeoutError)):
+        return "connect timeout"
+    if isinstance(error, (requests.exceptions.ReadTimeout, ReadTimeoutError)):
+        return "read timeout"
+    reason: object = error.args[0] if getattr(error, "args", None) else error
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    text = str(reason)
+    if isinstance(error, requests.exceptions.SSLError) or "SSL" in type(reason).__name__:
+        found = re.search(r"\[SSL: [A-Z_]+\][^(')]*", text)
+        return f"TLS error: {found.group(0).strip()}" if found else "TLS error"
+    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if found:
+        return found.group(1).strip().lower()  # "connection refused", "name or service ..."
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "connection closed by the server"
+    return type(reason).__name__
 
 
 @dataclass(frozen=True)  # not slotted: cached_property needs __dict__
@@ -227,6 +252,7 @@ class ProdClient(requests.Session):
         self._origin_headers = tuple(name for name, _ in headers) + tuple(
             filter(None, [variant_routing.request_header if variant_routing else None]))
         self._depth = 0  # > 0 while a send of this client is under way: its redirect hops
+        self._probing = False  # True while the plugin asks the version endpoint
         self._environ_proxies: dict[tuple[str, str, str | None], dict[str, str]] = {}
 
     def reset_for_check(self, context: CheckContext | None = None) -> None:
@@ -286,7 +312,14 @@ class ProdClient(requests.Session):
         __tracebackhide__ = True  # failures point at the check's line, not at this wrapper
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
-        return super().request(method, url, *args, **kwargs)  # prepare_request, then send
+        try:
+            return super().request(method, url, *args, **kwargs)  # prepare_request, then send
+        except requests.RequestException as exc:
+            if getattr(exc, "prodsmoke_no_answer", False):
+                # Raised afresh from here: the traceback a check shows skips the frames of
+                # requests' own Session.request, which say nothing about the check.
+                raise exc.with_traceback(None) from None
+            raise
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any  # type: ignore[override]
              ) -> requests.Response:
@@ -314,10 +347,15 @@ class ProdClient(requests.Session):
         _SENDING.depth = getattr(_SENDING, "depth", 0) + 1
         try:
             response = super().send(request, **kwargs)
+        except requests.RequestException as exc:
+            if redirect_hop:
+                raise  # the first hop's send records it
+            # One line instead of urllib3's chained tracebacks, and recorded like an answer.
+            raise self._no_answer(method, request, exc, time.perf_counter() - started) from None
         finally:
             self._depth -= 1
             _SENDING.depth -= 1
-        if not redirect_hop:
+        if not redirect_hop and not self._probing:
             try:
                 self._observe(method, response, time.perf_counter() - started)
             except ProdsmokeError as exc:
@@ -327,11 +365,46 @@ class ProdClient(requests.Session):
                 raise
         return response
 
+    def _no_answer(self, method: str, request: requests.PreparedRequest,
+                   error: requests.RequestException, elapsed_s: float
+                   ) -> requests.RequestException:
+        """Record a request that got no answer (and the attempts retried before it); the error
+        to raise instead, of the same type, with a one-line message."""
+        path = urlsplit(request.url or "").path or "/"
+        cause = failure_cause(error)
+        retried = 0
+        if error.args and isinstance(error.args[0], MaxRetryError):
+            total = getattr(self.get_adapter(request.url or "").max_retries, "total", 0)
+            retried = total if isinstance(total, int) and total > 0 else 0
+        for _ in range(retried):
+            self._emit(method, path, 0, None, 0.0, error=cause, retried=True)
+        self._emit(method, path, 0, None, elapsed_s, error=cause)
+        attempts = f" ({retried + 1} attempts)" if retried else ""
+        message = f"{method} {path}: no answer: {cause} after {elapsed_s:.1f} s{attempts}"
+        try:
+            short = type(error)(message, request=error.request, response=error.response)
+        except Exception:  # an exception type with another signature
+            short = requests.RequestException(message, request=error.request)
+        short.prodsmoke_no_answer = True  # type: ignore[attr-defined]
+        return short
+
+    def _retried_attempts(self, method: str, response: requests.Response) -> None:
+        """The attempts urllib3 repeated before this answer (Retry keeps their history)."""
+        history = getattr(getattr(response.raw, "retries", None), "history", ())
+        for attempt in history or ():
+            if getattr(attempt, "redirect_location", None):
+                continue
+            self._emit(method, urlsplit(response.url or "").path or "/", attempt.status or 0,
+                       None, 0.0, error=failure_cause(attempt.error) if attempt.error else "",
+                       retried=True)
+
     def _observe(self, method: str, response: requests.Response, elapsed_s: float) -> None:
         """Record every hop of one exchange; hold its final answer to the version, the latency
         budget and the A/B assignment."""
         __tracebackhide__ = True
         header = self.version_header
+        for hop in [*response.history, response]:
+            self._retried_attempts(method, hop)
         for hop in response.history:
             # A redirect is pinned when it names a version (a proxy's redirect may not).
             version = hop.headers.get(header) if header else None
@@ -354,16 +427,16 @@ class ProdClient(requests.Session):
     def _record(self, method: str, response: requests.Response, version: str | None,
                 elapsed_s: float, redirect: bool = False) -> ResponseRecord:
         sent = response.request  # each hop's own (a 303 turns a POST into a GET)
-        record = ResponseRecord(
-            target=self.target,
-            method=(sent.method or method).upper() if sent is not None else method,
-            path=urlsplit(response.url or "").path or "/",
-            status=response.status_code,
-            version=version,
-            elapsed_s=elapsed_s,
-            trace_id=self.context.trace_id,
-            redirect=redirect,
-        )
+        return self._emit((sent.method or method).upper() if sent is not None else method,
+                          urlsplit(response.url or "").path or "/", response.status_code,
+                          version, elapsed_s, redirect=redirect)
+
+    def _emit(self, method: str, path: str, status: int, version: str | None,
+              elapsed_s: float, **flags: Any) -> ResponseRecord:
+        record = ResponseRecord(target=self.target, method=method, path=path, status=status,
+                                version=version, elapsed_s=elapsed_s,
+                                trace_id=self.context.trace_id,
+                                probe=self._probing, **flags)
         if self.on_response is not None:
             self.on_response(record)
         return record
@@ -458,17 +531,22 @@ class ProdClient(requests.Session):
         from pytest_prodsmoke.readiness import json_field
 
         started = time.perf_counter()
-        response = self.get(path)
+        self._probing = True  # recorded once, below, with the version the JSON names
+        try:
+            response = self.get(path)
+        finally:
+            self._probing = False
         try:
             found = json_field(response.json(), field) if response.ok else None
         except ValueError:
             found = None
         version = None if found is None else str(found)
-        if self.on_response is not None:
-            self.on_response(ResponseRecord(
-                target=self.target, method="GET", path=path, status=response.status_code,
-                version=version or MISSING_VERSION, elapsed_s=time.perf_counter() - started,
-                trace_id=self.context.trace_id))
+        self._probing = True
+        try:
+            self._emit("GET", path, response.status_code, version or MISSING_VERSION,
+                       time.perf_counter() - started)
+        finally:
+            self._probing = False
         if self.expected_version is not None and version != self.expected_version:
             raise WrongVersionError(
                 f"GET {path}: answered by version {version or f'<none: no {field!r} field>'}, "

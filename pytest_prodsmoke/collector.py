@@ -40,12 +40,20 @@ def short_message(longrepr: Any) -> str:
         text = str(longrepr[2])
     else:
         crash = getattr(longrepr, "reprcrash", None)
-        text = getattr(crash, "message", None) or str(longrepr)
+        text = getattr(crash, "message", None) or _exception_line(str(longrepr))
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     first = lines[0] if lines else ""
     if first.startswith("Skipped: "):
         first = first[len("Skipped: "):]
     return first if len(first) <= MAX_MESSAGE_CHARS else first[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def _exception_line(text: str) -> str:
+    """The exception a plain-text traceback ends in (its first ``E`` line): a report whose
+    secrets were masked carries its traceback as text, without the structured crash line."""
+    found = next((line[1:].strip() for line in text.splitlines()
+                  if line.startswith("E ") and line[1:].strip()), None)
+    return found or text
 
 
 def _properties(report: Any) -> dict[str, str]:
@@ -94,7 +102,8 @@ def event_from_report(report: Any, display_id: Callable[[str], str] = str) -> Ph
     requests: Mapping[str, float] | None = None
     if PROP_REQUESTS in props:
         try:
-            requests = {str(k): float(v) for k, v in json.loads(props[PROP_REQUESTS]).items()}
+            requests = {str(k): v if isinstance(v, int) else float(v)
+                        for k, v in json.loads(props[PROP_REQUESTS]).items()}
         except (ValueError, AttributeError, TypeError):
             requests = None
     teardown = _json_object(props, PROP_TEARDOWN)

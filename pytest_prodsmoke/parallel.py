@@ -158,6 +158,7 @@ class ParallelRun:
         side answered with a server error (5xx)."""
         __tracebackhide__ = True
         result = self.fetch(method, url, **kwargs)
+        url = urlsplit(url).path or url  # never the query string: it may carry a token
         failing = [(side, response.status_code) for side, response in
                    (("baseline", result.baseline), ("candidate", result.candidate))
                    if response.status_code >= 500]

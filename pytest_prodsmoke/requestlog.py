@@ -18,10 +18,19 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[rank - 1]
 
 
-def latency_summary(records: Sequence[ResponseRecord]) -> dict[str, float]:
-    millis = [record.elapsed_s * 1000 for record in records]
+def timed(records: Sequence[ResponseRecord]) -> list[ResponseRecord]:
+    """The check's requests whose latency is known: not the plugin's probes, not the attempts
+    the pool retried (their time is part of the attempt that followed)."""
+    return [r for r in records if not r.probe and not r.retried]
+
+
+def latency_summary(records: Sequence[ResponseRecord]) -> dict[str, float | int]:
+    """``count``: every request the check sent, retried attempts and requests that got no
+    answer included; the latencies: of the requests whose time is known."""
+    sent = [r for r in records if not r.probe]
+    millis = [record.elapsed_s * 1000 for record in timed(records)]
     return {
-        "count": len(millis),
+        "count": len(sent),
         "p50_ms": round(percentile(millis, 0.50), 1),
         "p95_ms": round(percentile(millis, 0.95), 1),
         "max_ms": round(max(millis, default=0.0), 1),
@@ -58,12 +67,22 @@ def format_request_log(records: Sequence[ResponseRecord], trace_url: str | None,
     trace_id = next((r.trace_id for r in records if r.trace_id), "")
     where = (f"; trace: {trace_url}" if trace_url
              else f"; trace id {trace_id}" if trace_id else "")
-    lines = [f"{len(records)} request{'s' if len(records) != 1 else ''}{where}"]
+    count = sum(1 for r in records if not r.probe)
+    lines = [f"{count} request{'s' if count != 1 else ''}{where}"]
     shown = records[-limit:]
     if len(records) > limit:
         lines.append(f"... {len(records) - limit} earlier requests not shown")
     for record in shown:
-        lines.append(f"{record.method:6} {record.path}  -> {record.status}  "
-                     f"{record.elapsed_s * 1000:7.1f} ms  version {record.version or '<none>'}"
-                     f"  [{record.target}]")
+        kind = f"{record.target}, version probe" if record.probe else record.target
+        if record.retried:
+            why = f": {record.error}" if record.error else ""
+            answer = f"{record.status or 'no answer'} (retried{why})"
+            lines.append(f"{record.method:6} {record.path}  -> {answer}  [{kind}]")
+        elif record.error:
+            lines.append(f"{record.method:6} {record.path}  -> no answer ({record.error}) "
+                         f"{record.elapsed_s * 1000:7.1f} ms  [{kind}]")
+        else:
+            lines.append(f"{record.method:6} {record.path}  -> {record.status}  "
+                         f"{record.elapsed_s * 1000:7.1f} ms  version "
+                         f"{record.version or '<none>'}  [{kind}]")
     return "\n".join(lines)

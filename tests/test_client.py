@@ -150,3 +150,39 @@ def test_the_connection_pool_refuses_requests_around_the_client(shop) -> None:
     prepared = client.prepare_request(requests.Request("GET", "/healthz"))
     with pytest.raises(ProdsmokeError, match="around the ProdClient"):
         client.get_adapter(prepared.url).send(prepared, timeout=3)
+
+
+def test_failure_causes_are_a_few_words_without_the_url() -> None:
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    from pytest_prodsmoke.client import failure_cause
+
+    refused = requests.exceptions.ConnectionError(MaxRetryError(
+        None, "/x?token=secret", NewConnectionError(
+            None, "Failed to establish a new connection: [Errno 111] Connection refused")))
+    assert failure_cause(refused) == "connection refused"
+    assert failure_cause(requests.exceptions.ReadTimeout("...")) == "read timeout"
+    assert failure_cause(requests.exceptions.ConnectTimeout("...")) == "connect timeout"
+    tls = requests.exceptions.SSLError("HTTPSConnectionPool(host='h', port=443): Max retries "
+                                       "exceeded with url: /x?token=secret (Caused by SSLError("
+                                       "SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_"
+                                       "FAILED] certificate verify failed: self-signed')))")
+    assert failure_cause(tls) == ("TLS error: [SSL: CERTIFICATE_VERIFY_FAILED] certificate "
+                                  "verify failed: self-signed")
+    assert "secret" not in failure_cause(refused) + failure_cause(tls)
+
+
+def test_request_log_lines_for_retries_and_no_answers() -> None:
+    from pytest_prodsmoke.requestlog import format_request_log, latency_summary
+
+    records = [ResponseRecord("candidate", "GET", "/flaky", 503, None, 0.0, retried=True),
+               ResponseRecord("candidate", "GET", "/flaky", 404, "2.0.0", 0.004),
+               ResponseRecord("candidate", "GET", "/slow", 0, None, 0.5, error="read timeout"),
+               ResponseRecord("candidate", "GET", "/version", 200, "2.0.0", 0.001, probe=True)]
+    text = format_request_log(records, None)
+    assert text.splitlines()[0] == "3 requests"
+    assert "GET    /flaky  -> 503 (retried)  [candidate]" in text
+    assert "GET    /slow  -> no answer (read timeout)   500.0 ms  [candidate]" in text
+    assert "[candidate, version probe]" in text
+    summary = latency_summary(records)
+    assert summary["count"] == 3 and summary["max_ms"] == 500.0

@@ -132,3 +132,109 @@ def test_allure_shows_the_request_log_inline(pytester: pytest.Pytester, shop, mo
     attachments = [a for r in results for a in r.get("attachments", ())
                    if a["name"] == "prodsmoke requests"]
     assert attachments and all(a["type"] == "text/plain" for a in attachments)
+
+
+# ------------------------------------------------------------------ 4. request visibility
+
+def _check(run: GateRun, suffix: str) -> dict:
+    return next(c for c in run.report["checks"] if c["nodeid"].endswith(suffix))
+
+
+def test_requests_that_never_got_an_answer_are_recorded_in_one_line(
+        pytester: pytest.Pytester, shop, mode: str) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    pytester.makepyfile(test_smoke=f"""
+def test_health(prod):
+    assert prod.get("/healthz").ok
+
+def test_slow(prod):
+    prod.get("/slow?ms=3000&token=not-for-logs")
+
+def test_refused(prod):
+    prod.get("http://127.0.0.1:{port}/healthz")
+""")
+    run = run_gate(pytester, mode, "--prod-timeout", "0.5", "--prod-retries", "0",
+                   "-o", "junit_family=xunit1", url=shop.url)
+    assert run.ret == 1, _summary(run)
+    assert "urllib3" not in run.output and "During handling" not in run.output
+    assert "not-for-logs" not in run.output
+    run.result.stdout.fnmatch_lines([
+        "E *requests.exceptions.ReadTimeout: GET /slow: no answer: read timeout after 0.* s",
+        "GET    /slow  -> no answer (read timeout) *ms  [[]candidate]"])
+    assert "no answer: connection refused" in run.output
+    slow = _check(run, "test_slow")
+    assert slow["requests"]["count"] == 1 and isinstance(slow["requests"]["count"], int)
+    assert slow["message"].startswith("requests.exceptions.ReadTimeout: GET /slow: no answer")
+    cases = {case.get("name"): {p.get("name"): p.get("value")
+                                for p in case.findall("./properties/property")}
+             for case in run.junit().iter("testcase")}
+    import json
+
+    assert json.loads(cases["test_refused"]["prodsmoke.requests"])["count"] == 1
+
+
+def test_every_retried_attempt_is_recorded(pytester: pytest.Pytester, mode: str) -> None:
+    from examples.shop.launch import running_shop
+
+    with running_shop("2.0.0", "--unavailable", "/flaky=2") as flaky:
+        pytester.makepyfile(test_smoke="""
+def test_flaky(prod):
+    assert prod.get("/flaky").status_code == 404
+    assert False, "show the log"
+""")
+        run = run_gate(pytester, mode, url=flaky.url)
+    check = _check(run, "test_flaky")
+    assert check["requests"]["count"] == 3  # two retried attempts and the answer
+    run.result.stdout.fnmatch_lines(["3 requests; trace id *",
+                                     "GET    /flaky  -> 503 (retried) *",
+                                     "GET    /flaky  -> 503 (retried) *",
+                                     "GET    /flaky  -> 404 *"])
+
+
+def test_the_plugins_own_rules_fail_in_one_line(pytester: pytest.Pytester, shop,
+                                                mode: str) -> None:
+    pytester.makeini("[pytest]\nprodsmoke_version_path = /version\n"
+                     "prodsmoke_variant_header = X-Variant\n")
+    pytester.makepyfile(test_smoke="""
+import pytest
+
+@pytest.mark.variants("A")
+def test_unconfirmed(prod, prodsmoke_variant):
+    assert prod.get("/healthz").ok
+
+def test_log(prod):
+    assert prod.get("/healthz").ok
+""")
+    run = run_gate(pytester, mode, "--expect-version", "1.0.0", url=shop.url)
+    assert run.ret == 1, _summary(run)
+    assert "pytest_prodsmoke" not in run.output.split("short test summary info")[0], \
+        "a traceback into the plugin's internals"
+    assert "no answer of the candidate confirmed variant 'A'" in run.output
+    log = _check(run, "test_log")
+    assert log["requests"]["count"] == 1  # the version probe is the plugin's, not the check's
+    run.result.stdout.fnmatch_lines(["*GET /version: answered by version 2.0.0, expected 1.0.0*"])
+    [log_text] = [section for section in run.output.split("prodsmoke requests")[1:]
+                  if "/version" in section][:1]
+    assert log_text.count("/version") == 1
+
+
+def test_parallel_run_mismatch_names_no_query_string(pytester: pytest.Pytester,
+                                                     mode: str) -> None:
+    from examples.shop.launch import running_shop
+
+    with running_shop("1.0.0") as released, \
+            running_shop("2.0.0", "--price-factor", "1.1") as candidate:
+        pytester.makepyfile(test_smoke="""
+def test_catalog(parallel_run):
+    parallel_run.get("/catalog/tea-01?session=not-for-logs")
+""")
+        run = run_gate(pytester, mode, "--baseline-url", released.url, url=candidate.url)
+    assert run.ret == 1, _summary(run)
+    assert "GET /catalog/tea-01: the candidate answered differently" in run.output
+    assert "not-for-logs" not in run.output
+    assert not [line for line in run.output.splitlines()
+                if "answered differently" in line and "?" in line]
