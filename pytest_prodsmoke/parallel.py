@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -21,8 +21,10 @@ from pytest_prodsmoke.compare.diff import (
     Answer,
     Comparison,
     PathPattern,
+    PatternError,
     compare_answers,
     compile_patterns,
+    mask_sent_values,
     parse_body,
     render,
 )
@@ -76,16 +78,51 @@ class ParallelResult:
         return self.comparison.equal
 
 
-def read_answer(response: requests.Response, headers: Sequence[str]) -> Answer:
+_TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv")
+
+
+def is_text(response: requests.Response) -> bool:
+    """Whether a body is text to diff line by line (or JSON), rather than bytes to compare."""
+    content_type = (response.headers.get("Content-Type") or "").lower()
+    if content_type:
+        return any(kind in content_type for kind in _TEXT_TYPES)
+    head = response.content[:4096]  # no type given: text is what decodes and has no NUL
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\0" not in head
+
+
+def read_answer(response: requests.Response, headers: Sequence[str],
+                sent: Mapping[str, str] | None = None) -> Answer:
+    """The compared parts of a response; ``sent`` maps values the plugin sent to this side
+    (its own trace id, the host) to the placeholders they are compared as, if echoed."""
     if len(response.content) > MAX_COMPARED_BYTES:
         # Still compared (by digest): equal lengths must not pass for equal contents.
         digest = hashlib.sha256(response.content).hexdigest()
         body: Any = f"<{len(response.content)} bytes, sha256 {digest}>"
         is_json = False
+    elif not is_text(response):
+        body, is_json = response.content, False  # bytes: compared exactly, shown by digest
     else:
         body, is_json = parse_body(response.text, response.headers.get("Content-Type"))
-    selected = {name: response.headers[name] for name in headers if name in response.headers}
+        body = mask_sent_values(body, sent or {})
+    selected = {name: mask_sent_values(response.headers[name], sent or {})
+                for name in headers if name in response.headers}
     return Answer(response.status_code, selected, body, is_json)
+
+
+def sent_values(responses: Sequence[requests.Response]) -> list[dict[str, str]]:
+    """Per response, the request header values the plugin sent that differ between the sides
+    (Host, traceparent, the signature...), mapped to one placeholder per header name."""
+    sent = [{**({"Host": urlsplit(r.request.url or "").netloc.rsplit("@", 1)[-1]}),
+             **dict(r.request.headers)} if r.request is not None else {} for r in responses]
+    names = {name for headers in sent for name in headers}
+    differing = [name for name in names
+                 if len({headers.get(name) for headers in sent}) > 1]
+    return [{headers[name]: f"<sent {name}>" for name in differing
+             if headers.get(name) and len(headers[name]) >= 4} for headers in sent]
 
 
 _POOL: concurrent.futures.ThreadPoolExecutor | None = None
@@ -201,6 +238,14 @@ class ParallelRun:
                 "undo=callable(client, response): it is called for each side that answered "
                 "(client is that side's), even when the answers differ")
         learning = self._learning(learn_noise)
+        try:  # before anything is sent
+            patterns = self.ignore + compile_patterns(ignore)
+        except PatternError as exc:
+            problem: str | None = str(exc)
+        else:
+            problem = None
+        if problem is not None:
+            raise PatternError(problem)  # from this (hidden) frame: one line under the check's
         pool = _pool()
         futures = [pool.submit(self.candidate.request, method, url, **kwargs),
                    pool.submit(self.baseline.request, method, url, **kwargs)]
@@ -222,11 +267,12 @@ class ParallelRun:
             self._register_undo(method, url, undo, list(zip(sides, futures, strict=True)))
         candidate, baseline = futures[0].result(), futures[1].result()
         baseline2 = futures[2].result() if learning else None
-        patterns = self.ignore + compile_patterns(ignore)
+        answered = [baseline, candidate, *([baseline2] if baseline2 is not None else [])]
+        sent = sent_values(answered)
         comparison = compare_answers(
-            read_answer(baseline, self.compare_headers),
-            read_answer(candidate, self.compare_headers),
-            baseline2=(read_answer(baseline2, self.compare_headers)
+            read_answer(baseline, self.compare_headers, sent[0]),
+            read_answer(candidate, self.compare_headers, sent[1]),
+            baseline2=(read_answer(baseline2, self.compare_headers, sent[2])
                        if baseline2 is not None else None),
             ignore=patterns)
         if self.judge is not None:

@@ -275,3 +275,34 @@ def test_canary_fails_on_a_heavier_tail_that_the_median_does_not_show() -> None:
     # One slow run in thirty is a spike, not a tail.
     spike = [200.0 if i == 3 else ms for i, ms in enumerate(STEADY)]
     assert judge(samples(STEADY), samples(spike), CanaryPolicy()).verdict == "pass"
+
+
+def test_binary_bodies_are_compared_as_bytes() -> None:
+    from pytest_prodsmoke.compare.diff import Answer, Bytes, answer_differences, first_difference
+
+    old, new = b"\x89PNG" + bytes(100), b"\x89PNG" + bytes(50) + b"\x01" + bytes(49)
+    assert first_difference(old, new) == 54
+    assert first_difference(b"abc", b"abcd") == 3 and first_difference(b"", b"x") == 0
+    [difference] = answer_differences(Answer(200, {}, old, False), Answer(200, {}, new, False))
+    assert difference.path == "body" and isinstance(difference.baseline, Bytes)
+    assert difference.note == "first difference at byte 54"
+    assert str(difference.candidate).startswith("104 bytes, sha256 ")
+    assert answer_differences(Answer(200, {}, old, False), Answer(200, {}, old, False)) == []
+
+
+def test_values_the_plugin_sent_are_masked_where_echoed() -> None:
+    from pytest_prodsmoke.compare.diff import mask_sent_values
+
+    body = {"headers": {"traceparent": "00-abc-def-01", "X-Other": "x"},
+            "log": ["saw 00-abc-def-01"]}
+    masked = mask_sent_values(body, {"00-abc-def-01": "<sent traceparent>"})
+    assert masked == {"headers": {"traceparent": "<sent traceparent>", "X-Other": "x"},
+                      "log": ["saw <sent traceparent>"]}
+    assert mask_sent_values(body, {}) is body
+
+
+def test_dotted_names_with_hyphens_are_patterns() -> None:
+    from pytest_prodsmoke.compare.diff import PathPattern
+
+    assert PathPattern.parse("$.headers.X-Canary").matches(("headers", "X-Canary"))
+    assert PathPattern.parse("$..X-Request-Id").matches(("a", 0, "X-Request-Id"))

@@ -238,3 +238,47 @@ def test_catalog(parallel_run):
     assert "not-for-logs" not in run.output
     assert not [line for line in run.output.splitlines()
                 if "answered differently" in line and "?" in line]
+
+
+# ----------------------------------------------------- 5. parallel-run diffs a user can read
+
+def test_parallel_run_diffs_a_user_can_read(pytester: pytest.Pytester, mode: str) -> None:
+    from examples.shop.launch import running_shop
+
+    with running_shop("1.0.0") as released, running_shop("2.0.0") as candidate:
+        pytester.makepyfile(test_smoke="""
+import pytest
+
+def test_logo(parallel_run):
+    parallel_run.get("/logo.png")
+
+def test_echo(parallel_run):
+    # Host, traceparent and the signature differ per side: the plugin sent them itself.
+    parallel_run.get("/echo")
+
+@pytest.mark.parallel_run(ignore=["$.headers.X-Canary"])
+def test_echo_with_routing_header(parallel_run):
+    parallel_run.get("/echo")
+
+def test_bad_pattern(parallel_run):
+    parallel_run.get("/echo", ignore=["$.headers..["])
+""")
+        run = run_gate(pytester, mode, "--baseline-url", released.url,
+                       "--prod-header", "X-Canary: always", url=candidate.url)
+    outcomes = run.outcomes()
+    assert outcomes["test_smoke.py::test_echo_with_routing_header"] == "passed", _summary(run)
+    assert outcomes["test_smoke.py::test_logo"] == "failed"
+    run.result.stdout.fnmatch_lines([
+        "*GET /logo.png: the candidate answered differently from the baseline (1 difference)",
+        "*  body (binary): baseline 64 bytes, sha256 * -> candidate 64 bytes, sha256 *; first "
+        "difference at byte 8"])
+    assert "\\x89PNG" not in run.output and "�" not in run.output
+    # Only the routing header the candidate alone received differs in the plain echo.
+    assert outcomes["test_smoke.py::test_echo"] == "failed"
+    echo = next(c for c in run.report["checks"] if c["nodeid"].endswith("::test_echo"))
+    assert "1 difference" in echo["message"]
+    run.result.stdout.fnmatch_lines(["*$.headers[[]'X-Canary']: baseline <missing> -> "
+                                     'candidate "<sent X-Canary>"'])
+    bad = [line for line in run.output.splitlines() if "ignore pattern '$.headers..['" in line]
+    assert bad and outcomes["test_smoke.py::test_bad_pattern"] == "failed"
+    assert "During handling" not in run.output

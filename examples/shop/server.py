@@ -12,7 +12,7 @@ X-Variant header or the ab_variant cookie, named in the X-Variant response heade
 "variant" field), POST /login, POST /orders, GET /orders/<id>, DELETE /orders/<id>,
 GET /slow?ms=N; for tests: GET /echo
 (the request's headers), GET /_counts (requests seen per path), GET /_orders (open orders),
-GET /redirect?to=URL (a 302).
+GET /redirect?to=URL (a 302), GET /logo.png (64 bytes of binary that depend on the version).
 Fault switches: --fail PATH (answer 500 on that path and below), --delay PATH=MS (answer late),
 --unavailable PATH=N (answer 503 to the first N requests of PATH), --ready-after SECONDS
 (/healthz answers 503 for that long after start, like a deploy still starting),
@@ -232,6 +232,16 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
         elif path == "/echo":
             self._send(200, {"headers": dict(self.headers.items()), "path": self.path})
+        elif path == "/logo.png":
+            # Binary: a PNG signature, then bytes that depend on the version (a changed image).
+            data = b"\x89PNG\r\n\x1a\n" + (shop.version.encode() * 12)[:56]
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("X-App-Version", shop.answering_version())
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
         elif path == "/slow":
             ms = float((query.get("ms") or ["200"])[0])
             time.sleep(ms / 1000)

@@ -16,6 +16,7 @@ which the rendering summarises.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,6 +50,36 @@ class Difference:
     baseline: Any
     candidate: Any
     key: PathKey = field(default=(), compare=False, repr=False)  # the segments, for matching
+    note: str = field(default="", compare=False)  # e.g. where two binary bodies first differ
+
+
+@dataclass(frozen=True)
+class Bytes:
+    """A binary body as a person can compare it: size and digest (the bytes stay out)."""
+
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, data: bytes) -> Bytes:
+        return cls(len(data), hashlib.sha256(data).hexdigest())
+
+    def __str__(self) -> str:
+        return f"{self.size} bytes, sha256 {self.sha256[:16]}"
+
+
+def first_difference(old: bytes, new: bytes) -> int:
+    """The offset of the first byte where two byte strings differ."""
+    shared = min(len(old), len(new))
+    left, right = memoryview(old), memoryview(new)  # slices without copies
+    low, high = 0, shared  # binary search on equal stretches: few C-level comparisons
+    while low < high:
+        middle = (low + high) // 2
+        if left[low:middle + 1] == right[low:middle + 1]:
+            low = middle + 1
+        else:
+            high = middle
+    return low
 
 
 def format_path(segments: Iterable[Segment], root: str = "$") -> str:
@@ -121,9 +152,9 @@ def _same_number(old: Any, new: Any) -> bool:
 
 # --- ignore patterns -------------------------------------------------------------------------
 
-_TOKEN = re.compile(
-    r"\.\.(?P<deep>[A-Za-z_][A-Za-z0-9_]*|\*)"  # ..name: at any depth
-    r"|\.(?P<name>[A-Za-z_][A-Za-z0-9_]*|\*)"  # .name or .*
+_TOKEN = re.compile(  # dotted names may hold hyphens: $.headers.X-Canary
+    r"\.\.(?P<deep>[A-Za-z_][A-Za-z0-9_-]*|\*)"  # ..name: at any depth
+    r"|\.(?P<name>[A-Za-z_][A-Za-z0-9_-]*|\*)"  # .name or .*
     r"|\[(?P<index>\d+|\*)\]"  # [3] or [*]
     r"|\['(?P<quoted>(?:[^'\\]|\\.)*)'\]"  # ['odd key']
 )
@@ -221,11 +252,38 @@ def answer_differences(baseline: Answer, candidate: Answer) -> list[Difference]:
         if old != new:
             kind = ADDED if old is MISSING else REMOVED if new is MISSING else CHANGED
             found.append(Difference(f"headers.{name}", kind, old, new, (f"headers.{name}",)))
+    old, new = baseline.body, candidate.body
     if baseline.is_json and candidate.is_json:
-        found.extend(diff_json(baseline.body, candidate.body))
-    elif baseline.body != candidate.body:
-        found.append(Difference("body", CHANGED, baseline.body, candidate.body, ("body",)))
+        found.extend(diff_json(old, new))
+    elif isinstance(old, bytes) or isinstance(new, bytes):
+        old_bytes = old if isinstance(old, bytes) else str(old).encode()
+        new_bytes = new if isinstance(new, bytes) else str(new).encode()
+        if old_bytes != new_bytes:
+            at = first_difference(old_bytes, new_bytes)
+            found.append(Difference("body", CHANGED, Bytes.of(old_bytes), Bytes.of(new_bytes),
+                                    ("body",), note=f"first difference at byte {at}"))
+    elif old != new:
+        found.append(Difference("body", CHANGED, old, new, ("body",)))
     return found
+
+
+def mask_sent_values(value: Any, replacements: Mapping[str, str]) -> Any:
+    """``value`` with every occurrence of these strings (what the plugin itself sent to this
+    side, e.g. its trace id) replaced by a placeholder: a service that echoes its request is
+    not answering differently because each side got its own trace id."""
+    if not replacements:
+        return value
+    if isinstance(value, str):
+        for sent, placeholder in replacements.items():
+            if sent in value:
+                value = value.replace(sent, placeholder)
+        return value
+    if isinstance(value, dict):
+        return {mask_sent_values(k, replacements): mask_sent_values(v, replacements)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_sent_values(v, replacements) for v in value]
+    return value
 
 
 def compare_answers(baseline: Answer, candidate: Answer, *, baseline2: Answer | None = None,
@@ -286,6 +344,10 @@ def render(comparison: Comparison, *, title: str, max_items: int = 20, value_lim
                 and isinstance(difference.candidate, str):
             lines.extend(_text_diff(difference.baseline, difference.candidate, max_items,
                                     value_limit))
+            continue
+        if isinstance(difference.baseline, Bytes):
+            lines.append(f"  body (binary): baseline {difference.baseline} -> candidate "
+                         f"{difference.candidate}; {difference.note}")
             continue
         lines.append(f"  {difference.path}: baseline {show_value(difference.baseline, value_limit)}"
                      f" -> candidate {show_value(difference.candidate, value_limit)}")
