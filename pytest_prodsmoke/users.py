@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -98,10 +99,10 @@ def _records(data: Any, source: str) -> list[Any]:
 def parse_users_text(text: str, source: str, toml: bool = False) -> list[Any]:
     try:
         if toml:
-            try:
+            if sys.version_info >= (3, 11):
                 import tomllib
-            except ImportError:  # Python 3.10
-                raise SettingsError(f"{source}: TOML needs Python 3.11+; use JSON") from None
+            else:  # the same parser, from PyPI (a dependency on Python 3.10)
+                import tomli as tomllib
             data: Any = tomllib.loads(text)
         else:
             data = json.loads(text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pytest_prodsmoke.gate import (
@@ -189,14 +191,20 @@ def test_any_failed_report_of_a_phase_fails_the_check() -> None:
 
 
 def test_one_unfinished_run_of_several_is_incomplete() -> None:
-    each = [*passed("e"), PhaseEvent("e", "setup", "passed"), PhaseEvent("e", "call", "passed")]
+    """--dist each: one run per worker; the one on gw1 never finished."""
+    each = [*(replace(e, runner="gw0") for e in passed("e")),
+            PhaseEvent("e", "setup", "passed", runner="gw1"),
+            PhaseEvent("e", "call", "passed", runner="gw1")]
     assert summarize_check("e", each).outcome == "incomplete"
+    both = [*(replace(e, runner=w) for w in ("gw0", "gw1") for e in passed("e"))]
+    assert summarize_check("e", both).outcome == "passed"
 
 
 def test_passing_only_on_a_rerun_is_flaky_and_degrades() -> None:
     rerun = [PhaseEvent("f", "setup", "passed", critical=True),
              PhaseEvent("f", "call", "rerun", message="timeout", critical=True),
-             PhaseEvent("f", "teardown", "passed", critical=True), *passed("f")]
+             PhaseEvent("f", "teardown", "passed", critical=True),
+             *(replace(e, attempt=1) for e in passed("f"))]
     verdict = decide(facts(rerun, passed("a")))
     check = verdict.checks[0]
     assert check.outcome == "flaky" and verdict.status == "degraded"
@@ -209,9 +217,19 @@ def test_passing_only_on_a_rerun_is_flaky_and_degrades() -> None:
     assert codes(decide(facts(rerun))) == ["flaky"]
 
 
+def test_a_rerun_without_its_teardown_report_is_no_unfinished_run() -> None:
+    """pytest-rerunfailures before 15 logs no teardown report for an attempt it repeats."""
+    old_style = [PhaseEvent("f", "setup", "passed"), PhaseEvent("f", "call", "rerun"),
+                 *(replace(e, attempt=1) for e in passed("f"))]
+    assert summarize_check("f", old_style).outcome == "flaky"
+    interrupted = [*old_style[:2], PhaseEvent("f", "setup", "passed", attempt=1),
+                   PhaseEvent("f", "call", "passed", attempt=1)]
+    assert summarize_check("f", interrupted).outcome == "incomplete"
+
+
 def test_setup_rerun_is_an_error_attempt_and_a_final_failure_keeps_all() -> None:
     events = [PhaseEvent("f", "setup", "rerun", message="no db"),
-              PhaseEvent("f", "teardown", "passed"), *failed("f")]
+              PhaseEvent("f", "teardown", "passed"), *(replace(e, attempt=1) for e in failed("f"))]
     check = summarize_check("f", events)
     assert check.outcome == "failed"
     assert [a["outcome"] for a in check.attempts] == ["error", "failed"]
