@@ -259,8 +259,14 @@ class CheckMarking:
         if marker is None:
             return
         names = [str(name) for name in marker.args]
+        # A collection error (the gate fails) that shows one line, not our traceback.
+        if not all(n.isprintable() and not set(n) & set(';,"\\') for n in names):
+            # A variant name travels in a header or a cookie; this one cannot (not shown: a
+            # line break in it would split the output too).
+            raise pytest.Collector.CollectError(
+                "@pytest.mark.variants: a variant name must fit in a header or a cookie "
+                '(printable; no ; , " or \\)')
         if not names or len(set(names)) != len(names) or not all(n.strip() for n in names):
-            # A collection error (the gate fails) that shows this line, not our traceback.
             raise pytest.Collector.CollectError(
                 f"@pytest.mark.variants needs distinct, non-empty variant names; got "
                 f"{list(marker.args)!r}")

@@ -43,8 +43,9 @@ def short_message(longrepr: Any) -> str:
         text = getattr(crash, "message", None) or _exception_line(str(longrepr))
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     first = lines[0] if lines else ""
-    if first.startswith("Skipped: "):
-        first = first[len("Skipped: "):]
+    for prefix in ("Skipped: ", "Failed: "):  # pytest.skip() / pytest.fail(): the text alone
+        if first.startswith(prefix):
+            first = first[len(prefix):]
     return first if len(first) <= MAX_MESSAGE_CHARS else first[: MAX_MESSAGE_CHARS - 1] + "…"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -45,6 +46,11 @@ def parse_command(text: str, source: str) -> tuple[str, ...]:
         raise SettingsError(f"{source}: cannot split the command into arguments: {exc}") from None
     if not argv:
         raise SettingsError(f"{source}: empty command")
+    if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", argv[0]):
+        # NAME=value before the program works in a shell, not here; and it may be a secret.
+        raise SettingsError(f"{source}: the command starts with an environment assignment "
+                            "(NAME=..., not shown): commands run without a shell, so set the "
+                            "variable in pytest's environment instead")
     if shutil.which(argv[0]) is None:
         # Found out now, not after every check has run and the release depends on it.
         raise SettingsError(f"{source}: program {argv[0]!r} not found (or not executable)")

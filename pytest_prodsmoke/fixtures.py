@@ -235,7 +235,8 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
                         pytrace=False)
         ignore = options.get("ignore", ())
         headers = options.get("headers", settings.compare_headers)
-        if isinstance(ignore, str) or isinstance(headers, str):
+        if not all(isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+                   for value in (ignore, headers)):
             pytest.fail("@pytest.mark.parallel_run: ignore= and headers= take lists of strings",
                         pytrace=False)
         stats = ParallelStats()
@@ -255,7 +256,8 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
                 ignore=list(ignore), compare_headers=list(headers), stats=stats, judge=judge,
                 cleanup=cleanup)
         except PatternError as exc:
-            pytest.fail(f"@pytest.mark.parallel_run: {exc}", pytrace=False)
+            problem = str(exc)  # failed outside the except block: no "during handling" echo
+        pytest.fail(f"@pytest.mark.parallel_run: {problem}", pytrace=False)
 
     if prodsmoke_target is not None:
         @pytest.fixture(scope="session")

@@ -70,13 +70,63 @@ def looks_secret(name: str) -> bool:
 
 
 def encoded_forms(value: str) -> set[str]:
-    """The value as it may appear in output: raw, URL-quoted, base64, JSON-escaped."""
-    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+    """The value as it may appear in output: raw, URL-quoted, base64, JSON-escaped, as Python's
+    repr escapes it, and — for a value of several lines — each of its lines (pytest's
+    assertion diffs print a multi-line string line by line)."""
+    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1],
+             repr(value)[1:-1]}
     raw = value.encode()
     forms.add(base64.b64encode(raw).decode())
     forms.add(base64.urlsafe_b64encode(raw).decode())
     forms.add(base64.b64encode(raw).decode().rstrip("="))
+    if "\n" in value or "\r" in value:
+        forms.update(line.strip() for line in value.splitlines())
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+ELLIPSIS = "..."  # where pytest shortens a long repr: 'head...tail'
+
+
+def _mask_around_ellipses(text: str, secrets: Iterable[str]) -> str:
+    """A shortened repr keeps a secret's head before ``...`` and its tail after it: mask the
+    longest head (a prefix of a secret) before each ``...`` and the longest tail (a suffix of
+    one) after it, when at least MIN_SECRET_LENGTH characters long."""
+    long_ones = [s for s in secrets if len(s) > MIN_SECRET_LENGTH]
+    if not long_ones:
+        return text
+    spans: list[tuple[int, int]] = []
+    start = text.find(ELLIPSIS)
+    while start != -1:
+        end = start + len(ELLIPSIS)
+        tail_probe = text[end:end + MIN_SECRET_LENGTH]
+        for secret in long_ones:
+            # A head: text[begin:start] == secret[:start - begin]; it starts with secret's
+            # first characters, so only their occurrences just before the ellipsis are tried.
+            window = max(0, start - len(secret))
+            begin = text.find(secret[:MIN_SECRET_LENGTH], window, start)
+            while begin != -1:
+                if secret.startswith(text[begin:start]):
+                    spans.append((begin, start))
+                    break
+                begin = text.find(secret[:MIN_SECRET_LENGTH], begin + 1, start)
+            # A tail: text[end:] starts with secret[at:]; it begins with the next characters.
+            if len(tail_probe) == MIN_SECRET_LENGTH:
+                at = secret.find(tail_probe)
+                while at != -1:
+                    if text.startswith(secret[at:], end):
+                        spans.append((end, end + len(secret) - at))
+                        break
+                    at = secret.find(tail_probe, at + 1)
+        start = text.find(ELLIPSIS, end)
+    merged: list[list[int]] = []
+    for begin, finish in sorted(spans):
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], finish)
+        else:
+            merged.append([begin, finish])
+    for begin, finish in reversed(merged):
+        text = text[:begin] + MASK + text[finish:]
+    return text
 
 
 class SecretRegistry:
@@ -135,6 +185,8 @@ class SecretRegistry:
         pattern = self._compiled()
         if pattern is not None:
             text = pattern.sub(MASK, text)
+            if ELLIPSIS in text:
+                text = _mask_around_ellipses(text, self._values)
         if "=" in text:
             text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
         return text
@@ -150,6 +202,11 @@ class SecretRegistry:
         if isinstance(value, (list, tuple)):
             return type(value)(self.scrub_any(v) for v in value)
         return value
+
+
+def mask_query_values(text: str) -> str:
+    """``?token=abc`` / ``&api_key=abc`` anywhere in a text: the value masked, the name kept."""
+    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
 
 
 def mask_query(url: str) -> str:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from pytest_prodsmoke.client import ResponseRecord
 
+MAX_BUDGET_MS = 3_600_000.0  # an hour: anything above is a typo, not a budget
+
 
 def percentile(values: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile (no interpolation: every figure is a latency that happened)."""
@@ -49,10 +51,13 @@ def latency_budget(args: tuple[object, ...], kwargs: dict[str, object]
         value = kwargs.get(name)
         if value is None:
             values.append(None)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and 0 < value <= MAX_BUDGET_MS:  # compared first: float(10**400) overflows
             values.append(float(value))
         else:
-            return f"@pytest.mark.latency: {name}={value!r} is not a positive number of ms"
+            shown = repr(value) if len(repr(value)) <= 40 else f"{type(value).__name__} too large"
+            return (f"@pytest.mark.latency: {name}={shown} is not a positive number of ms "
+                    f"(at most {MAX_BUDGET_MS:g})")
     return values[0], values[1]
 
 

@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pytest_prodsmoke.commands import DEFAULT_COMMAND_TIMEOUT_S, parse_command
 from pytest_prodsmoke.compare.defaults import CANARY_DEFAULTS
 from pytest_prodsmoke.errors import SettingsError
-from pytest_prodsmoke.redact import Secret
+from pytest_prodsmoke.redact import Secret, looks_secret, mask_query_values
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
@@ -322,6 +322,10 @@ def _pick(spec: OptionSpec, cli: Callable[[str], Any], ini: Callable[[str], Any]
             value = ini(spec.ini)
         except ValueError as exc:  # e.g. a bool ini key set to "maybe"
             raise SettingsError(f"ini {spec.ini}: {exc}") from None
+        if spec.kind == "str" and isinstance(value, (list, tuple)):
+            # pyproject.toml can give a list where one value belongs.
+            raise SettingsError(f"ini {spec.ini}: expected one value, got a list of "
+                                f"{len(value)}")
         if not _is_unset(value):
             return value, f"ini {spec.ini}"
     return None, spec.flag or spec.env or f"ini {spec.ini}"
@@ -342,15 +346,23 @@ def configured_gate_report(cli: Callable[[str], Any], ini: Callable[[str], Any],
         return None  # load_settings reports the problem in its one line
 
 
+# [scheme:][//]userinfo@ — up to the last "@" before the path, whatever it holds: also in
+# malformed URLs ("https:/user:password@host", "http://u?:password@h"), where urlsplit sees
+# no user info at all.
+_USERINFO = re.compile(r"^((?:[^/@]*:)?/*)([^/]*@)")
+
+
+# ":password@" wherever it stands, when the text is too broken to tell its user info.
+_PASSWORD = re.compile(r"(?<=:)[^:/@\s]+(?=@)")
+
+
 def display_url(url: str) -> str:
-    """The URL without user info, fit to print (credentials in URLs must never be shown)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    """The URL fit to print: user info masked (credentials in URLs must never be shown), and
+    the values of query parameters whose names look secret. Works on any text, never raises."""
+    text = _USERINFO.sub(r"\1***@", str(url), count=1)
+    if "@" in text:
+        text = _PASSWORD.sub("***", text)
+    return mask_query_values(text) if "=" in text else text
 
 
 def header_name_value(name: str, source: str) -> str:
@@ -360,20 +372,32 @@ def header_name_value(name: str, source: str) -> str:
     return name
 
 
-def parse_url(value: str, source: str) -> str:
+# What no host name holds (whitespace and controls are refused separately).
+_NOT_IN_HOST = frozenset('<>"{}|\\^`')
+
+
+def parse_url(value: Any, source: str) -> str:
+    if not isinstance(value, str):
+        raise SettingsError(f"{source}: expected one URL, got {type(value).__name__}")
     text = value.strip()
+    shown = display_url(text)  # computed before parsing: it never raises, never shows secrets
     try:
         parts = urlsplit(text)
-        parts.port  # noqa: B018 -- raises ValueError on a malformed port
+        port = parts.port
+        host = parts.hostname
     except ValueError:
-        raise SettingsError(f"{source}: {display_url(text)!r} is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{source}: {shown!r} is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise SettingsError(
-            f"{source}: {display_url(text)!r} is not an absolute http(s) URL "
+            f"{source}: {shown!r} is not an absolute http(s) URL "
             "(expected e.g. https://candidate.example.com)"
         )
+    if any(ch.isspace() or not ch.isprintable() or ch in _NOT_IN_HOST for ch in host):
+        raise SettingsError(f"{source}: {shown!r} has an invalid host name")
+    if port == 0:
+        raise SettingsError(f"{source}: {shown!r} has port 0, which nothing listens on")
     if parts.fragment:
-        raise SettingsError(f"{source}: {display_url(text)!r} has a #fragment; remove it")
+        raise SettingsError(f"{source}: {shown!r} has a #fragment; remove it")
     return text
 
 
@@ -404,11 +428,53 @@ def parse_headers(lines: list[str], source: str) -> tuple[tuple[str, str], ...]:
                 "value not shown)"
             )
         if not _HEADER_NAME.match(name):
+            words = name.split()
+            if "=" in name or (len(words) > 1 and (looks_secret(words[0])
+                                                   or words[0].lower() == "bearer")):
+                # A typo'd separator puts the value into the "name" ("Authorization=Bearer
+                # TOKEN", "X-Api-Token TOKEN"): not shown.
+                hint = " ('=' where ':' belongs?)" if "=" in name else ""
+                raise SettingsError(f"{source}: header #{position} has an invalid name (not "
+                                    f"shown: it seems to hold the value; expected "
+                                    f"'Name: value'{hint})")
             raise SettingsError(f"{source}: header #{position} has an invalid name {name!r}")
         if "\r" in value or "\n" in value:
             raise SettingsError(f"{source}: header {name!r} has a line break in its value")
         headers.append((name, value.strip()))
     return tuple(headers)
+
+
+def compile_user_pattern(text: str) -> re.Pattern[str]:
+    """The fake-user pattern, compiled; one line naming the ini key if it is no regex."""
+    try:
+        return re.compile(text, re.IGNORECASE)
+    except re.error as exc:
+        problem = f"invalid regex: {exc}"
+    except (OverflowError, RecursionError, MemoryError, ValueError):
+        problem = "invalid regex: a repeat count too large, or groups nested too deeply"
+    raise SettingsError(f"ini prodsmoke_fake_user_pattern: {problem}")
+
+
+def usable_path(base_dir: Path, value: Any, source: str) -> Path:
+    """``value`` as a path relative to ``base_dir``, with ``~`` expanded; one line if not."""
+    text = str(value).strip()
+    try:
+        return base_dir / Path(text).expanduser()
+    except (RuntimeError, ValueError):  # ~nosuchuser; a NUL byte
+        raise SettingsError(f"{source}: {_shorten(text)!r} is not a usable path (unknown "
+                            "user in ~, or a character no path may hold)") from None
+
+
+def _probe(test: Callable[[], bool], source: str) -> bool:
+    try:
+        return test()
+    except (OSError, ValueError) as exc:  # a name over 255 characters, a NUL byte
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise SettingsError(f"{source}: not a usable path ({reason})") from None
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def parse_timeout(value: Any, source: str) -> float:
@@ -449,7 +515,7 @@ def parse_millis(value: Any, source: str) -> float:
 def trace_template(value: Any, source: str) -> str:
     text = str(value).strip()
     if "{trace_id}" not in text:
-        raise SettingsError(f"{source}: {text!r} has no {{trace_id}} placeholder")
+        raise SettingsError(f"{source}: {display_url(text)!r} has no {{trace_id}} placeholder")
     parse_url(text.replace("{trace_id}", "0" * 32), source)
     return text
 
@@ -463,7 +529,8 @@ def url_path(value: Any, source: str) -> str:
 
 def parse_retries(value: Any, source: str) -> int:
     text = str(value).strip()
-    if not text.isdigit() or int(text) > MAX_RETRIES:
+    # isascii(): str.isdigit() also takes "²", which int() then refuses.
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_RETRIES:
         raise SettingsError(f"{source}: {value!r} is not a whole number from 0 to {MAX_RETRIES}")
     return int(text)
 
@@ -514,8 +581,8 @@ def load_settings(
     if gate_report is not None:
         if not str(gate_report).strip():
             raise SettingsError(f"{source('prodsmoke_gate_report')}: empty path")
-        gate_report = base_dir / Path(str(gate_report).strip()).expanduser()
-        if gate_report.is_dir():
+        gate_report = usable_path(base_dir, gate_report, source("prodsmoke_gate_report"))
+        if _probe(gate_report.is_dir, source("prodsmoke_gate_report")):
             raise SettingsError(
                 f"{source('prodsmoke_gate_report')}: {str(gate_report)!r} is a directory, "
                 "not a file path"
@@ -539,8 +606,8 @@ def load_settings(
         raw_path = value(dest)
         if raw_path is None:
             return None
-        path = base_dir / Path(str(raw_path).strip()).expanduser()
-        if must_exist and not path.is_file():
+        path = usable_path(base_dir, raw_path, source(dest))
+        if must_exist and not _probe(path.is_file, source(dest)):
             raise SettingsError(f"{source(dest)}: {str(path)!r} is not a readable file")
         return path
 
@@ -617,7 +684,8 @@ def load_settings(
         variant=variant,
         fake_users_file=path_value("prodsmoke_fake_users_file", must_exist=True),
         fake_users_file_source=source("prodsmoke_fake_users_file"),
-        fake_user_pattern=str(value("prodsmoke_fake_user_pattern") or DEFAULT_FAKE_USER_PATTERN),
+        fake_user_pattern=compile_user_pattern(
+            str(value("prodsmoke_fake_user_pattern") or DEFAULT_FAKE_USER_PATTERN)).pattern,
         fake_user_wait_s=(parse_timeout(value("prodsmoke_fake_user_wait"),
                                         source("prodsmoke_fake_user_wait"))
                           if value("prodsmoke_fake_user_wait") is not None

@@ -27,6 +27,7 @@ import requests
 
 from pytest_prodsmoke.errors import ProdsmokeError, SettingsError
 from pytest_prodsmoke.redact import Secret, looks_secret
+from pytest_prodsmoke.settings import compile_user_pattern
 
 DEFAULT_PATTERN = r"^(smoke|synthetic|test)[-_.+]"
 DEFAULT_WAIT_S = 30.0
@@ -107,21 +108,25 @@ def parse_users_text(text: str, source: str, toml: bool = False) -> list[Any]:
         else:
             data = json.loads(text)
     except (ValueError, TypeError) as exc:
-        # The parser's message may quote the text around the error, i.e. a secret.
+        # The parser's message may quote the text around the error, i.e. a secret: only the
+        # position is taken from it (tomllib names it in its message only).
         kind = "TOML" if toml else "JSON"
         line = getattr(exc, "lineno", None)
+        if line is None:
+            found = re.search(r"\(at line (\d+)", str(exc))
+            line = int(found.group(1)) if found else None
         where = f" (line {line})" if line else ""
         raise SettingsError(f"{source}: not valid {kind}{where}") from None
+    except RecursionError:
+        kind = "TOML" if toml else "JSON"
+        raise SettingsError(f"{source}: not valid {kind} (nested too deeply)") from None
     return _records(data, source)
 
 
 def load_users(file_path: Path | None, file_source: str, env_text: str | None,
                hook_results: Iterable[Iterable[Any]], pattern_text: str) -> tuple[FakeUser, ...]:
     """All fake users, in source order (file, environment, hooks), validated, deduplicated."""
-    try:
-        pattern = re.compile(pattern_text, re.IGNORECASE)
-    except re.error as exc:
-        raise SettingsError(f"ini prodsmoke_fake_user_pattern: invalid regex: {exc}") from None
+    pattern = compile_user_pattern(pattern_text)
     sources: list[tuple[str, list[Any]]] = []
     if file_path is not None:
         try:
@@ -129,6 +134,9 @@ def load_users(file_path: Path | None, file_source: str, env_text: str | None,
         except OSError as exc:
             raise SettingsError(f"{file_source}: cannot read {str(file_path)!r}: "
                                 f"{exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"{file_source}: not UTF-8 text (byte {exc.start} cannot be "
+                                "read); save the file as UTF-8") from None
         sources.append((file_source, parse_users_text(text, file_source,
                                                       toml=file_path.suffix == ".toml")))
     if env_text:

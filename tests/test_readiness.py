@@ -78,8 +78,9 @@ def test_json_field_is_dotted() -> None:
 
 @pytest.fixture
 def deploying_shop() -> Iterator[RunningShop]:
-    """A candidate still starting: /healthz answers 503 for 1.5 s."""
-    server = start_shop("2.0.0", "--ready-after", "1.5")
+    """A candidate still starting: /healthz answers 503 for 3 s (long enough that a loaded
+    machine still sees it starting)."""
+    server = start_shop("2.0.0", "--ready-after", "3")
     yield server
     server.stop()
 

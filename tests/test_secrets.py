@@ -141,3 +141,16 @@ def test_query_tokens_are_masked_even_unregistered() -> None:
     assert registry.scrub(message) == ("Max retries exceeded with url: /x?api_key=***&page=2 "
                                        "(Caused by ...)")
     assert mask_query("https://h/p?token=abc&q=tea") == "https://h/p?token=***&q=tea"
+
+
+def test_fragments_pytest_prints_of_a_secret_are_masked() -> None:
+    registry = SecretRegistry()
+    long_secret = "LONGSEKRITbe" + "y" * 100 + "LONGSEKRITend"
+    registry.add(long_secret)
+    registry.add("line-one-SEKRIT\nline-two-SEKRIT")
+    shortened = f"assert '{long_secret[:40]}...{long_secret[-40:]}' == 'x'"
+    clean = registry.scrub(shortened)
+    assert "LONGSEKRIT" not in clean and clean.startswith("assert '***...***'")
+    diff = "- line-one-SEKRIT\n+ other\n  line-two-SEKRIT"
+    assert registry.scrub(diff) == "- ***\n+ other\n  ***"
+    assert registry.scrub("nothing... to see ... here") == "nothing... to see ... here"

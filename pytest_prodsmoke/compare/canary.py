@@ -67,10 +67,12 @@ class CanaryPolicy:
 def validate_policy(policy: CanaryPolicy) -> CanaryPolicy:
     def number(name: str, low: float, high: float, whole: bool = False) -> Any:
         value = getattr(policy, name)
+        # The range first: float() of a huge int (10**400) would overflow.
         if isinstance(value, bool) or not isinstance(value, int | float) or \
-                (whole and not float(value).is_integer()) or not (low <= value <= high):
+                not (low <= value <= high) or (whole and not float(value).is_integer()):
             kind = "a whole number" if whole else "a number"
-            raise ValueError(f"{name}={value!r} is not {kind} from {low:g} to {high:g}")
+            shown = repr(value) if len(repr(value)) <= 40 else f"{type(value).__name__} too large"
+            raise ValueError(f"{name}={shown} is not {kind} from {low:g} to {high:g}")
         return int(value) if whole else float(value)
 
     checked = CanaryPolicy(
