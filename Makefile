@@ -22,7 +22,7 @@ TOOLS_STAMP := $(TOOLS)/.installed
 # The tests that need these fail (rather than skip) when they are missing.
 export PRODSMOKE_REQUIRE_TOOLS := 1
 
-.PHONY: demo test test-compat test-newest lint bench clean system-tools
+.PHONY: demo test test-compat test-newest lint bench mutate clean system-tools
 
 $(STAMP): pyproject.toml
 	@echo "make: installing pytest-prodsmoke and its test tools into $(VENV)"
@@ -74,6 +74,10 @@ bench: $(STAMP)  ## benchmarks against plain pytest + requests and deepdiff (fig
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/run.py
 
+mutate: $(STAMP)  ## mutation testing of gate.py, redact.py, compare/ (not in `make test`; ~6 min)
+	$(PY) -m pip install --quiet -e '.[mutate]'
+	$(PY) tests/mutation.py
+
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) $(NEWEST_VENV) $(TOOLS) demo-out bench-out .pytest_cache \
-		.ruff_cache *.egg-info dist build
+		.ruff_cache *.egg-info dist build mutants mutants.log

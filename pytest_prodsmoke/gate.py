@@ -414,7 +414,7 @@ def decide(facts: RunFacts) -> Verdict:
             judged = [c for c in broken_critical if c.canary and c.canary.get("verdict") == word]
             if judged:
                 detail = "; ".join(f"{c.nodeid}: {', '.join(c.canary.get('reasons', []))}"
-                                   for c in judged[:3] if c.canary)
+                                   for c in judged[:3] if c.canary is not None)
                 what = ("found the candidate worse" if word == "fail"
                         else "was inconclusive, which is never a pass")
                 add(code, f"canary {what}: {detail}", judged)
@@ -509,8 +509,10 @@ def decide(facts: RunFacts) -> Verdict:
             parts.append(f"{_plural(total, 'undo action')} failed: fake data left in "
                          f"production by {_names(failed)}")
         if unknown or journal_by_check:
+            orphans = sum(max(1, len(entry.get("actions", ()) or ()))
+                          for entries in journal_by_check.values() for entry in entries)
             total = sum(1 for c in unknown for _, e in c.leftovers
-                        if e.startswith(UNKNOWN_LEFTOVER)) + len(journal_by_check)
+                        if e.startswith(UNKNOWN_LEFTOVER)) + orphans
             names = [c.nodeid for c in unknown] + [n or "<unknown check>" for n in journal_by_check]
             parts.append(f"{_plural(total, 'undo action')} never finished (the run was "
                          f"cancelled or a process died first): fake data may be left in "
@@ -546,7 +548,7 @@ def decide(facts: RunFacts) -> Verdict:
     if flaky:
         add(FLAKY_CODE, f"{_plural(len(flaky), 'check')} passed only on a rerun (flaky): "
             + "; ".join(f"{c.nodeid} ({len(c.attempts)} attempts, first failure: "
-                        f"{c.attempts[0]['message'] if c.attempts else ''})"
+                        f"{c.attempts[0]['message']})"
                         for c in flaky[:5])
             + (f" and {len(flaky) - 5} more" if len(flaky) > 5 else ""), flaky)
 

@@ -339,3 +339,357 @@ def test_cleanup_journal_lives_while_undo_actions_are_pending(tmp_path) -> None:
     failing.run()
     [entry] = read_journal(tmp_path)
     assert entry["state"] == "done" and entry["leftovers"] == [["order 2", "RuntimeError: 404"]]
+
+
+
+# -------------------------------------------------- what mutation testing found untested (#11)
+# Every message, subject and number of decide() for facts that raise every reason at once.
+
+def _run(n, critical=True, **props):
+    return [PhaseEvent(n, "setup", "passed", critical=critical),
+            PhaseEvent(n, "call", "passed", critical=critical, **props),
+            PhaseEvent(n, "teardown", "passed", critical=critical)]
+
+
+def _fail(n, critical=True, message="boom", **props):
+    return [PhaseEvent(n, "setup", "passed", critical=critical),
+            PhaseEvent(n, "call", "failed", critical=critical, message=message,
+                       location=("t.py", 3), **props),
+            PhaseEvent(n, "teardown", "passed", critical=critical)]
+
+
+def _everything() -> RunFacts:
+    E = PhaseEvent
+    fixture = {"fixture": "order", "scope": "module", "node": "t.py",
+               "message": "RuntimeError: x", "critical": True, "users": ["t.py::ok"]}
+    quiet = {"fixture": "cache", "scope": "session", "node": "", "message": "OSError: y",
+             "critical": False, "users": ["t.py::n1"]}
+    events = [
+        *_run("t.py::ok", synthetic=True),
+        *_fail("t.py::pr", parallel_run={"mismatches": 1}),
+        *_fail("t.py::cf", canary={"verdict": "fail", "reasons": ["r1", "r2"]}),
+        *_fail("t.py::ci", canary={"verdict": "inconclusive", "reasons": ["few"]}),
+        E("t.py::crash", "???", "failed", message="worker 'gw0' crashed"),
+        E("t.py::half", "setup", "passed", critical=True),
+        E("t.py::skip", "setup", "skipped", critical=True, message="later"),
+        E("t.py::skip", "teardown", "passed", critical=True),
+        *_run("t.py::old"),
+        E("t.py::old", "teardown", "passed", critical=True, versions={"1.0.0": 2}),
+        *_run("t.py::dirty"),
+        E("t.py::dirty", "teardown", "failed", critical=True, message="undo failed",
+          leftovers=(("order 1", "404"),), teardown={"own": True, "fixtures": []}),
+        *_fail("t.py::n1", critical=False),
+        E("t.py::fl", "setup", "passed", critical=True),
+        E("t.py::fl", "call", "rerun", critical=True, message="first"),
+        E("t.py::fl", "teardown", "passed", critical=True),
+        *[replace(e, attempt=1) for e in _run("t.py::fl")],
+        E("t.py::nb", "setup", "passed", critical=False),
+        E("t.py::nb", "call", "passed", critical=False),
+        E("t.py::nb", "teardown", "failed", critical=False, message="RuntimeError: x",
+          teardown={"own": False, "fixtures": [fixture]}),
+        E("t.py::cb", "setup", "passed", critical=True),
+        E("t.py::cb", "call", "passed", critical=True),
+        E("t.py::cb", "teardown", "failed", critical=True, message="OSError: y",
+          teardown={"own": False, "fixtures": [quiet]}),
+        *[e for i in range(6) for e in _fail(f"t.py::many{i}")],
+    ]
+    collected = tuple(dict.fromkeys([e.nodeid for e in events] + ["t.py::never"]))
+    journal = ({"check": "t.py::dirty", "state": "pending", "actions": ["order 2"],
+                "leftovers": []},
+               {"check": "t.py::gone", "state": "pending", "actions": ["order 3"],
+                "leftovers": []})
+    return RunFacts(
+        collected=collected, events=events,
+        collection_errors=tuple(CollectionProblem(f"e{i}.py" if i else "", f"err{i}")
+                                for i in range(6)),
+        collection_skips=(CollectionProblem("s.py", "no sdk"),),
+        interruptions=("SIGTERM received", "worker gw1 was interrupted"),
+        crashed_workers=("worker gw0 went down: boom", "worker gw2 went down: x"),
+        internal_errors=("oops",), hook_errors=("hook raised",),
+        command_errors=("rollback failed",), pytest_exit_status=2, expected_version="2.0.0",
+        journal=journal)
+
+
+def test_every_reason_word_for_word() -> None:
+    from pytest_prodsmoke.gate import Reason
+
+    verdict = decide(_everything())
+    assert (verdict.status, verdict.exit_status) == ("fail", 2)
+    many = tuple(f"t.py::many{i}" for i in range(6))
+    assert verdict.reasons == (
+        Reason("check_failed", "10 critical checks failed: t.py::pr, t.py::cf, t.py::ci, "
+               "t.py::dirty, t.py::many0 and 5 more",
+               ("t.py::pr", "t.py::cf", "t.py::ci", "t.py::dirty", *many)),
+        Reason("parallel_run_mismatch", "the candidate answered differently from the baseline "
+               "in t.py::pr", ("t.py::pr",)),
+        Reason("canary_failed", "canary found the candidate worse: t.py::cf: r1, r2",
+               ("t.py::cf",)),
+        Reason("canary_inconclusive", "canary was inconclusive, which is never a pass: "
+               "t.py::ci: few", ("t.py::ci",)),
+        Reason("worker_crashed", "worker gw0 went down: boom; worker gw2 went down: x while "
+               "running t.py::crash", ("t.py::crash",)),
+        Reason("collection_error", "6 collection errors: <session>: err0; e1.py: err1; "
+               "e2.py: err2; e3.py: err3; e4.py: err4"),
+        Reason("interrupted", "the run was interrupted: SIGTERM received; worker gw1 was "
+               "interrupted"),
+        Reason("not_run", "2 collected checks did not run to the end: t.py::half, t.py::never",
+               ("t.py::half", "t.py::never")),
+        Reason("critical_skipped", "1 critical check skipped or xfail-marked: t.py::skip; "
+               "1 module skipped at collection: s.py (no sdk) (a gate cannot pass on a check "
+               "that did not run; --gate-allow-skips accepts this)", ("t.py::skip",)),
+        Reason("wrong_version", "responses from 1.0.0 instead of 2.0.0 in t.py::old",
+               ("t.py::old",)),
+        Reason("leftovers", "1 undo action failed: fake data left in production by "
+               "t.py::dirty; 2 undo actions never finished (the run was cancelled or a process "
+               "died first): fake data may be left in production by t.py::dirty, t.py::gone",
+               ("t.py::dirty",)),
+        Reason("internal_error", "internal error: oops"),
+        Reason("hook_error", "hook raised"),
+        Reason("command_failed", "rollback failed"),
+        Reason("noncritical_failed", "1 noncritical check failed: t.py::n1", ("t.py::n1",)),
+        Reason("fixture_failed", "teardown of module-scoped fixture 'order' of t.py failed: "
+               "RuntimeError: x; critical checks use it: t.py::ok (pytest booked the error on "
+               "t.py::nb)", ("t.py::ok",)),
+        Reason("noncritical_fixture_failed", "teardown of session-scoped fixture 'cache' "
+               "failed: OSError: y; only noncritical checks use it (pytest booked the error "
+               "on t.py::cb)", ("t.py::n1",)),
+        Reason("flaky", "1 check passed only on a rerun (flaky): t.py::fl (2 attempts, first "
+               "failure: first)", ("t.py::fl",)),
+    )
+    assert dict(verdict.counts) == {
+        "collected": 20, "passed": 2, "flaky": 1, "failed": 10, "error": 3, "skipped": 1,
+        "xfailed": 0, "xpassed": 0, "crashed": 1, "incomplete": 1, "not_run": 1,
+        "critical": 18, "noncritical": 2, "synthetic": 1}
+    assert verdict.observed_versions == {"1.0.0": 2}
+    dirty = next(c for c in verdict.checks if c.nodeid == "t.py::dirty")
+    assert dirty.leftovers == (("order 1", "404"), (
+        "order 2", "unknown: its cleanup never finished (the run was cancelled or the "
+        "process running it died first)"))
+    flaky = next(c for c in verdict.checks if c.nodeid == "t.py::fl")
+    assert flaky.message == "passed on attempt 2 after 1 failed attempt: first"
+    assert next(c for c in verdict.checks if c.nodeid == "t.py::skip").message == "later"
+    assert {c.nodeid for c in verdict.failed_critical()} == {
+        "t.py::pr", "t.py::cf", "t.py::ci", "t.py::crash", "t.py::dirty", *many}
+
+
+def test_run_level_messages_word_for_word() -> None:
+    from pytest_prodsmoke.gate import Reason
+
+    not_ready = decide(RunFacts(collected=("a",), not_ready="the candidate was not ready",
+                                pytest_exit_status=5))
+    assert not_ready.reasons == (Reason("not_ready", "the candidate was not ready"),)
+    assert (not_ready.exit_status, not_ready.counts["collected"], not_ready.checks) == (1, 0, ())
+    plain_not_ready = decide(RunFacts(not_ready="nope", pytest_exit_status=1))
+    assert plain_not_ready.exit_status == 1 and codes(plain_not_ready) == ["not_ready"]
+    assert decide(facts(passed("a"), pytest_exit_status=2)).reasons == (Reason(
+        "interrupted", "the run was interrupted: pytest reported an interrupted run (exit "
+        "status 2)"),)
+    crash = [PhaseEvent("c", "???", "failed", message="x")]
+    assert decide(facts(passed("a"), crash, pytest_exit_status=1)).reasons[0] == Reason(
+        "worker_crashed", "a worker process died while running c", ("c",))
+    assert decide(facts(passed("a"), crashed_workers=("worker gw0 went down: x",))
+                  ).reasons[0] == Reason("worker_crashed", "worker gw0 went down: x")
+    assert decide(facts(passed("a"), pytest_exit_status=3)).reasons == (Reason(
+        "internal_error", "pytest reported an internal error (exit status 3)"),)
+    assert decide(facts(passed("a"), pytest_exit_status=4)).reasons == (Reason(
+        "pytest_status", "pytest exited with status 4, which the gate cannot explain by its "
+        "checks"),)
+    assert decide(facts()).reasons == (Reason(
+        "no_checks", "no check was collected: a gate with nothing to check cannot pass"),)
+    skipped = [PhaseEvent("s", "setup", "skipped", critical=False),
+               PhaseEvent("s", "teardown", "passed", critical=False)]
+    assert decide(facts(skipped)).reasons == (Reason(
+        "no_checks", "no check ran (all were skipped, deselected or not run)"),)
+    assert decide(facts(passed("n", critical=False))).reasons == (Reason(
+        "no_checks", "every check is marked noncritical: a gate needs at least one critical "
+        "check"),)
+    critical_skip = [PhaseEvent("s", "setup", "skipped", critical=True),
+                     PhaseEvent("s", "teardown", "passed", critical=True)]
+    allowed = decide(facts(critical_skip, passed("n", critical=False), allow_skips=True))
+    assert allowed.reasons == (
+        Reason("skips_allowed", "1 critical check skipped or xfail-marked: s (accepted by "
+               "--gate-allow-skips)", ("s",)),
+        Reason("no_checks", "no critical check ran and passed"))
+    # Nothing ran: no pin can be confirmed, and that is not what fails the gate.
+    assert "version_unconfirmed" not in codes(decide(facts(skipped, expected_version="2")))
+    assert decide(facts(passed("a"), expected_version="2.0.0")).reasons[0].message == (
+        "--expect-version 2.0.0: no response named a version, so nothing confirmed that 2.0.0 "
+        "answered (no check reached the candidate)")
+
+
+def test_summaries_keep_every_fact() -> None:
+    from pytest_prodsmoke.gate import CheckResult
+
+    assert summarize_check("x", []) == CheckResult("x", "not_run", critical=True,
+                                                   synthetic=False, duration_s=0.0)
+    events = [
+        PhaseEvent("x", "setup", "passed", critical=False, synthetic=True, duration_s=0.1234567,
+                   target="eu", variant="B"),
+        PhaseEvent("x", "call", "failed", critical=False, synthetic=True, duration_s=0.2,
+                   message="AssertionError: no", location=("t.py", 7),
+                   parallel_run={"mismatches": 2}, canary={"verdict": "pass"},
+                   requests={"count": 3, "p50_ms": 1.0}, trace_id="abc",
+                   trace_url="https://t/abc"),
+        PhaseEvent("x", "teardown", "passed", critical=False, synthetic=True,
+                   duration_s=0.0000001, leftovers=(("o", "e"),), versions={"2": 1}),
+    ]
+    assert summarize_check("x", events) == CheckResult(
+        "x", "failed", critical=False, synthetic=True, duration_s=0.323457,
+        message="AssertionError: no", versions={"2": 1}, leftovers=(("o", "e"),),
+        trace_id="abc", trace_url="https://t/abc", requests={"count": 3, "p50_ms": 1.0},
+        target="eu", parallel_run={"mismatches": 2}, canary={"verdict": "pass"}, variant="B",
+        location=("t.py", 7))
+    # The crash's location, else the call's, else the fixture's.
+    setup_error = [PhaseEvent("x", "setup", "failed", message="m", location=("c.py", 1)),
+                   PhaseEvent("x", "teardown", "passed")]
+    assert summarize_check("x", setup_error).location == ("c.py", 1)
+    assert summarize_check("x", [PhaseEvent("x", "???", "failed", location=("w.py", 2))]
+                           ).location == ("w.py", 2)
+
+
+def test_fixture_errors_with_missing_facts_count_as_critical() -> None:
+    from pytest_prodsmoke.gate import Reason
+
+    bare = [PhaseEvent("b", "setup", "passed", critical=False),
+            PhaseEvent("b", "call", "passed", critical=False),
+            PhaseEvent("b", "teardown", "failed", critical=False,
+                       teardown={"own": False, "fixtures": [{}]})]
+    verdict = decide(facts(passed("a"), bare, pytest_exit_status=1))
+    assert verdict.reasons == (Reason("fixture_failed", "teardown of ?-scoped fixture '?' "
+                                      "failed: ; critical checks use it:  (pytest booked the "
+                                      "error on b)"),)
+    two_nodes = [PhaseEvent("b", "setup", "passed", critical=False),
+                 PhaseEvent("b", "call", "passed", critical=False),
+                 PhaseEvent("b", "teardown", "failed", critical=False, teardown={
+                     "own": False, "fixtures": [
+                         {"fixture": "f", "scope": "module", "node": "m1.py", "critical": False,
+                          "users": ["u1"]},
+                         {"fixture": "f", "scope": "module", "node": "m2.py", "critical": False,
+                          "users": ["u2"]}]})]
+    reasons = decide(facts(passed("a"), two_nodes, pytest_exit_status=1)).reasons
+    assert [r.checks for r in reasons] == [("u1",), ("u2",)]
+
+
+def test_names_and_plurals() -> None:
+    from pytest_prodsmoke.gate import CheckResult, _names, _plural
+
+    checks = [CheckResult(f"c{i}", "failed", True, False, 0.0) for i in range(6)]
+    assert _names(checks[:5]) == "c0, c1, c2, c3, c4"
+    assert _names(checks) == "c0, c1, c2, c3, c4 and 1 more"
+    assert _names(checks, limit=2) == "c0, c1 and 4 more"
+    assert (_plural(1, "check"), _plural(2, "check"), _plural(0, "check")) == (
+        "1 check", "2 checks", "0 checks")
+
+
+def test_journal_entries_in_detail() -> None:
+    done = ({"check": "a", "state": "done", "leftovers": [["order 1", "404"]]},)
+    verdict = decide(facts(passed("a"), passed("b"), journal=done))
+    assert verdict.checks[0].leftovers == (("order 1", "404"),)
+    assert verdict.reasons[0].message == ("1 undo action failed: fake data left in production "
+                                          "by a")
+    pending = ({"check": "a", "state": "pending", "actions": ["order 2"],
+                "leftovers": [["order 1", "no answer"]]},)
+    left = decide(facts(passed("a"), passed("b"), journal=pending)).checks[0].leftovers
+    assert [d for d, _ in left] == ["order 1", "order 2"] and left[0][1] == "no answer"
+
+
+def test_lists_are_joined_and_cut_where_the_message_says() -> None:
+    """Two or more of everything, and one more than each message lists."""
+    def canary(n: str, verdict: str, **extra) -> list[PhaseEvent]:
+        return _fail(n, canary={"verdict": verdict, **extra})
+
+    judged = decide(facts(*(canary(f"c{i}", "fail", reasons=[f"r{i}"]) for i in range(4)),
+                          canary("bare", "inconclusive"), pytest_exit_status=1))
+    assert judged.reasons[1].message == "canary found the candidate worse: c0: r0; c1: r1; c2: r2"
+    assert judged.reasons[2].message == "canary was inconclusive, which is never a pass: bare: "
+
+    skips = tuple(CollectionProblem(f"s{i}.py", "no sdk") for i in range(6))
+    skipped = decide(facts(passed("a"), collection_skips=skips)).reasons[0].message
+    assert skipped.startswith("6 modules skipped at collection: s0.py (no sdk), s1.py (no sdk), "
+                              "s2.py (no sdk), s3.py (no sdk), s4.py (no sdk) (a gate")
+
+    versions = decide(facts(passed("a", versions={"1.0": 1, "1.1": 1, "2": 1}),
+                            expected_version="2"))
+    assert versions.reasons[0].message == "responses from 1.0, 1.1 instead of 2 in a"
+
+    def on(target: str) -> list[PhaseEvent]:
+        return [replace(e, target=target) for e in passed(f"a[{target}]")]
+
+    unconfirmed = decide(facts(on("eu"), on("us"), expected_version="2")).reasons[0].message
+    assert unconfirmed.startswith("--expect-version 2: no response of eu, us named a version")
+
+    journal = tuple({"check": f"j{i}", "state": "pending", "actions": ["x"]} for i in range(6))
+    left = decide(facts(passed("a"), journal=journal)).reasons[0].message
+    assert left.endswith("fake data may be left in production by j0, j1, j2, j3, j4")
+
+    fixture = {"fixture": "db", "scope": "session", "node": "", "message": "m",
+               "critical": True, "users": [f"u{i}" for i in range(6)]}
+    booked = [_booked(f"b{i}", False, {"own": False, "fixtures": [fixture]}) for i in range(4)]
+    reason = decide(facts(passed("a"), *booked, pytest_exit_status=1)).reasons[-1]
+    assert reason.message == ("teardown of session-scoped fixture 'db' failed: m; critical "
+                              "checks use it: u0, u1, u2, u3, u4 (pytest booked the error on "
+                              "b0, b1, b2)")
+    assert reason.checks == tuple(f"u{i}" for i in range(6))
+
+
+def _flaky(n: str) -> list[PhaseEvent]:
+    return [PhaseEvent(n, "setup", "passed", critical=True),
+            PhaseEvent(n, "call", "rerun", critical=True, message=f"{n} broke"),
+            PhaseEvent(n, "teardown", "passed", critical=True),
+            *(replace(e, attempt=1) for e in passed(n))]
+
+
+@pytest.mark.parametrize("count", [5, 6, 7])
+def test_flaky_checks_are_listed_five_at_most(count: int) -> None:
+    verdict = decide(facts(*(_flaky(f"f{i}") for i in range(count))))
+    listed = "; ".join(f"f{i} (2 attempts, first failure: f{i} broke)" for i in range(5))
+    more = f" and {count - 5} more" if count > 5 else ""
+    assert verdict.reasons[0].message == (
+        f"{count} checks passed only on a rerun (flaky): {listed}{more}")
+
+
+def test_a_lone_crash_or_failure_is_not_also_nothing_passed() -> None:
+    crash = [PhaseEvent("c", "???", "failed", message="x")]
+    assert codes(decide(facts(crash, pytest_exit_status=1))) == ["worker_crashed"]
+    assert codes(decide(facts(failed("f"), pytest_exit_status=1))) == ["check_failed"]
+    half = [PhaseEvent("h", "setup", "passed", critical=True)]
+    assert codes(decide(facts(half))) == ["not_run"]
+
+
+def test_journal_entries_with_missing_keys() -> None:
+    """A done entry's actions ran; keys a torn write lost fail closed, never crash."""
+    done = ({"check": "a", "state": "done", "actions": ["order 1"]},)
+    assert decide(facts(passed("a"), journal=done)).status == "pass"
+    no_leftovers = ({"check": "a", "state": "pending", "actions": ["order 1"]},)
+    assert [d for d, _ in decide(facts(passed("a"), journal=no_leftovers)).checks[0].leftovers
+            ] == ["order 1"]
+    no_actions = ({"check": "a", "leftovers": [["order 2", "404"]]},)
+    assert decide(facts(passed("a"), journal=no_actions)).checks[0].leftovers == (
+        ("order 2", "404"),)
+    no_check = ({"state": "pending", "actions": ["x.json"]},)
+    assert decide(facts(passed("a"), journal=no_check)).reasons[0].message == (
+        "1 undo action never finished (the run was cancelled or a process died first): fake "
+        "data may be left in production by <unknown check>")
+
+
+def test_summaries_of_plain_and_repeated_runs() -> None:
+    from pytest_prodsmoke.gate import CheckResult
+
+    assert summarize_check("x", passed("x")) == CheckResult(
+        "x", "passed", critical=True, synthetic=False, duration_s=0.0, own_failure=False)
+    half = [PhaseEvent("x", "setup", "passed"), PhaseEvent("x", "call", "passed")]
+    assert summarize_check("x", half).message == "the check started but never finished"
+    flaky = summarize_check("f", _flaky("f"))
+    assert flaky.attempts == ({"outcome": "failed", "message": "f broke"},
+                              {"outcome": "passed", "message": ""})
+    broke_again = [*_flaky("f")[:3], *(replace(e, attempt=1) for e in failed("f"))]
+    assert summarize_check("f", broke_again).attempts[-1] == {
+        "outcome": "failed", "message": "boom in call"}
+    # --dist each: one worker's teardown passed, the other's failed on a shared fixture only.
+    shared = {"own": False, "fixtures": [{"fixture": "db", "node": "t.py"},
+                                         {"fixture": "cache", "node": "t.py"}]}
+    each = [*(replace(e, runner="gw0") for e in passed("e")),
+            *(replace(e, runner="gw1") for e in _booked("e", True, shared))]
+    check = summarize_check("e", each)
+    assert check.outcome == "error" and not check.own_failure
+    assert [f["fixture"] for f in check.fixture_errors] == ["db", "cache"]

@@ -23,7 +23,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-Segment = str | int  # a dict key or a list index
+
+@dataclass(frozen=True)
+class Part:
+    """The key of a part of the answer that is not a JSON path: its HTTP status, a header, a
+    body that is not JSON. Never equal to a JSON key spelt alike, so that ignoring (or learning
+    as noise) the body field ``$.status`` cannot hide a change of the HTTP status, and back."""
+
+    name: str  # "status", "headers.<lowercased name>", "body"
+
+
+Segment = str | int | Part  # a dict key, a list index, or a part of the answer
 PathKey = tuple[Segment, ...]
 
 CHANGED, ADDED, REMOVED = "changed", "added", "removed"
@@ -176,7 +186,8 @@ class PathPattern:
     def parse(cls, text: str) -> PathPattern:
         source = text.strip()
         if source == "status" or source.lower().startswith("headers."):
-            return cls(source, ((False, source.lower()),))  # header names are case-insensitive
+            # Header names are case-insensitive.
+            return cls(source, ((False, Part(source.lower())),))
         if not source.startswith("$"):
             raise PatternError(f"ignore pattern {text!r} must start with '$' (like $.items[*].id)"
                                ", or be 'status' or 'headers.<Name>'")
@@ -246,12 +257,13 @@ def answer_differences(baseline: Answer, candidate: Answer) -> list[Difference]:
     found: list[Difference] = []
     if baseline.status != candidate.status:
         found.append(Difference("status", CHANGED, baseline.status, candidate.status,
-                                ("status",)))
+                                (Part("status"),)))
     for name in sorted(set(baseline.headers) | set(candidate.headers)):
         old, new = baseline.headers.get(name, MISSING), candidate.headers.get(name, MISSING)
         if old != new:
             kind = ADDED if old is MISSING else REMOVED if new is MISSING else CHANGED
-            found.append(Difference(f"headers.{name}", kind, old, new, (f"headers.{name}",)))
+            found.append(Difference(f"headers.{name}", kind, old, new,
+                                    (Part(f"headers.{name}"),)))
     old, new = baseline.body, candidate.body
     if baseline.is_json and candidate.is_json:
         found.extend(diff_json(old, new))
@@ -261,9 +273,9 @@ def answer_differences(baseline: Answer, candidate: Answer) -> list[Difference]:
         if old_bytes != new_bytes:
             at = first_difference(old_bytes, new_bytes)
             found.append(Difference("body", CHANGED, Bytes.of(old_bytes), Bytes.of(new_bytes),
-                                    ("body",), note=f"first difference at byte {at}"))
+                                    (Part("body"),), note=f"first difference at byte {at}"))
     elif old != new:
-        found.append(Difference("body", CHANGED, old, new, ("body",)))
+        found.append(Difference("body", CHANGED, old, new, (Part("body"),)))
     return found
 
 

@@ -2,8 +2,9 @@
 
 - ``mann_whitney_u``: is the candidate's latency stochastically greater than the baseline's?
   One-sided, like ``scipy.stats.mannwhitneyu(candidate, baseline, alternative="greater")``:
-  the exact distribution when a sample is small (< 8) and there are no ties, otherwise the
-  normal approximation with tie and continuity correction (scipy's ``method="auto"``).
+  the exact distribution when a sample is small (8 or fewer values) and there are no ties,
+  otherwise the normal approximation with tie and continuity correction (scipy's
+  ``method="auto"``).
 - ``fisher_exact_greater``: is the candidate's error rate higher? One-sided Fisher exact test on
   the 2x2 table, like ``scipy.stats.fisher_exact(table, alternative="greater")``.
 - ``remove_outliers``: Kayenta's rule, points beyond 3 IQR from the quartiles are dropped.
@@ -14,6 +15,7 @@ The tests hold every function to values computed with scipy offline.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -50,25 +52,19 @@ def mann_whitney_u(candidate: Sequence[float], baseline: Sequence[float]) -> Man
     ranked = ranks(combined)
     u1 = sum(ranked[:n1]) - n1 * (n1 + 1) / 2
     has_ties = len(set(combined)) < len(combined)
-    if min(n1, n2) < 8 and not has_ties:
+    if min(n1, n2) <= 8 and not has_ties:  # scipy: exact unless both samples exceed 8
         # P(U >= u1) under H0, from the exact distribution of U.
         at_least = sum(_u_counts(n1, n2)[math.ceil(u1):])
-        return MannWhitney(u1, min(1.0, at_least / math.comb(n1 + n2, n1)), "exact")
+        return MannWhitney(u1, at_least / math.comb(n1 + n2, n1), "exact")
     n = n1 + n2
-    tie_term = sum(t ** 3 - t for t in _tie_sizes(combined))
+    # A value that occurs once adds 1 - 1 = 0: only ties count.
+    tie_term = sum(t ** 3 - t for t in Counter(combined).values())
     variance = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))
     mean = n1 * n2 / 2
     if variance <= 0:  # every value identical: no evidence either way
         return MannWhitney(u1, 1.0, "asymptotic")
     z = (u1 - mean - 0.5) / math.sqrt(variance)
     return MannWhitney(u1, _normal_sf(z), "asymptotic")
-
-
-def _tie_sizes(values: Sequence[float]) -> list[int]:
-    counts: dict[float, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return [c for c in counts.values() if c > 1]
 
 
 @lru_cache(maxsize=64)
@@ -104,14 +100,13 @@ def fisher_exact_greater(candidate_errors: int, candidate_total: int, baseline_e
     """One-sided p-value that the candidate's error rate is higher than the baseline's."""
     errors = candidate_errors + baseline_errors
     total = candidate_total + baseline_total
-    if total == 0:
-        return 1.0
     denominator = math.comb(total, candidate_total)
     upper = min(errors, candidate_total)
     # P(X >= candidate_errors), X ~ hypergeometric(total, errors, candidate_total)
     tail = sum(math.comb(errors, k) * math.comb(total - errors, candidate_total - k)
                for k in range(candidate_errors, upper + 1))
-    return min(1.0, tail / denominator)
+    # No clamp needed: tail <= denominator (Vandermonde), and so is an empty table's 1 / 1.
+    return tail / denominator
 
 
 def quantile(values: Sequence[float], q: float) -> float:
