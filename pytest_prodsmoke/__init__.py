@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "CheckResult": "pytest_prodsmoke.gate",
+    "CheckResult": "pytest_prodsmoke.gate.rules",
     "Comparison": "pytest_prodsmoke.compare.diff",
     "Difference": "pytest_prodsmoke.compare.diff",
     "ParallelRunMismatch": "pytest_prodsmoke.errors",
@@ -21,12 +21,12 @@ _PUBLIC = {
     "LatencyBudgetError": "pytest_prodsmoke.errors",
     "MutationRefusedError": "pytest_prodsmoke.errors",
     "ProdsmokeError": "pytest_prodsmoke.errors",
-    "Reason": "pytest_prodsmoke.gate",
-    "Secret": "pytest_prodsmoke.redact",
-    "Verdict": "pytest_prodsmoke.gate",
+    "Reason": "pytest_prodsmoke.gate.rules",
+    "Secret": "pytest_prodsmoke.safety.redact",
+    "Verdict": "pytest_prodsmoke.gate.rules",
     "WrongVersionError": "pytest_prodsmoke.errors",
-    "register_secret": "pytest_prodsmoke.redact",
-    "verify_signature": "pytest_prodsmoke.tagging",
+    "register_secret": "pytest_prodsmoke.safety.redact",
+    "verify_signature": "pytest_prodsmoke.http.tagging",
 }
 
 __all__ = [
@@ -59,9 +59,9 @@ if TYPE_CHECKING:
         VariantMismatchError,
         WrongVersionError,
     )
-    from pytest_prodsmoke.gate import CheckResult, Reason, Verdict
-    from pytest_prodsmoke.redact import Secret, register_secret
-    from pytest_prodsmoke.tagging import verify_signature
+    from pytest_prodsmoke.gate.rules import CheckResult, Reason, Verdict
+    from pytest_prodsmoke.http.tagging import verify_signature
+    from pytest_prodsmoke.safety.redact import Secret, register_secret
 
 
 def __getattr__(name: str) -> Any:

@@ -4,7 +4,6 @@ report before it leaves the process, and turn SIGTERM into an interrupt so teard
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Generator
@@ -13,37 +12,13 @@ from typing import Any
 import pytest
 
 from pytest_prodsmoke.errors import LatencyBudgetError, ProdsmokeError, VariantMismatchError
-from pytest_prodsmoke.fixtures import (
-    LATENCY_KEY,
-    LEFTOVERS_KEY,
-    MARKER_ERROR_KEY,
-    PARALLEL_KEY,
-    RECORDS_KEY,
-    SYNTHETIC_KEY,
-    TRACE_ID_KEY,
-    VARIANT_KEY,
-    ProcessState,
-    forget,
-)
-from pytest_prodsmoke.interrupts import TermSignalHandler, announce_worker, finish_teardown
-from pytest_prodsmoke.properties import (
+from pytest_prodsmoke.gate.facts import (
     MISSING_VERSION,
-    PROP_CANARY,
-    PROP_CRITICAL,
-    PROP_LEFTOVERS,
-    PROP_MISMATCHES,
-    PROP_PARALLEL,
-    PROP_REQUESTS,
-    PROP_SYNTHETIC,
-    PROP_TARGET,
-    PROP_TEARDOWN,
-    PROP_TRACE_ID,
-    PROP_TRACE_URL,
-    PROP_VARIANT,
-    PROP_VERSIONS,
+    SECRET_FREE_PROPERTIES,
+    CheckFacts,
+    to_properties,
 )
-from pytest_prodsmoke.redact import REGISTRY
-from pytest_prodsmoke.requestlog import (
+from pytest_prodsmoke.http.requestlog import (
     format_request_log,
     latency_budget,
     latency_summary,
@@ -51,22 +26,29 @@ from pytest_prodsmoke.requestlog import (
     timed,
     trace_link,
 )
-from pytest_prodsmoke.tagging import new_trace_id
+from pytest_prodsmoke.http.tagging import new_trace_id
+from pytest_prodsmoke.safety.redact import REGISTRY
+from pytest_prodsmoke.safety.signals import TermSignalHandler, announce_worker, finish_teardown
+from pytest_prodsmoke.state import (
+    ATTEMPT_REPORTED_KEY,
+    CANARY_KEY,
+    CANARY_RESULT_KEY,
+    CRITICAL_KEY,
+    FAILED_KEY,
+    LATENCY_KEY,
+    LEFTOVERS_KEY,
+    MARKER_ERROR_KEY,
+    PARALLEL_KEY,
+    RECORDS_KEY,
+    SYNTHETIC_KEY,
+    TEARDOWN_KEY,
+    TRACE_ID_KEY,
+    VARIANT_KEY,
+    WORKER_SECRETS_KEY,
+    ProcessState,
+    forget,
+)
 
-WORKER_SECRETS_KEY = "prodsmoke_secrets"
-# Properties this plugin writes from values that cannot hold secrets (flags, counts, ids).
-# Not PROP_PARALLEL: its learned noise paths are made of response keys, which could be anything.
-_OWN_SAFE_PROPERTIES = frozenset({PROP_CRITICAL, PROP_SYNTHETIC, PROP_VERSIONS, PROP_TRACE_ID,
-                                  PROP_REQUESTS, PROP_TARGET, PROP_MISMATCHES, PROP_CANARY,
-                                  PROP_VARIANT})
-FAILED_KEY = pytest.StashKey[bool]()
-CRITICAL_KEY = pytest.StashKey[bool]()
-# The CanaryPolicy of a @pytest.mark.canary check (Any: its module loads only when needed).
-CANARY_KEY = pytest.StashKey[Any]()
-CANARY_RESULT_KEY = pytest.StashKey[dict[str, Any]]()
-# Whose a failed teardown was (its own part, the shared fixtures that failed): teardown.py.
-TEARDOWN_KEY = pytest.StashKey[dict[str, Any]]()
-ATTEMPT_REPORTED_KEY = pytest.StashKey[bool]()  # this run's facts are on a report already
 VARIANT_FIXTURE = "prodsmoke_variant"
 STOP_FILE = "fail-fast-stop"  # in the run directory shared by all processes of the run
 
@@ -87,7 +69,7 @@ def scrub_report(report: Any) -> None:
         report.sections = [(title, REGISTRY.scrub(content)) for title, content in report.sections]
     if getattr(report, "user_properties", None):
         report.user_properties = [
-            (name, value) if name in _OWN_SAFE_PROPERTIES or not isinstance(value, str)
+            (name, value) if name in SECRET_FREE_PROPERTIES or not isinstance(value, str)
             else (name, REGISTRY.scrub(value))
             for name, value in report.user_properties
         ]
@@ -121,7 +103,7 @@ class CheckMarking:
         self.allure_attach = allure_attach  # allure.attach when --alluredir is given
         self._previous_factory: Callable[..., logging.LogRecord] | None = None
         # Code objects of the shared (not function-scoped) fixtures set up in this process, to
-        # tell whose a teardown error is (teardown.py). Any: types.CodeType -> FixtureCode.
+        # tell whose a teardown error is (gate/teardown.py). Any: types.CodeType -> FixtureCode.
         self.shared_fixture_code: dict[Any, Any] = {}
 
     @pytest.hookimpl
@@ -129,7 +111,7 @@ class CheckMarking:
         self.signals.install()
         workerinput = getattr(session.config, "workerinput", None)
         if workerinput is not None and self.state.run_dir is not None:
-            # Where the controller's cancel can reach this worker (interrupts.py).
+            # Where the controller's cancel can reach this worker (safety/signals.py).
             announce_worker(self.state.run_dir, str(workerinput.get("workerid", "gw?")))
         # Log records are masked when they are made, so live logs (log_cli), captured logs and
         # log files all see the masked text.
@@ -166,7 +148,7 @@ class CheckMarking:
             func = getattr(fixturedef.func, "__func__", fixturedef.func)  # methods of a class
             code = getattr(func, "__code__", None)
             if code is not None and code not in self.shared_fixture_code:
-                from pytest_prodsmoke.teardown import FixtureCode
+                from pytest_prodsmoke.gate.teardown import FixtureCode
 
                 self.shared_fixture_code[code] = FixtureCode(
                     fixturedef.argname, fixturedef.scope, fixturedef.baseid or "")
@@ -177,7 +159,7 @@ class CheckMarking:
         # stash, and the teardown report picks them up in pytest_runtest_logreport.
         if call.when != "teardown" or call.excinfo is None or not self.shared_fixture_code:
             return
-        from pytest_prodsmoke.teardown import attribute
+        from pytest_prodsmoke.gate.teardown import attribute
 
         try:
             item.stash[TEARDOWN_KEY] = attribute(
@@ -203,16 +185,16 @@ class CheckMarking:
             latency = item.get_closest_marker("latency")
             if latency is not None:
                 item.stash[LATENCY_KEY] = latency_budget(latency.args, latency.kwargs)
-            item.user_properties.append((PROP_CRITICAL, "true" if critical else "false"))
-            item.user_properties.append((PROP_SYNTHETIC, "true" if synthetic else "false"))
             callspec = getattr(item, "callspec", None)
-            if callspec is not None and "prodsmoke_target" in callspec.params:
-                label = str(callspec.params["prodsmoke_target"])
-                item.user_properties.append((PROP_TARGET, label))
-            if callspec is not None and VARIANT_FIXTURE in callspec.params:
-                variant = str(callspec.params[VARIANT_FIXTURE])
+            params = callspec.params if callspec is not None else {}
+            variant = str(params[VARIANT_FIXTURE]) if VARIANT_FIXTURE in params else ""
+            # The facts known now go on every report of the check (JUnit shows them too).
+            item.user_properties.extend(to_properties(CheckFacts(
+                critical=critical, synthetic=synthetic,
+                target=str(params.get("prodsmoke_target", "")), variant=variant),
+                at_collection=True))
+            if variant:
                 item.stash[VARIANT_KEY] = variant
-                item.user_properties.append((PROP_VARIANT, variant))
                 routing = self.state.settings.variant
                 if routing is None or (routing.request_header is None and routing.cookie is None):
                     item.stash[MARKER_ERROR_KEY] = (
@@ -279,7 +261,7 @@ class CheckMarking:
         policy = pyfuncitem.stash.get(CANARY_KEY, None)
         if policy is None:
             return None
-        from pytest_prodsmoke.canary_runs import run_canary
+        from pytest_prodsmoke.methods.canary import run_canary
 
         __tracebackhide__ = True
         factory = self.state.baseline_client
@@ -383,7 +365,7 @@ class CheckMarking:
                 item.stash[ATTEMPT_REPORTED_KEY] = True
                 self._add_check_properties(item, report)
         if report.longrepr is not None or report.sections or any(
-                name not in _OWN_SAFE_PROPERTIES for name, _ in report.user_properties):
+                name not in SECRET_FREE_PROPERTIES for name, _ in report.user_properties):
             scrub_report(report)
 
     def _stop_everything(self, item: pytest.Item) -> None:
@@ -419,6 +401,7 @@ class CheckMarking:
                                     format_request_log(records, self._trace_url())))
 
     def _add_check_properties(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """The facts of this run of the check, written once, on its last report."""
         records = item.stash.get(RECORDS_KEY, ())
         by_header = self.state.settings.version_header is not None
         # Without a version header only the version endpoint's answers name a version.
@@ -428,27 +411,20 @@ class CheckMarking:
                            if record.target == "candidate" and (by_header or record.version)
                            and not ((record.redirect or record.retried or record.error)
                                     and record.version is None))
-        if versions:
-            report.user_properties.append((PROP_VERSIONS, json.dumps(dict(versions))))
-        if records:
-            report.user_properties.append((PROP_REQUESTS, json.dumps(latency_summary(records))))
         parallel = item.stash.get(PARALLEL_KEY, None)
-        if parallel is not None:
-            report.user_properties.append((PROP_PARALLEL, json.dumps(parallel.as_dict())))
-            report.user_properties.append((PROP_MISMATCHES, str(parallel.mismatches)))
-        canary = item.stash.get(CANARY_RESULT_KEY, None)
-        if canary is not None:
-            report.user_properties.append((PROP_CANARY, json.dumps(canary)))
-        teardown = item.stash.get(TEARDOWN_KEY, None)
-        if teardown is not None and report.failed:
-            report.user_properties.append((PROP_TEARDOWN, json.dumps(teardown)))
-        leftovers = item.stash.get(LEFTOVERS_KEY, None)
-        if leftovers:
-            report.user_properties.append((PROP_LEFTOVERS, json.dumps(
-                [(left.description, left.error) for left in leftovers])))
         context = self.state.context
-        if context is not None and context.check_id == item.nodeid:
-            report.user_properties.append((PROP_TRACE_ID, context.trace_id))
-            url = self._trace_url()
-            if url and item.stash.get(FAILED_KEY, False):
-                report.user_properties.append((PROP_TRACE_URL, url))
+        own_context = context is not None and context.check_id == item.nodeid
+        url = self._trace_url() if own_context else None
+        facts = CheckFacts(
+            versions=versions or None,
+            requests=latency_summary(records) if records else None,
+            parallel_run=parallel.as_dict() if parallel is not None else None,
+            mismatches=parallel.mismatches if parallel is not None else None,
+            canary=item.stash.get(CANARY_RESULT_KEY, None),
+            teardown=item.stash.get(TEARDOWN_KEY, None) if report.failed else None,
+            leftovers=tuple((left.description, left.error)
+                            for left in item.stash.get(LEFTOVERS_KEY, None) or ()),
+            trace_id=context.trace_id if own_context and context is not None else "",
+            trace_url=url if url and item.stash.get(FAILED_KEY, False) else "",
+        )
+        report.user_properties.extend(to_properties(facts, at_collection=False))

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pytest_prodsmoke.pipeline import read_report, rollback_needed
+from pytest_prodsmoke.outputs.pipeline import read_report, rollback_needed
 
 EXIT_ROLLBACK, EXIT_NO_ROLLBACK = 0, 1  # argparse's usage errors exit 2
 

@@ -1,142 +1,31 @@
-"""The fixtures users touch (``prod``, ``baseline``, ``prod_target``, ``fake_user``, ``cleanup``)
-and the per-process state behind them.
-
-``ProcessState`` lives once per process (each xdist worker has its own): the connection pool,
-the clients, the check currently running, the fake-user leases and the login tokens.
-"""
+"""The fixtures users touch (``prod``, ``baseline``, ``prod_target``, ``fake_user``, ``cleanup``),
+bound to the per-process state (``state.ProcessState``)."""
 
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from requests.adapters import HTTPAdapter
 
-from pytest_prodsmoke.client import (
-    CheckContext,
-    ProdClient,
-    ResponseRecord,
-    TrafficTags,
-    build_adapter,
-)
 from pytest_prodsmoke.errors import ProdsmokeError
+from pytest_prodsmoke.http.client import (
+    ProdClient,
+)
 from pytest_prodsmoke.inactive import NO_URL
-from pytest_prodsmoke.ratelimit import SharedRateLimiter
-from pytest_prodsmoke.redact import REGISTRY, Secret, SecretRegistry
+from pytest_prodsmoke.safety.redact import REGISTRY, Secret
+from pytest_prodsmoke.safety.users import LeasedUser
 from pytest_prodsmoke.settings import Settings, Target
-from pytest_prodsmoke.tagging import new_trace_id
-from pytest_prodsmoke.users import FakeUser, LeasedUser, LeaseManager
+from pytest_prodsmoke.state import (
+    LEFTOVERS_KEY,
+    PARALLEL_KEY,
+    ProcessState,
+)
 
 if TYPE_CHECKING:
-    from pytest_prodsmoke.cleanup import Cleanup, Leftover
-    from pytest_prodsmoke.parallel import ParallelRun
-
-RECORDS_KEY = pytest.StashKey[list[ResponseRecord]]()
-LEFTOVERS_KEY = pytest.StashKey[list["Leftover"]]()
-SYNTHETIC_KEY = pytest.StashKey[bool]()  # set at collection, read once per check
-TRACE_ID_KEY = pytest.StashKey[str]()  # chosen at collection when Allure needs it early
-# (max_ms, p95_ms) from @pytest.mark.latency, or a message saying what is wrong with the marker.
-LATENCY_KEY = pytest.StashKey["tuple[float | None, float | None] | str"]()
-# The ParallelStats of a check that used parallel_run (Any: that module loads on first use).
-PARALLEL_KEY = pytest.StashKey[Any]()
-VARIANT_KEY = pytest.StashKey[str]()  # the A/B variant of a @pytest.mark.variants check
-MARKER_ERROR_KEY = pytest.StashKey[str]()  # a misused marker, found at collection: fails setup
-
-
-
-def forget(stash: pytest.Stash, *keys: pytest.StashKey[Any]) -> None:
-    """Remove these keys from an item's stash (pytest's Stash has no pop)."""
-    for key in keys:
-        if key in stash:
-            del stash[key]
-
-
-class ProcessState:
-    """What one process (the only one, or one xdist worker) shares between its checks."""
-
-    def __init__(self, settings: Settings, run_id: str, run_dir: Path | None,
-                 users: tuple[FakeUser, ...], worker_index: int,
-                 process_name: str = "main") -> None:
-        self.settings = settings
-        self.run_id = run_id
-        self.run_dir = run_dir
-        self.users = users
-        self.worker_index = worker_index
-        self.process_name = process_name  # "main", or the xdist worker id ("gw0")
-        self.records: list[ResponseRecord] = []
-        self.current: pytest.Item | None = None
-        self.not_ready: str | None = None  # set when --wait-ready gave up: run no check
-        self.context: CheckContext | None = None
-        self.clients: list[ProdClient] = []
-        self.pool: HTTPAdapter | None = None  # one per process, shared: keep-alive
-        # Set by make_fixtures: the baseline's client of this process, made on first use
-        # (canary checks need it without asking for the baseline fixture).
-        self.baseline_client: Callable[..., ProdClient] | None = None
-        self.credentials = SecretRegistry()  # fake-user secrets: only to the targets
-        self.login_tokens: dict[str, Secret | None] = {}
-        self.limiter = (SharedRateLimiter(run_dir / "rate", settings.max_rps)
-                        if settings.max_rps and run_dir is not None else None)
-        self.leases = (LeaseManager(run_dir, users, settings.fake_user_wait_s,
-                                    start_at=worker_index)
-                       if run_dir is not None else None)
-        for user in users:
-            for secret in user.secrets():
-                self.credentials.add(secret, username=user.username)
-
-    def begin(self, item: pytest.Item) -> None:
-        self.current = item
-        # Each run of a check starts afresh: a rerun (pytest-rerunfailures) reports its own
-        # requests and leftovers, not again those of the attempts before it.
-        self.records = item.stash[RECORDS_KEY] = []
-        forget(item.stash, LEFTOVERS_KEY, PARALLEL_KEY)
-        budget = item.stash.get(LATENCY_KEY, (None, None))
-        if isinstance(budget, str):
-            pytest.fail(budget, pytrace=False)
-        if MARKER_ERROR_KEY in item.stash:
-            pytest.fail(item.stash[MARKER_ERROR_KEY], pytrace=False)
-        context = CheckContext(
-            check_id=item.nodeid,
-            trace_id=item.stash.get(TRACE_ID_KEY, None) or new_trace_id(),
-            synthetic=item.stash.get(SYNTHETIC_KEY, False),
-            uses_fake_user="fake_user" in getattr(item, "fixturenames", ()),
-            latency_max_ms=budget[0] if budget[0] is not None else self.settings.latency_max_ms,
-            variant=item.stash.get(VARIANT_KEY, None),
-        )
-        for client in self.clients:
-            client.reset_for_check(context)
-        self.context = context
-
-    def record(self, record: ResponseRecord) -> None:
-        self.records.append(record)
-
-    def new_client(self, base_url: str, target: str, **options: Any) -> ProdClient:
-        settings = self.settings
-        if self.pool is None:
-            self.pool = build_adapter(settings.retries)
-        client = ProdClient(
-            base_url, target=target, timeout_s=settings.timeout_s,
-            version_header=settings.version_header, adapter=self.pool,
-            on_response=self.record,
-            tags=TrafficTags(run_id=self.run_id, run_header=settings.run_header,
-                             check_header=settings.check_header,
-                             signing_key=settings.signing_key),
-            limiter=self.limiter, credentials=self.credentials,
-            credential_hosts=[*settings.prod_urls,
-                              *filter(None, [settings.baseline_url, settings.baseline2_url])],
-            verify=settings.tls_verify, variant_routing=settings.variant, **options,
-        )
-        if self.context is not None:
-            client.reset_for_check(self.context)
-        self.clients.append(client)
-        return client
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-
+    from pytest_prodsmoke.methods.parallel import ParallelRun
+    from pytest_prodsmoke.safety.cleanup import Cleanup
 
 def _require_gate(settings: Settings, fixture: str) -> Settings:
     if not settings.gate_active:
@@ -222,7 +111,7 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
         """The same request to the baseline and the candidate at once: ``parallel_run.get(
         "/catalog")`` fails the check when the answers differ and returns the candidate's."""
         from pytest_prodsmoke.compare.diff import PatternError
-        from pytest_prodsmoke.parallel import ParallelRun, ParallelStats
+        from pytest_prodsmoke.methods.parallel import ParallelRun, ParallelStats
 
         item = state.current
         reference = baseline_client("the parallel_run fixture")
@@ -312,7 +201,7 @@ def make_fixtures(state: ProcessState, hook: Any) -> types.ModuleType:
         """Undo actions for fake data: run newest first after the check, whatever happened.
         A failed undo fails the check and is listed in the gate report (``leftovers``)."""
         # Only suites that clean up pay for it.
-        from pytest_prodsmoke.cleanup import Cleanup, CleanupJournal
+        from pytest_prodsmoke.safety.cleanup import Cleanup, CleanupJournal
 
         item = state.current
         undo = Cleanup(CleanupJournal(state.run_dir, item.nodeid, state.process_name)

@@ -11,10 +11,10 @@ import pytest
 if TYPE_CHECKING:
     import requests
 
-    from pytest_prodsmoke.client import ProdClient
     from pytest_prodsmoke.compare.diff import Comparison
-    from pytest_prodsmoke.gate import Verdict
-    from pytest_prodsmoke.users import LeasedUser
+    from pytest_prodsmoke.gate.rules import Verdict
+    from pytest_prodsmoke.http.client import ProdClient
+    from pytest_prodsmoke.safety.users import LeasedUser
 
 @pytest.hookspec
 def pytest_prodsmoke_gate(config: pytest.Config, verdict: Verdict) -> None:

@@ -16,28 +16,19 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_prodsmoke import __version__
-from pytest_prodsmoke.cleanup import read_journal
-from pytest_prodsmoke.client import ProdClient, TrafficTags
-from pytest_prodsmoke.collector import GateRecorder
-from pytest_prodsmoke.commands import CommandResult, run_command, tail
-from pytest_prodsmoke.fixtures import ProcessState
-from pytest_prodsmoke.gate import Verdict, decide
-from pytest_prodsmoke.github import error_annotations, step_summary
-from pytest_prodsmoke.interrupts import (
-    SIGTERM_MESSAGE,
-    TermSignalHandler,
-    cancel_workers,
-    finish_teardown,
-)
-from pytest_prodsmoke.junit import (
+from pytest_prodsmoke.gate.facts import PROPERTY_PREFIX
+from pytest_prodsmoke.gate.recorder import GateRecorder
+from pytest_prodsmoke.gate.rules import Verdict, decide
+from pytest_prodsmoke.http.client import ProdClient, TrafficTags
+from pytest_prodsmoke.outputs.commands import CommandResult, run_command, tail
+from pytest_prodsmoke.outputs.github import error_annotations, step_summary
+from pytest_prodsmoke.outputs.junit import (
     add_gate_testcase,
     add_suite_properties,
     find_logxml,
     junit_requested,
 )
-from pytest_prodsmoke.properties import PROPERTY_PREFIX
-from pytest_prodsmoke.redact import REGISTRY
-from pytest_prodsmoke.report import (
+from pytest_prodsmoke.outputs.report import (
     GateCase,
     RunInfo,
     build_report,
@@ -50,10 +41,19 @@ from pytest_prodsmoke.report import (
     write_json_atomic,
     write_text_atomic,
 )
-from pytest_prodsmoke.settings import Settings, display_url
+from pytest_prodsmoke.safety.cleanup import read_journal
+from pytest_prodsmoke.safety.redact import REGISTRY, display_url
+from pytest_prodsmoke.safety.signals import (
+    SIGTERM_MESSAGE,
+    TermSignalHandler,
+    cancel_workers,
+    finish_teardown,
+)
+from pytest_prodsmoke.settings import Settings
+from pytest_prodsmoke.state import ProcessState
 
 if TYPE_CHECKING:
-    from pytest_prodsmoke.readiness import Probe
+    from pytest_prodsmoke.methods.readiness import Probe
 
 def cwd_relative(rootdir: Path, invocation_dir: Path) -> Callable[[str], str]:
     """Node ids as pytest prints them: relative to where pytest was started, not to its rootdir.
@@ -106,7 +106,7 @@ class GateOwner:
         self.junit_without_case_properties = (junit_requested(config)
                                               and config.getini("junit_family") == "xunit2")
         if distributed and run_dir is not None:
-            # SIGTERM reaching only this process still reaches the checks (interrupts.py).
+            # SIGTERM reaching only this process still reaches the checks (safety/signals.py).
             signals.forward = lambda: cancel_workers(run_dir) > 0
             signals.grace_s = settings.cancel_grace_s
 
@@ -146,7 +146,10 @@ class GateOwner:
     def _wait_for_target(self, url: str, deadline_s: float, given_s: float) -> str | None:
         """Poll one target for up to ``deadline_s`` (what is left of the ``given_s`` the user
         gave); None when it is ready, else why not."""
-        from pytest_prodsmoke.readiness import http_probe, wait_until_ready  # --wait-ready only
+        from pytest_prodsmoke.methods.readiness import (  # --wait-ready only
+            http_probe,
+            wait_until_ready,
+        )
 
         settings = self.settings
         client = ProdClient(
@@ -313,7 +316,7 @@ class GateOwner:
         alluredir = self.config.getoption("allure_report_dir", None)
         if not alluredir:
             return
-        from pytest_prodsmoke.allure_results import write_gate_result  # --alluredir only
+        from pytest_prodsmoke.outputs.allure import write_gate_result  # --alluredir only
 
         lines = [f"prodsmoke.verdict={verdict.status}",
                  f"prodsmoke.target={display_url(self.settings.prod_url or '')}",
@@ -428,7 +431,7 @@ class GateOwner:
                 add_gate_testcase(logxml, case, time.time() - self.started_at)
             alluredir = self.config.getoption("allure_report_dir", None)
             if alluredir:
-                from pytest_prodsmoke.allure_results import write_gate_result
+                from pytest_prodsmoke.outputs.allure import write_gate_result
 
                 write_gate_result(Path(alluredir), case, self.started_at, time.time())
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")

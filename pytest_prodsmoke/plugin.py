@@ -23,20 +23,21 @@ import pytest
 
 from pytest_prodsmoke import hookspecs
 from pytest_prodsmoke.errors import SettingsError
-from pytest_prodsmoke.redact import REGISTRY, looks_secret
+from pytest_prodsmoke.safety.redact import REGISTRY, display_url, looks_secret
 from pytest_prodsmoke.settings import (
     Settings,
     add_options,
     configured_gate_report,
-    display_url,
     load_settings,
+)
+from pytest_prodsmoke.state import (
+    SETTINGS_KEY,
+    WORKER_INPUT_KEY,
 )
 
 if TYPE_CHECKING:
-    from pytest_prodsmoke.users import FakeUser
+    from pytest_prodsmoke.safety.users import FakeUser
 
-SETTINGS_KEY = pytest.StashKey[Settings]()
-WORKER_INPUT_KEY = "prodsmoke"
 
 MARKERS = (
     "noncritical: a failure of this check degrades the gate verdict instead of failing it",
@@ -75,7 +76,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
         ini=lambda name: _read_ini(early_config, name),
         environ=os.environ, base_dir=early_config.invocation_params.dir)
     if path is not None:
-        from pytest_prodsmoke.report import remove_stale
+        from pytest_prodsmoke.outputs.report import remove_stale
 
         remove_stale(path)  # a failure here is found and reported again at session start
 
@@ -123,7 +124,7 @@ def _read_ini(config: pytest.Config, name: str) -> Any:
 
 def _fake_users(config: pytest.Config, settings: Settings) -> tuple[FakeUser, ...]:
     """On the gate's owner: every source, validated. On a worker: what the controller sent."""
-    from pytest_prodsmoke.users import load_users, user_from_record
+    from pytest_prodsmoke.safety.users import load_users, user_from_record
 
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and WORKER_INPUT_KEY in workerinput:
@@ -190,8 +191,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # Imported only for a gate run, so an unrelated suite does not pay for them.
     from pytest_prodsmoke.checks import CheckMarking
-    from pytest_prodsmoke.fixtures import ProcessState, make_fixtures
-    from pytest_prodsmoke.interrupts import TermSignalHandler
+    from pytest_prodsmoke.fixtures import make_fixtures
+    from pytest_prodsmoke.safety.signals import TermSignalHandler
+    from pytest_prodsmoke.state import ProcessState
 
     workerinput = getattr(config, "workerinput", None)
     shared = (workerinput or {}).get(WORKER_INPUT_KEY)

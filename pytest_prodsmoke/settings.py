@@ -1,10 +1,14 @@
-"""Every option of the plugin: declared once, parsed and validated into one frozen ``Settings``.
+"""Every option of the plugin, declared once: a field of ``Settings`` with its flag, environment
+variable, ini key, help, default, parser and whether it needs a candidate URL. The pytest
+options, the loading and the "needs a URL" rule are derived from those declarations.
 
 Precedence for each setting: command line > environment variable > ini key > default.
 An empty environment variable counts as unset (CI systems often export empty values).
 
 This module does not import pytest at module level: ``load_settings`` takes plain callables
 and a mapping, so every validation rule can be unit-tested without a pytest session.
+
+Adding an option: one field of ``Settings`` (with ``option(...)``) and its line in the README.
 """
 
 from __future__ import annotations
@@ -12,15 +16,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pytest_prodsmoke.commands import DEFAULT_COMMAND_TIMEOUT_S, parse_command
 from pytest_prodsmoke.compare.defaults import CANARY_DEFAULTS
 from pytest_prodsmoke.errors import SettingsError
-from pytest_prodsmoke.redact import Secret, looks_secret, mask_query_values
+from pytest_prodsmoke.http.tagging import CHECK_HEADER, RUN_HEADER
+from pytest_prodsmoke.outputs.commands import DEFAULT_COMMAND_TIMEOUT_S, parse_command
+from pytest_prodsmoke.safety.redact import Secret, display_url, looks_secret
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
@@ -29,10 +35,10 @@ MAX_TIMEOUT_S = 3600.0
 DEFAULT_VERSION_HEADER = "X-App-Version"
 DEFAULT_FAKE_USER_PATTERN = r"^(smoke|synthetic|test)[-_.+]"
 DEFAULT_FAKE_USER_WAIT_S = 30.0
-DEFAULT_RUN_HEADER = "X-Prodsmoke-Run"
 DEFAULT_READY_DEADLINE_S = 300.0
 DEFAULT_READY_INTERVAL_S = 2.0
-DEFAULT_CHECK_HEADER = "X-Prodsmoke-Check"
+DEFAULT_READY_PATH = "/healthz"
+DEFAULT_VERSION_FIELD = "version"
 MAX_RPS = 10_000.0
 DEFAULT_CANCEL_GRACE_S = 20.0
 
@@ -40,6 +46,10 @@ DEFAULT_CANCEL_GRACE_S = 20.0
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 Kind = Literal["str", "list", "bool"]
+# A parser turns the raw value of a set option into its typed value, or raises SettingsError
+# with one line naming ``source`` (where the value came from). Path parsers also get the
+# directory relative paths are resolved against.
+Parser = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -49,255 +59,29 @@ class OptionSpec:
     dest: str
     kind: Kind
     help: str
+    parse: Parser
     flag: str | None = None
     env: str | None = None
     ini: str | None = None
-    ini_default: Any = None
     metavar: str | None = None
     const: str | None = None  # value of a flag given without one (--wait-ready)
-
-
-OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("prodsmoke_url", "list", "base URL of the new, unreleased version (the candidate); "
-               "repeat it for several targets (regions, instances); "
-               "configuring it activates the gate",
-               flag="--prod-url", env="PRODSMOKE_URL", ini="prodsmoke_url", metavar="URL"),
-    OptionSpec("prodsmoke_baseline_url", "str", "base URL of the version users get today",
-               flag="--baseline-url", env="PRODSMOKE_BASELINE_URL", ini="prodsmoke_baseline_url",
-               metavar="URL"),
-    OptionSpec("prodsmoke_headers", "list", "'Name: value' header added to every candidate "
-               "request, e.g. to route to the unreleased version (repeatable)",
-               flag="--prod-header", env="PRODSMOKE_HEADERS", ini="prodsmoke_headers",
-               metavar="'NAME: VALUE'"),
-    OptionSpec("prodsmoke_expect_version", "str", "the version that must answer every request",
-               flag="--expect-version", env="PRODSMOKE_EXPECT_VERSION", metavar="VERSION"),
-    OptionSpec("prodsmoke_gate_report", "str", "write the JSON gate report to PATH",
-               flag="--gate-report", env="PRODSMOKE_GATE_REPORT", ini="prodsmoke_gate_report",
-               metavar="PATH"),
-    OptionSpec("prodsmoke_gate_strict", "bool", "a degraded verdict fails the run too",
-               flag="--gate-strict", ini="prodsmoke_gate_strict", ini_default=False),
-    OptionSpec("prodsmoke_gate_allow_skips", "bool", "accept skipped or xfailed critical checks "
-               "(the verdict becomes degraded instead of fail)", flag="--gate-allow-skips"),
-    OptionSpec("prodsmoke_timeout", "str", f"connect and read timeout of every request in "
-               f"seconds (default {DEFAULT_TIMEOUT_S:g})",
-               flag="--prod-timeout", ini="prodsmoke_timeout", metavar="SECONDS"),
-    OptionSpec("prodsmoke_retries", "str", "retries of idempotent requests on connection errors "
-               f"and 502/503/504, with backoff (default {DEFAULT_RETRIES})",
-               flag="--prod-retries", ini="prodsmoke_retries", metavar="N"),
-    OptionSpec("prodsmoke_version_header", "str", "response header that names the answering "
-               f"version (default {DEFAULT_VERSION_HEADER}, unless prodsmoke_version_path is set)",
-               ini="prodsmoke_version_header"),
-    OptionSpec("prodsmoke_fake_users_file", "str", "JSON (or .toml) file of fake users",
-               flag="--fake-users", env="PRODSMOKE_FAKE_USERS_FILE",
-               ini="prodsmoke_fake_users_file", metavar="PATH"),
-    OptionSpec("prodsmoke_fake_user_pattern", "str", "regex every fake username must match "
-               f"(case-insensitive; default {DEFAULT_FAKE_USER_PATTERN!r})",
-               ini="prodsmoke_fake_user_pattern", ini_default=DEFAULT_FAKE_USER_PATTERN),
-    OptionSpec("prodsmoke_fake_user_wait", "str", "seconds a check waits for a free fake user "
-               f"(default {DEFAULT_FAKE_USER_WAIT_S:g})",
-               flag="--fake-user-wait", ini="prodsmoke_fake_user_wait", metavar="SECONDS"),
-    OptionSpec("prodsmoke_secret_env", "list", "names of environment variables whose values are "
-               "secrets to mask in every output", ini="prodsmoke_secret_env"),
-    OptionSpec("prodsmoke_run_header", "str", "header carrying the run id "
-               f"(default {DEFAULT_RUN_HEADER})",
-               ini="prodsmoke_run_header", ini_default=DEFAULT_RUN_HEADER),
-    OptionSpec("prodsmoke_check_header", "str", "header carrying the check's node id "
-               f"(default {DEFAULT_CHECK_HEADER})",
-               ini="prodsmoke_check_header", ini_default=DEFAULT_CHECK_HEADER),
-    OptionSpec("prodsmoke_max_rps", "str", "at most N requests per second to the targets, "
-               "shared by all xdist workers (default: no limit)",
-               flag="--prod-max-rps", ini="prodsmoke_max_rps", metavar="N"),
-    OptionSpec("prodsmoke_ca_bundle", "str", "CA bundle (PEM) to verify the targets' TLS "
-               "certificates, for private CAs", flag="--prod-ca-bundle",
-               env="PRODSMOKE_CA_BUNDLE", ini="prodsmoke_ca_bundle", metavar="PATH"),
-    OptionSpec("prodsmoke_on_gate_fail", "str", "command to run once when the verdict is fail "
-               "(e.g. roll back); split like a shell would, run without one",
-               flag="--on-gate-fail", ini="prodsmoke_on_gate_fail", metavar="CMD"),
-    OptionSpec("prodsmoke_on_gate_pass", "str", "command to run once when the verdict is pass "
-               "(e.g. promote)", flag="--on-gate-pass", ini="prodsmoke_on_gate_pass",
-               metavar="CMD"),
-    OptionSpec("prodsmoke_on_gate_degraded", "str", "command to run once when the verdict is "
-               "degraded", flag="--on-gate-degraded", ini="prodsmoke_on_gate_degraded",
-               metavar="CMD"),
-    OptionSpec("prodsmoke_gate_command_timeout", "str", "seconds a gate command may run "
-               "(default 300)", flag="--gate-command-timeout",
-               ini="prodsmoke_gate_command_timeout", metavar="SECONDS"),
-    OptionSpec("prodsmoke_cancel_grace", "str", "on SIGTERM under xdist, seconds the "
-               "controller waits for the workers to interrupt their checks and clean up "
-               f"(default {DEFAULT_CANCEL_GRACE_S:g}); cleanup not confirmed by then is reported "
-               "as unknown leftovers", flag="--cancel-grace", ini="prodsmoke_cancel_grace",
-               metavar="SECONDS"),
-    OptionSpec("prodsmoke_wait_ready", "str", "before any check, wait until the candidate "
-               "answers 2xx on the ready path with the expected version (deadline, default "
-               f"{DEFAULT_READY_DEADLINE_S:g} s; write --wait-ready=SECONDS)",
-               flag="--wait-ready", metavar="SECONDS", const=f"{DEFAULT_READY_DEADLINE_S:g}"),
-    OptionSpec("prodsmoke_ready_interval", "str", "seconds between readiness probes "
-               f"(default {DEFAULT_READY_INTERVAL_S:g})", flag="--ready-interval",
-               ini="prodsmoke_ready_interval", metavar="SECONDS"),
-    OptionSpec("prodsmoke_ready_path", "str", "path probed by --wait-ready (default /healthz)",
-               ini="prodsmoke_ready_path", ini_default="/healthz"),
-    OptionSpec("prodsmoke_version_path", "str", "JSON endpoint that names the running version "
-               "(used by --wait-ready; default: the version header of the ready path)",
-               ini="prodsmoke_version_path"),
-    OptionSpec("prodsmoke_version_field", "str", "field of that JSON holding the version, dotted "
-               "for nesting (default version)", ini="prodsmoke_version_field",
-               ini_default="version"),
-    OptionSpec("prodsmoke_trace_url", "str", "link to a check's trace, with {trace_id} in it "
-               "(e.g. https://grafana.example/explore?traceId={trace_id})",
-               flag="--trace-url", env="PRODSMOKE_TRACE_URL", ini="prodsmoke_trace_url",
-               metavar="TEMPLATE"),
-    OptionSpec("prodsmoke_latency_max_ms", "str", "default latency budget of every request, in "
-               "ms (overridden by @pytest.mark.latency)", ini="prodsmoke_latency_max_ms"),
-    OptionSpec("prodsmoke_latency_p95_ms", "str", "default budget for the 95th percentile of a "
-               "check's request latencies, in ms", ini="prodsmoke_latency_p95_ms"),
-    OptionSpec("prodsmoke_gate_fail_fast", "bool", "stop the whole run (every xdist worker) at "
-               "the first critical failure: checks in flight finish, nothing new starts",
-               flag="--gate-fail-fast", ini="prodsmoke_gate_fail_fast", ini_default=False),
-    OptionSpec("prodsmoke_insecure", "bool", "do not verify TLS certificates (loudly reported; "
-               "never for a real release gate)", flag="--prod-insecure"),
-    # Parallel runs, canary comparison, A/B variants.
-    OptionSpec("prodsmoke_baseline2_url", "str", "a second instance of the released version: "
-               "parallel_run asks it too and ignores what differs between the two baselines "
-               "(noise)", flag="--baseline2-url", env="PRODSMOKE_BASELINE2_URL",
-               ini="prodsmoke_baseline2_url", metavar="URL"),
-    OptionSpec("prodsmoke_learn_noise", "bool", "parallel_run asks the baseline twice to learn "
-               "noisy fields, in every check (default false; on with --baseline2-url)",
-               ini="prodsmoke_learn_noise", ini_default=False),
-    OptionSpec("prodsmoke_compare_headers", "list", "response headers parallel_run compares "
-               "(default Content-Type)", ini="prodsmoke_compare_headers"),
-    OptionSpec("prodsmoke_canary_samples", "str", "runs per side of a canary check (default "
-               f"{CANARY_DEFAULTS['samples']:g})", ini="prodsmoke_canary_samples"),
-    OptionSpec("prodsmoke_canary_min_samples", "str", "fewer samples per side is inconclusive "
-               f"(default {CANARY_DEFAULTS['min_samples']:g})",
-               ini="prodsmoke_canary_min_samples"),
-    OptionSpec("prodsmoke_canary_confidence", "str", "confidence of the canary tests (default "
-               f"{CANARY_DEFAULTS['confidence']:g})", ini="prodsmoke_canary_confidence"),
-    OptionSpec("prodsmoke_canary_max_slowdown", "str", "relative latency increase a canary "
-               f"tolerates (default {CANARY_DEFAULTS['max_slowdown']:g}: 20%)",
-               ini="prodsmoke_canary_max_slowdown"),
-    OptionSpec("prodsmoke_canary_min_slowdown_ms", "str", "absolute latency increase a canary "
-               f"tolerates (default {CANARY_DEFAULTS['min_slowdown_ms']:g} ms)",
-               ini="prodsmoke_canary_min_slowdown_ms"),
-    OptionSpec("prodsmoke_canary_max_error_rate", "str", "candidate error rate above which a "
-               "canary fails whatever the baseline does (default "
-               f"{CANARY_DEFAULTS['max_error_rate']:g})",
-               ini="prodsmoke_canary_max_error_rate"),
-    OptionSpec("prodsmoke_variant_header", "str", "request header that assigns an A/B variant",
-               ini="prodsmoke_variant_header"),
-    OptionSpec("prodsmoke_variant_cookie", "str", "cookie that assigns an A/B variant",
-               ini="prodsmoke_variant_cookie"),
-    OptionSpec("prodsmoke_variant_response_header", "str", "response header that names the "
-               "variant served (default: prodsmoke_variant_header)",
-               ini="prodsmoke_variant_response_header"),
-    OptionSpec("prodsmoke_variant_field", "str", "JSON field (dotted) of a response that names "
-               "the variant served", ini="prodsmoke_variant_field"),
-)
-
-
-@dataclass(frozen=True)
-class VariantRouting:
-    """How a check is assigned an A/B variant, and how a response says which one it served."""
-
-    request_header: str | None = None
-    cookie: str | None = None
-    response_header: str | None = None
-    field: str | None = None
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything the plugin was told, validated. Immutable for the whole run."""
-
-    prod_urls: tuple[str, ...] = ()  # the candidate's targets; most runs have one
-    baseline_url: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-    expect_version: str | None = None
-    gate_report: Path | None = None
-    gate_strict: bool = False
-    allow_skips: bool = False
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    retries: int = DEFAULT_RETRIES
-    version_header: str | None = DEFAULT_VERSION_HEADER  # None: version_path is the source
-    fake_users_file: Path | None = None
-    fake_users_file_source: str = "--fake-users"
-    fake_user_pattern: str = DEFAULT_FAKE_USER_PATTERN
-    fake_user_wait_s: float = DEFAULT_FAKE_USER_WAIT_S
-    secret_env: tuple[str, ...] = ()
-    run_header: str = DEFAULT_RUN_HEADER
-    check_header: str = DEFAULT_CHECK_HEADER
-    max_rps: float | None = None
-    ca_bundle: Path | None = None
-    insecure: bool = False
-    signing_key: Secret | None = None
-    # Commands by verdict ("pass" / "degraded" / "fail"), already split into arguments.
-    gate_commands: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    gate_command_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S
-    cancel_grace_s: float = DEFAULT_CANCEL_GRACE_S
-    wait_ready_s: float | None = None  # None: do not wait
-    ready_interval_s: float = DEFAULT_READY_INTERVAL_S
-    ready_path: str = "/healthz"
-    version_path: str | None = None
-    version_field: str = "version"
-    trace_url: str | None = None  # template containing {trace_id}
-    latency_max_ms: float | None = None
-    latency_p95_ms: float | None = None
-    fail_fast: bool = False
-    baseline2_url: str | None = None
-    learn_noise: bool = False
-    compare_headers: tuple[str, ...] = ("content-type",)  # lowercased
-    # ini prodsmoke_canary_* values (validated); markers override them: compare.canary
-    # builds the policy, imported only by runs that have canary checks.
-    canary_overrides: tuple[tuple[str, float], ...] = ()
-    variant: VariantRouting | None = None
-
-    def gate_command(self, status: str) -> tuple[str, ...] | None:
-        return dict(self.gate_commands).get(status)
+    needs_url: bool = False  # given on the command line or in the environment, it needs one
+    path: bool = False  # the parser resolves a path: it gets base_dir too
+    default: Any = None
+    field: str = ""  # the Settings field it fills (set from the field itself)
 
     @property
-    def tls_verify(self) -> bool | str:
-        """The value for requests' ``verify``."""
-        if self.insecure:
-            return False
-        return str(self.ca_bundle) if self.ca_bundle is not None else True
-
-    @property
-    def gate_active(self) -> bool:
-        """The gate runs exactly when a candidate URL is configured."""
-        return bool(self.prod_urls)
-
-    @property
-    def prod_url(self) -> str | None:
-        """The first (usually the only) target."""
-        return self.prod_urls[0] if self.prod_urls else None
-
-    @property
-    def target_labels(self) -> tuple[str, ...]:
-        return target_labels(self.prod_urls)
-
-    @property
-    def header_names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.headers)
+    def ini_default(self) -> Any:
+        # Defaults that are text or a flag are what pytest's ini shows too.
+        return self.default if isinstance(self.default, (str, bool)) else None
 
 
-def add_options(parser: Any) -> None:
-    """Register every flag and ini key on pytest's parser (called from ``pytest_addoption``)."""
-    group = parser.getgroup("prodsmoke", "pytest-prodsmoke: production checks and release gate")
-    for spec in OPTIONS:
-        help_text = spec.help + (f" [env {spec.env}]" if spec.env else "")
-        if spec.flag:
-            if spec.kind == "bool":
-                group.addoption(spec.flag, dest=spec.dest, action="store_true", default=None,
-                                help=help_text)
-            elif spec.const is not None:
-                group.addoption(spec.flag, dest=spec.dest, metavar=spec.metavar, default=None,
-                                nargs="?", const=spec.const, help=help_text)
-            else:
-                group.addoption(spec.flag, dest=spec.dest, metavar=spec.metavar, default=None,
-                                action="append" if spec.kind == "list" else "store",
-                                help=help_text)
-        if spec.ini:
-            ini_type = {"str": "string", "list": "linelist", "bool": "bool"}[spec.kind]
-            parser.addini(spec.ini, spec.help, type=ini_type, default=spec.ini_default)
+def option(dest: str, kind: Kind, help: str, parse: Parser, *, default: Any = None,
+           **where: Any) -> Any:
+    """A ``Settings`` field that is an option (``where``: flag, env, ini, metavar, const,
+    needs_url, path)."""
+    spec = OptionSpec(dest, kind, help, parse, default=default, **where)
+    return field(default=default, metadata={"option": spec})
 
 
 def _is_unset(value: Any) -> bool:
@@ -344,25 +128,6 @@ def configured_gate_report(cli: Callable[[str], Any], ini: Callable[[str], Any],
         return base_dir / Path(str(path).strip()).expanduser()
     except (SettingsError, ValueError, TypeError, RuntimeError, OSError):
         return None  # load_settings reports the problem in its one line
-
-
-# [scheme:][//]userinfo@ — up to the last "@" before the path, whatever it holds: also in
-# malformed URLs ("https:/user:password@host", "http://u?:password@h"), where urlsplit sees
-# no user info at all.
-_USERINFO = re.compile(r"^((?:[^/@]*:)?/*)([^/]*@)")
-
-
-# ":password@" wherever it stands, when the text is too broken to tell its user info.
-_PASSWORD = re.compile(r"(?<=:)[^:/@\s]+(?=@)")
-
-
-def display_url(url: str) -> str:
-    """The URL fit to print: user info masked (credentials in URLs must never be shown), and
-    the values of query parameters whose names look secret. Works on any text, never raises."""
-    text = _USERINFO.sub(r"\1***@", str(url), count=1)
-    if "@" in text:
-        text = _PASSWORD.sub("***", text)
-    return mask_query_values(text) if "=" in text else text
 
 
 def header_name_value(name: str, source: str) -> str:
@@ -546,6 +311,391 @@ def parse_bool(value: Any, source: str) -> bool:
     raise SettingsError(f"{source}: {value!r} is not a boolean (true/false)")
 
 
+def parse_version(value: Any, source: str) -> str:
+    text = str(value).strip()
+    if not text or any(ch.isspace() for ch in text):
+        raise SettingsError(f"{source}: {value!r} is not a version (empty or contains whitespace)")
+    return text
+
+
+def report_path(value: Any, source: str, base_dir: Path) -> Path:
+    if not str(value).strip():
+        raise SettingsError(f"{source}: empty path")
+    path = usable_path(base_dir, value, source)
+    if _probe(path.is_dir, source):
+        raise SettingsError(f"{source}: {str(path)!r} is a directory, not a file path")
+    return path
+
+
+def readable_file(value: Any, source: str, base_dir: Path) -> Path:
+    path = usable_path(base_dir, value, source)
+    if not _probe(path.is_file, source):
+        raise SettingsError(f"{source}: {str(path)!r} is not a readable file")
+    return path
+
+
+def parse_rate(value: Any, source: str) -> float:
+    try:
+        rate = float(str(value).strip())
+    except ValueError:
+        rate = math.nan
+    if not (0 < rate <= MAX_RPS):
+        raise SettingsError(f"{source}: {value!r} is not a rate between 0 (exclusive) and "
+                            f"{MAX_RPS:g} per second")
+    return rate
+
+
+def parse_number(value: Any, source: str) -> float:
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise SettingsError(f"{source}: {value!r} is not a number") from None
+
+
+def parse_names(values: list[Any], source: str) -> tuple[str, ...]:
+    return tuple(str(n).strip() for n in values if str(n).strip())
+
+
+def parse_header_names(values: list[Any], source: str) -> tuple[str, ...]:
+    """Header names, lowercased (as responses are compared)."""
+    return tuple(header_name_value(str(n), source).lower() for n in values if str(n).strip())
+
+
+def parse_header_name(value: Any, source: str) -> str:
+    return header_name_value(str(value), source)
+
+
+def parse_cookie_name(value: Any, source: str) -> str | None:
+    name = str(value).strip() or None
+    if name is not None and not _HEADER_NAME.match(name):
+        raise SettingsError(f"{source}: {name!r} is not a valid cookie name")
+    return name
+
+
+def parse_text(value: Any, source: str) -> str | None:
+    return str(value).strip() or None
+
+
+def parse_flag(value: Any, source: str) -> bool:
+    return bool(value)
+
+
+def parse_pattern(value: Any, source: str) -> str:
+    return compile_user_pattern(str(value)).pattern
+
+
+def parse_ready_deadline(value: Any, source: str) -> float:
+    return parse_seconds(value, source, hint=" (write --wait-ready=SECONDS, or put paths first)")
+
+
+def parse_secret(value: Any, source: str) -> Secret | None:
+    return Secret(str(value)) if str(value).strip() else None
+
+
+def parse_prod_urls(value: Any, source: str) -> tuple[str, ...]:
+    return parse_urls([value] if isinstance(value, str) else list(value), source)
+
+
+def parse_header_lines(value: Any, source: str) -> tuple[tuple[str, str], ...]:
+    return parse_headers(list(value), source)
+
+
+def parse_command_text(value: Any, source: str) -> tuple[str, ...]:
+    return parse_command(str(value), source)
+
+
+@dataclass(frozen=True)
+class VariantRouting:
+    """How a check is assigned an A/B variant, and how a response says which one it served."""
+
+    request_header: str | None = None
+    cookie: str | None = None
+    response_header: str | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the plugin was told, validated. Immutable for the whole run.
+
+    Each field that is an option declares it here (``option``); the order is that of
+    ``pytest --help``.
+    """
+
+    prod_urls: tuple[str, ...] = option(  # the candidate's targets; most runs have one
+        "prodsmoke_url", "list", "base URL of the new, unreleased version (the candidate); "
+        "repeat it for several targets (regions, instances); configuring it activates the gate",
+        parse_prod_urls, default=(), flag="--prod-url", env="PRODSMOKE_URL",
+        ini="prodsmoke_url", metavar="URL")
+    baseline_url: str | None = option(
+        "prodsmoke_baseline_url", "str", "base URL of the version users get today", parse_url,
+        flag="--baseline-url", env="PRODSMOKE_BASELINE_URL", ini="prodsmoke_baseline_url",
+        metavar="URL", needs_url=True)
+    headers: tuple[tuple[str, str], ...] = option(
+        "prodsmoke_headers", "list", "'Name: value' header added to every candidate request, "
+        "e.g. to route to the unreleased version (repeatable)", parse_header_lines, default=(),
+        flag="--prod-header", env="PRODSMOKE_HEADERS", ini="prodsmoke_headers",
+        metavar="'NAME: VALUE'", needs_url=True)
+    expect_version: str | None = option(
+        "prodsmoke_expect_version", "str", "the version that must answer every request",
+        parse_version, flag="--expect-version", env="PRODSMOKE_EXPECT_VERSION",
+        metavar="VERSION", needs_url=True)
+    gate_report: Path | None = option(
+        "prodsmoke_gate_report", "str", "write the JSON gate report to PATH", report_path,
+        flag="--gate-report", env="PRODSMOKE_GATE_REPORT", ini="prodsmoke_gate_report",
+        metavar="PATH", needs_url=True, path=True)
+    gate_strict: bool = option(
+        "prodsmoke_gate_strict", "bool", "a degraded verdict fails the run too", parse_bool,
+        default=False, flag="--gate-strict", ini="prodsmoke_gate_strict")
+    allow_skips: bool = option(
+        "prodsmoke_gate_allow_skips", "bool", "accept skipped or xfailed critical checks (the "
+        "verdict becomes degraded instead of fail)", parse_flag, default=False,
+        flag="--gate-allow-skips", needs_url=True)
+    timeout_s: float = option(
+        "prodsmoke_timeout", "str", "connect and read timeout of every request in seconds "
+        f"(default {DEFAULT_TIMEOUT_S:g})", parse_timeout, default=DEFAULT_TIMEOUT_S,
+        flag="--prod-timeout", ini="prodsmoke_timeout", metavar="SECONDS")
+    retries: int = option(
+        "prodsmoke_retries", "str", "retries of idempotent requests on connection errors and "
+        f"502/503/504, with backoff (default {DEFAULT_RETRIES})", parse_retries,
+        default=DEFAULT_RETRIES, flag="--prod-retries", ini="prodsmoke_retries", metavar="N")
+    # None after loading: prodsmoke_version_path is the source (the default applies only
+    # without one).
+    version_header: str | None = option(
+        "prodsmoke_version_header", "str", "response header that names the answering version "
+        f"(default {DEFAULT_VERSION_HEADER}, unless prodsmoke_version_path is set)",
+        parse_header_name, ini="prodsmoke_version_header")
+    fake_users_file: Path | None = option(
+        "prodsmoke_fake_users_file", "str", "JSON (or .toml) file of fake users", readable_file,
+        flag="--fake-users", env="PRODSMOKE_FAKE_USERS_FILE", ini="prodsmoke_fake_users_file",
+        metavar="PATH", needs_url=True, path=True)
+    fake_user_pattern: str = option(
+        "prodsmoke_fake_user_pattern", "str", "regex every fake username must match "
+        f"(case-insensitive; default {DEFAULT_FAKE_USER_PATTERN!r})", parse_pattern,
+        default=DEFAULT_FAKE_USER_PATTERN, ini="prodsmoke_fake_user_pattern")
+    fake_user_wait_s: float = option(
+        "prodsmoke_fake_user_wait", "str", "seconds a check waits for a free fake user "
+        f"(default {DEFAULT_FAKE_USER_WAIT_S:g})", parse_timeout,
+        default=DEFAULT_FAKE_USER_WAIT_S, flag="--fake-user-wait", ini="prodsmoke_fake_user_wait",
+        metavar="SECONDS")
+    secret_env: tuple[str, ...] = option(
+        "prodsmoke_secret_env", "list", "names of environment variables whose values are "
+        "secrets to mask in every output", parse_names, default=(), ini="prodsmoke_secret_env")
+    run_header: str = option(
+        "prodsmoke_run_header", "str", f"header carrying the run id (default {RUN_HEADER})",
+        parse_header_name, default=RUN_HEADER, ini="prodsmoke_run_header")
+    check_header: str = option(
+        "prodsmoke_check_header", "str", "header carrying the check's node id "
+        f"(default {CHECK_HEADER})", parse_header_name, default=CHECK_HEADER,
+        ini="prodsmoke_check_header")
+    max_rps: float | None = option(
+        "prodsmoke_max_rps", "str", "at most N requests per second to the targets, shared by all "
+        "xdist workers (default: no limit)", parse_rate, flag="--prod-max-rps",
+        ini="prodsmoke_max_rps", metavar="N", needs_url=True)
+    ca_bundle: Path | None = option(
+        "prodsmoke_ca_bundle", "str", "CA bundle (PEM) to verify the targets' TLS certificates, "
+        "for private CAs", readable_file, flag="--prod-ca-bundle", env="PRODSMOKE_CA_BUNDLE",
+        ini="prodsmoke_ca_bundle", metavar="PATH", path=True)
+    # Commands by verdict, already split into arguments (gate_command(status)).
+    on_gate_fail: tuple[str, ...] | None = option(
+        "prodsmoke_on_gate_fail", "str", "command to run once when the verdict is fail (e.g. "
+        "roll back); split like a shell would, run without one", parse_command_text,
+        flag="--on-gate-fail", ini="prodsmoke_on_gate_fail", metavar="CMD", needs_url=True)
+    on_gate_pass: tuple[str, ...] | None = option(
+        "prodsmoke_on_gate_pass", "str", "command to run once when the verdict is pass (e.g. "
+        "promote)", parse_command_text, flag="--on-gate-pass", ini="prodsmoke_on_gate_pass",
+        metavar="CMD", needs_url=True)
+    on_gate_degraded: tuple[str, ...] | None = option(
+        "prodsmoke_on_gate_degraded", "str", "command to run once when the verdict is degraded",
+        parse_command_text, flag="--on-gate-degraded", ini="prodsmoke_on_gate_degraded",
+        metavar="CMD", needs_url=True)
+    gate_command_timeout_s: float = option(
+        "prodsmoke_gate_command_timeout", "str", "seconds a gate command may run "
+        f"(default {DEFAULT_COMMAND_TIMEOUT_S:g})", parse_timeout,
+        default=DEFAULT_COMMAND_TIMEOUT_S, flag="--gate-command-timeout",
+        ini="prodsmoke_gate_command_timeout", metavar="SECONDS")
+    cancel_grace_s: float = option(
+        "prodsmoke_cancel_grace", "str", "on SIGTERM under xdist, seconds the controller waits "
+        "for the workers to interrupt their checks and clean up "
+        f"(default {DEFAULT_CANCEL_GRACE_S:g}); cleanup not confirmed by then is reported as "
+        "unknown leftovers", parse_timeout, default=DEFAULT_CANCEL_GRACE_S,
+        flag="--cancel-grace", ini="prodsmoke_cancel_grace", metavar="SECONDS")
+    wait_ready_s: float | None = option(  # None: do not wait
+        "prodsmoke_wait_ready", "str", "before any check, wait until the candidate answers 2xx "
+        "on the ready path with the expected version (deadline, default "
+        f"{DEFAULT_READY_DEADLINE_S:g} s; write --wait-ready=SECONDS)", parse_ready_deadline,
+        flag="--wait-ready", metavar="SECONDS", const=f"{DEFAULT_READY_DEADLINE_S:g}",
+        needs_url=True)
+    ready_interval_s: float = option(
+        "prodsmoke_ready_interval", "str", "seconds between readiness probes "
+        f"(default {DEFAULT_READY_INTERVAL_S:g})", parse_timeout,
+        default=DEFAULT_READY_INTERVAL_S, flag="--ready-interval", ini="prodsmoke_ready_interval",
+        metavar="SECONDS")
+    ready_path: str = option(
+        "prodsmoke_ready_path", "str",
+        f"path probed by --wait-ready (default {DEFAULT_READY_PATH})", url_path,
+        default=DEFAULT_READY_PATH, ini="prodsmoke_ready_path")
+    version_path: str | None = option(
+        "prodsmoke_version_path", "str", "JSON endpoint that names the running version (used by "
+        "--wait-ready; default: the version header of the ready path)", url_path,
+        ini="prodsmoke_version_path")
+    version_field: str = option(
+        "prodsmoke_version_field", "str", "field of that JSON holding the version, dotted for "
+        f"nesting (default {DEFAULT_VERSION_FIELD})", parse_text, default=DEFAULT_VERSION_FIELD,
+        ini="prodsmoke_version_field")
+    trace_url: str | None = option(  # template containing {trace_id}
+        "prodsmoke_trace_url", "str", "link to a check's trace, with {trace_id} in it "
+        "(e.g. https://grafana.example/explore?traceId={trace_id})", trace_template,
+        flag="--trace-url", env="PRODSMOKE_TRACE_URL", ini="prodsmoke_trace_url",
+        metavar="TEMPLATE")
+    latency_max_ms: float | None = option(
+        "prodsmoke_latency_max_ms", "str", "default latency budget of every request, in ms "
+        "(overridden by @pytest.mark.latency)", parse_millis, ini="prodsmoke_latency_max_ms")
+    latency_p95_ms: float | None = option(
+        "prodsmoke_latency_p95_ms", "str", "default budget for the 95th percentile of a check's "
+        "request latencies, in ms", parse_millis, ini="prodsmoke_latency_p95_ms")
+    fail_fast: bool = option(
+        "prodsmoke_gate_fail_fast", "bool", "stop the whole run (every xdist worker) at the "
+        "first critical failure: checks in flight finish, nothing new starts", parse_bool,
+        default=False, flag="--gate-fail-fast", ini="prodsmoke_gate_fail_fast")
+    insecure: bool = option(
+        "prodsmoke_insecure", "bool", "do not verify TLS certificates (loudly reported; never "
+        "for a real release gate)", parse_flag, default=False, flag="--prod-insecure",
+        needs_url=True)
+    signing_key: Secret | None = option(
+        "prodsmoke_signing_key", "str", "key that signs the synthetic marker of every request "
+        "(X-Prodsmoke-Signature)", parse_secret, env="PRODSMOKE_SIGNING_KEY")
+    # Parallel runs, canary comparison, A/B variants.
+    baseline2_url: str | None = option(
+        "prodsmoke_baseline2_url", "str", "a second instance of the released version: "
+        "parallel_run asks it too and ignores what differs between the two baselines (noise)",
+        parse_url, flag="--baseline2-url", env="PRODSMOKE_BASELINE2_URL",
+        ini="prodsmoke_baseline2_url", metavar="URL", needs_url=True)
+    learn_noise: bool = option(
+        "prodsmoke_learn_noise", "bool", "parallel_run asks the baseline twice to learn noisy "
+        "fields, in every check (default false; on with --baseline2-url)", parse_bool,
+        default=False, ini="prodsmoke_learn_noise")
+    compare_headers: tuple[str, ...] = option(  # lowercased
+        "prodsmoke_compare_headers", "list", "response headers parallel_run compares (default "
+        "Content-Type)", parse_header_names, default=("content-type",),
+        ini="prodsmoke_compare_headers")
+    # ini prodsmoke_canary_* (validated together); markers override them: compare.canary
+    # builds the policy, imported only by runs that have canary checks.
+    canary_samples: float | None = option(
+        "prodsmoke_canary_samples", "str", "runs per side of a canary check (default "
+        f"{CANARY_DEFAULTS['samples']:g})", parse_number, ini="prodsmoke_canary_samples")
+    canary_min_samples: float | None = option(
+        "prodsmoke_canary_min_samples", "str", "fewer samples per side is inconclusive (default "
+        f"{CANARY_DEFAULTS['min_samples']:g})", parse_number, ini="prodsmoke_canary_min_samples")
+    canary_confidence: float | None = option(
+        "prodsmoke_canary_confidence", "str", "confidence of the canary tests (default "
+        f"{CANARY_DEFAULTS['confidence']:g})", parse_number, ini="prodsmoke_canary_confidence")
+    canary_max_slowdown: float | None = option(
+        "prodsmoke_canary_max_slowdown", "str", "relative latency increase a canary tolerates "
+        f"(default {CANARY_DEFAULTS['max_slowdown']:g}: 20%)", parse_number,
+        ini="prodsmoke_canary_max_slowdown")
+    canary_min_slowdown_ms: float | None = option(
+        "prodsmoke_canary_min_slowdown_ms", "str", "absolute latency increase a canary "
+        f"tolerates (default {CANARY_DEFAULTS['min_slowdown_ms']:g} ms)", parse_number,
+        ini="prodsmoke_canary_min_slowdown_ms")
+    canary_max_error_rate: float | None = option(
+        "prodsmoke_canary_max_error_rate", "str", "candidate error rate above which a canary "
+        f"fails whatever the baseline does (default {CANARY_DEFAULTS['max_error_rate']:g})",
+        parse_number, ini="prodsmoke_canary_max_error_rate")
+    variant_header: str | None = option(
+        "prodsmoke_variant_header", "str", "request header that assigns an A/B variant",
+        parse_header_name, ini="prodsmoke_variant_header")
+    variant_cookie: str | None = option(
+        "prodsmoke_variant_cookie", "str", "cookie that assigns an A/B variant",
+        parse_cookie_name, ini="prodsmoke_variant_cookie")
+    variant_response_header: str | None = option(
+        "prodsmoke_variant_response_header", "str", "response header that names the variant "
+        "served (default: prodsmoke_variant_header)", parse_header_name,
+        ini="prodsmoke_variant_response_header")
+    variant_field: str | None = option(
+        "prodsmoke_variant_field", "str", "JSON field (dotted) of a response that names the "
+        "variant served", parse_text, ini="prodsmoke_variant_field")
+    # Where each option's value came from ("--prod-url", "PRODSMOKE_URL", "ini prodsmoke_url"),
+    # by field: error messages found later (a fake-user file's content) name it.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def gate_command(self, status: str) -> tuple[str, ...] | None:
+        """The command for a verdict ("pass" / "degraded" / "fail"), None when none is set."""
+        return {"fail": self.on_gate_fail, "pass": self.on_gate_pass,
+                "degraded": self.on_gate_degraded}.get(status)
+
+    @cached_property
+    def canary_overrides(self) -> tuple[tuple[str, float], ...]:
+        """The ini prodsmoke_canary_* values that are set, by CanaryPolicy field."""
+        return tuple((name, value) for name in CANARY_DEFAULTS
+                     if (value := getattr(self, f"canary_{name}")) is not None)
+
+    @cached_property
+    def variant(self) -> VariantRouting | None:
+        """How A/B variants are routed and confirmed; None when nothing is configured."""
+        response_header = self.variant_response_header or self.variant_header
+        if not (self.variant_header or self.variant_cookie or response_header
+                or self.variant_field):
+            return None
+        return VariantRouting(self.variant_header, self.variant_cookie, response_header,
+                              self.variant_field)
+
+    @property
+    def fake_users_file_source(self) -> str:
+        return self.sources.get("fake_users_file", "--fake-users")
+
+    @property
+    def tls_verify(self) -> bool | str:
+        """The value for requests' ``verify``."""
+        if self.insecure:
+            return False
+        return str(self.ca_bundle) if self.ca_bundle is not None else True
+
+    @property
+    def gate_active(self) -> bool:
+        """The gate runs exactly when a candidate URL is configured."""
+        return bool(self.prod_urls)
+
+    @property
+    def prod_url(self) -> str | None:
+        """The first (usually the only) target."""
+        return self.prod_urls[0] if self.prod_urls else None
+
+    @property
+    def target_labels(self) -> tuple[str, ...]:
+        return target_labels(self.prod_urls)
+
+    @property
+    def header_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.headers)
+
+
+OPTIONS: tuple[OptionSpec, ...] = tuple(
+    replace(f.metadata["option"], field=f.name) for f in fields(Settings)
+    if "option" in f.metadata)
+
+
+def add_options(parser: Any) -> None:
+    """Register every flag and ini key on pytest's parser (called from ``pytest_addoption``)."""
+    group = parser.getgroup("prodsmoke", "pytest-prodsmoke: production checks and release gate")
+    for spec in OPTIONS:
+        help_text = spec.help + (f" [env {spec.env}]" if spec.env else "")
+        if spec.flag:
+            if spec.kind == "bool":
+                group.addoption(spec.flag, dest=spec.dest, action="store_true", default=None,
+                                help=help_text)
+            elif spec.const is not None:
+                group.addoption(spec.flag, dest=spec.dest, metavar=spec.metavar, default=None,
+                                nargs="?", const=spec.const, help=help_text)
+            else:
+                group.addoption(spec.flag, dest=spec.dest, metavar=spec.metavar, default=None,
+                                action="append" if spec.kind == "list" else "store",
+                                help=help_text)
+        if spec.ini:
+            ini_type = {"str": "string", "list": "linelist", "bool": "bool"}[spec.kind]
+            parser.addini(spec.ini, spec.help, type=ini_type, default=spec.ini_default)
+
+
 def load_settings(
     cli: Callable[[str], Any],
     ini: Callable[[str], Any],
@@ -556,217 +706,43 @@ def load_settings(
 
     Raises SettingsError with a one-line message naming the option and the bad value.
     """
-    raw: dict[str, tuple[Any, str]] = {spec.dest: _pick(spec, cli, ini, environ)
-                                       for spec in OPTIONS}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    given: list[str] = []  # options given on the command line or in the environment
+    for spec in OPTIONS:
+        raw, source = _pick(spec, cli, ini, environ)
+        sources[spec.field] = source
+        if raw is None:
+            continue
+        values[spec.field] = (spec.parse(raw, source, base_dir) if spec.path
+                              else spec.parse(raw, source))
+        if spec.needs_url and not source.startswith("ini "):
+            given.append(source)
+    settings = Settings(**values, sources=sources)
 
-    def value(dest: str) -> Any:
-        return raw[dest][0]
-
-    def source(dest: str) -> str:
-        return raw[dest][1]
-
-    prod_url = value("prodsmoke_url")
-    baseline_url = value("prodsmoke_baseline_url")
-    header_lines = value("prodsmoke_headers")
-    expect_version = value("prodsmoke_expect_version")
-    gate_report = value("prodsmoke_gate_report")
-
-    if expect_version is not None:
-        expect_version = str(expect_version).strip()
-        if not expect_version or any(ch.isspace() for ch in expect_version):
-            raise SettingsError(
-                f"{source('prodsmoke_expect_version')}: {value('prodsmoke_expect_version')!r} "
-                "is not a version (empty or contains whitespace)"
-            )
-    if gate_report is not None:
-        if not str(gate_report).strip():
-            raise SettingsError(f"{source('prodsmoke_gate_report')}: empty path")
-        gate_report = usable_path(base_dir, gate_report, source("prodsmoke_gate_report"))
-        if _probe(gate_report.is_dir, source("prodsmoke_gate_report")):
-            raise SettingsError(
-                f"{source('prodsmoke_gate_report')}: {str(gate_report)!r} is a directory, "
-                "not a file path"
-            )
-
-    # The version source: a header on every response, or (when only a JSON version endpoint is
-    # configured) that endpoint, asked once at the end of each check.
-    version_header: str | None = (str(value("prodsmoke_version_header")).strip()
-                                  if value("prodsmoke_version_header") is not None else None)
-    if version_header is None and value("prodsmoke_version_path") is None:
-        version_header = DEFAULT_VERSION_HEADER
-    if version_header is not None and not _HEADER_NAME.match(version_header):
-        raise SettingsError(
-            f"ini prodsmoke_version_header: {version_header!r} is not a valid header name"
-        )
-
-    def header_name(dest: str, default: str) -> str:
-        return header_name_value(str(value(dest) or default), source(dest))
-
-    def path_value(dest: str, must_exist: bool) -> Path | None:
-        raw_path = value(dest)
-        if raw_path is None:
-            return None
-        path = usable_path(base_dir, raw_path, source(dest))
-        if must_exist and not _probe(path.is_file, source(dest)):
-            raise SettingsError(f"{source(dest)}: {str(path)!r} is not a readable file")
-        return path
-
-    max_rps = value("prodsmoke_max_rps")
-    if max_rps is not None:
-        try:
-            max_rps = float(str(max_rps).strip())
-        except ValueError:
-            max_rps = math.nan
-        if not (0 < max_rps <= MAX_RPS):
-            raise SettingsError(f"{source('prodsmoke_max_rps')}: {value('prodsmoke_max_rps')!r} "
-                                f"is not a rate between 0 (exclusive) and {MAX_RPS:g} per second")
-    secret_env = tuple(str(n).strip() for n in (value("prodsmoke_secret_env") or ())
-                       if str(n).strip())
-    insecure = bool(value("prodsmoke_insecure"))
-    ca_bundle = path_value("prodsmoke_ca_bundle", must_exist=True)
-    if insecure and ca_bundle is not None:
+    # The rules that join several options.
+    if settings.version_header is None and settings.version_path is None:
+        # The version source: a header on every response, or (when only a JSON version
+        # endpoint is configured) that endpoint, asked once at the end of each check.
+        settings = replace(settings, version_header=DEFAULT_VERSION_HEADER)
+    if settings.insecure and settings.ca_bundle is not None:
         raise SettingsError("--prod-insecure and --prod-ca-bundle contradict each other: "
                             "choose one")
-    signing_key = environ.get("PRODSMOKE_SIGNING_KEY", "")
-    gate_commands = tuple(
-        (status, parse_command(str(value(dest)), source(dest)))
-        for status, dest in (("fail", "prodsmoke_on_gate_fail"),
-                             ("pass", "prodsmoke_on_gate_pass"),
-                             ("degraded", "prodsmoke_on_gate_degraded"))
-        if value(dest) is not None
-    )
-
-    def number(dest: str) -> float | None:
-        raw_number = value(dest)
-        if raw_number is None:
-            return None
-        try:
-            return float(str(raw_number).strip())
-        except ValueError:
-            raise SettingsError(f"{source(dest)}: {raw_number!r} is not a number") from None
-
-    canary_overrides = {field_name: found for field_name in ("samples", "min_samples",
-                                                             "confidence", "max_slowdown",
-                                                             "min_slowdown_ms", "max_error_rate")
-                        if (found := number(f"prodsmoke_canary_{field_name}")) is not None}
-    if canary_overrides:
+    if settings.canary_overrides:
         from pytest_prodsmoke.compare.canary import CanaryPolicy
 
         try:
-            CanaryPolicy().with_overrides(canary_overrides)
+            CanaryPolicy().with_overrides(dict(settings.canary_overrides))
         except ValueError as exc:
             raise SettingsError(f"ini prodsmoke_canary_*: {exc}") from None
-    compare_headers = tuple(header_name_value(str(n), "ini prodsmoke_compare_headers").lower()
-                            for n in (value("prodsmoke_compare_headers") or ["Content-Type"])
-                            if str(n).strip())
-    variant_header = (header_name("prodsmoke_variant_header", "")
-                      if value("prodsmoke_variant_header") else None)
-    variant_cookie = str(value("prodsmoke_variant_cookie") or "").strip() or None
-    if variant_cookie is not None and not _HEADER_NAME.match(variant_cookie):
-        raise SettingsError(f"ini prodsmoke_variant_cookie: {variant_cookie!r} is not a valid "
-                            "cookie name")
-    variant_response_header = (header_name("prodsmoke_variant_response_header", "")
-                               if value("prodsmoke_variant_response_header") else variant_header)
-    variant_field = str(value("prodsmoke_variant_field") or "").strip() or None
-    variant = (VariantRouting(variant_header, variant_cookie, variant_response_header,
-                              variant_field)
-               if variant_header or variant_cookie or variant_response_header or variant_field
-               else None)
-
-    settings = Settings(
-        baseline2_url=(parse_url(value("prodsmoke_baseline2_url"),
-                                 source("prodsmoke_baseline2_url"))
-                       if value("prodsmoke_baseline2_url") is not None else None),
-        learn_noise=(parse_bool(value("prodsmoke_learn_noise"), source("prodsmoke_learn_noise"))
-                     if value("prodsmoke_learn_noise") is not None else False),
-        compare_headers=compare_headers,
-        canary_overrides=tuple(canary_overrides.items()),
-        variant=variant,
-        fake_users_file=path_value("prodsmoke_fake_users_file", must_exist=True),
-        fake_users_file_source=source("prodsmoke_fake_users_file"),
-        fake_user_pattern=compile_user_pattern(
-            str(value("prodsmoke_fake_user_pattern") or DEFAULT_FAKE_USER_PATTERN)).pattern,
-        fake_user_wait_s=(parse_timeout(value("prodsmoke_fake_user_wait"),
-                                        source("prodsmoke_fake_user_wait"))
-                          if value("prodsmoke_fake_user_wait") is not None
-                          else DEFAULT_FAKE_USER_WAIT_S),
-        secret_env=secret_env,
-        run_header=header_name("prodsmoke_run_header", DEFAULT_RUN_HEADER),
-        check_header=header_name("prodsmoke_check_header", DEFAULT_CHECK_HEADER),
-        max_rps=max_rps,
-        ca_bundle=ca_bundle,
-        insecure=insecure,
-        signing_key=Secret(signing_key) if signing_key.strip() else None,
-        gate_commands=gate_commands,
-        cancel_grace_s=(parse_timeout(value("prodsmoke_cancel_grace"),
-                                      source("prodsmoke_cancel_grace"))
-                        if value("prodsmoke_cancel_grace") is not None
-                        else DEFAULT_CANCEL_GRACE_S),
-        wait_ready_s=(parse_seconds(value("prodsmoke_wait_ready"), source("prodsmoke_wait_ready"),
-                                    hint=" (write --wait-ready=SECONDS, or put paths first)")
-                      if value("prodsmoke_wait_ready") is not None else None),
-        ready_interval_s=(parse_timeout(value("prodsmoke_ready_interval"),
-                                        source("prodsmoke_ready_interval"))
-                          if value("prodsmoke_ready_interval") is not None
-                          else DEFAULT_READY_INTERVAL_S),
-        ready_path=url_path(value("prodsmoke_ready_path") or "/healthz",
-                            source("prodsmoke_ready_path")),
-        version_path=(url_path(value("prodsmoke_version_path"), source("prodsmoke_version_path"))
-                      if value("prodsmoke_version_path") is not None else None),
-        version_field=str(value("prodsmoke_version_field") or "version").strip(),
-        fail_fast=(parse_bool(value("prodsmoke_gate_fail_fast"), source("prodsmoke_gate_fail_fast"))
-                   if value("prodsmoke_gate_fail_fast") is not None else False),
-        latency_max_ms=(parse_millis(value("prodsmoke_latency_max_ms"),
-                                     source("prodsmoke_latency_max_ms"))
-                        if value("prodsmoke_latency_max_ms") is not None else None),
-        latency_p95_ms=(parse_millis(value("prodsmoke_latency_p95_ms"),
-                                     source("prodsmoke_latency_p95_ms"))
-                        if value("prodsmoke_latency_p95_ms") is not None else None),
-        trace_url=(trace_template(value("prodsmoke_trace_url"), source("prodsmoke_trace_url"))
-                   if value("prodsmoke_trace_url") is not None else None),
-        gate_command_timeout_s=(parse_timeout(value("prodsmoke_gate_command_timeout"),
-                                              source("prodsmoke_gate_command_timeout"))
-                                if value("prodsmoke_gate_command_timeout") is not None
-                                else DEFAULT_COMMAND_TIMEOUT_S),
-        prod_urls=(parse_urls([prod_url] if isinstance(prod_url, str) else list(prod_url),
-                              source("prodsmoke_url")) if prod_url else ()),
-        baseline_url=(parse_url(baseline_url, source("prodsmoke_baseline_url"))
-                      if baseline_url is not None else None),
-        headers=(parse_headers(list(header_lines), source("prodsmoke_headers"))
-                 if header_lines is not None else ()),
-        expect_version=expect_version,
-        gate_report=gate_report,
-        gate_strict=(parse_bool(value("prodsmoke_gate_strict"), source("prodsmoke_gate_strict"))
-                     if value("prodsmoke_gate_strict") is not None else False),
-        allow_skips=bool(value("prodsmoke_gate_allow_skips")),
-        timeout_s=(parse_timeout(value("prodsmoke_timeout"), source("prodsmoke_timeout"))
-                   if value("prodsmoke_timeout") is not None else DEFAULT_TIMEOUT_S),
-        retries=(parse_retries(value("prodsmoke_retries"), source("prodsmoke_retries"))
-                 if value("prodsmoke_retries") is not None else DEFAULT_RETRIES),
-        version_header=version_header,
-    )
-
     if settings.baseline2_url is not None and settings.baseline_url is None:
-        raise SettingsError(f"{source('prodsmoke_baseline2_url')} needs a first baseline: pass "
+        raise SettingsError(f"{sources['baseline2_url']} needs a first baseline: pass "
                             "--baseline-url URL too")
-    if not settings.gate_active:
+    if not settings.gate_active and given:
         # Gate options given on the command line or in the environment without a candidate URL
         # would otherwise be ignored silently and the run would look like a passing gate.
-        explicit = [source(dest) for dest in ("prodsmoke_expect_version", "prodsmoke_gate_report",
-                                              "prodsmoke_baseline_url", "prodsmoke_headers",
-                                              "prodsmoke_gate_allow_skips",
-                                              "prodsmoke_fake_users_file", "prodsmoke_max_rps",
-                                              "prodsmoke_insecure", "prodsmoke_on_gate_fail",
-                                              "prodsmoke_on_gate_pass",
-                                              "prodsmoke_on_gate_degraded",
-                                              "prodsmoke_wait_ready",
-                                              "prodsmoke_baseline2_url")
-                    if value(dest) is not None and not source(dest).startswith("ini ")]
-        if explicit:
-            raise SettingsError(
-                f"{explicit[0]} needs a candidate URL: pass --prod-url URL "
-                "(or set PRODSMOKE_URL, or ini prodsmoke_url)"
-            )
+        raise SettingsError(f"{given[0]} needs a candidate URL: pass --prod-url URL "
+                            "(or set PRODSMOKE_URL, or ini prodsmoke_url)")
     return settings
 
 

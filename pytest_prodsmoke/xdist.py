@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from pytest_prodsmoke.checks import WORKER_SECRETS_KEY
-from pytest_prodsmoke.collector import GateRecorder
-from pytest_prodsmoke.interrupts import forget_worker
-from pytest_prodsmoke.redact import REGISTRY
+from pytest_prodsmoke.gate.recorder import GateRecorder
+from pytest_prodsmoke.safety.redact import REGISTRY
+from pytest_prodsmoke.safety.signals import forget_worker
+from pytest_prodsmoke.state import WORKER_SECRETS_KEY
 
 
 class XdistControllerHooks:

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from pytest_prodsmoke import WrongVersionError, __version__
-from pytest_prodsmoke.client import CappedRetry, ProdClient, ResponseRecord, join_url
+from pytest_prodsmoke.http.client import CappedRetry, ProdClient, ResponseRecord, join_url
 
 
 @pytest.mark.parametrize(("base", "url", "expected"), [
@@ -78,7 +78,7 @@ def test_responses_are_recorded_and_versions_checked(shop) -> None:
 
 
 def test_shared_adapter_survives_close(shop) -> None:
-    from pytest_prodsmoke.client import build_adapter
+    from pytest_prodsmoke.http.client import build_adapter
 
     adapter = build_adapter(0)
     first = ProdClient(shop.url, adapter=adapter)
@@ -155,7 +155,7 @@ def test_the_connection_pool_refuses_requests_around_the_client(shop) -> None:
 def test_failure_causes_are_a_few_words_without_the_url() -> None:
     from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-    from pytest_prodsmoke.client import failure_cause
+    from pytest_prodsmoke.http.client import failure_cause
 
     refused = requests.exceptions.ConnectionError(MaxRetryError(
         None, "/x?token=secret", NewConnectionError(
@@ -173,7 +173,7 @@ def test_failure_causes_are_a_few_words_without_the_url() -> None:
 
 
 def test_request_log_lines_for_retries_and_no_answers() -> None:
-    from pytest_prodsmoke.requestlog import format_request_log, latency_summary
+    from pytest_prodsmoke.http.requestlog import format_request_log, latency_summary
 
     records = [ResponseRecord("candidate", "GET", "/flaky", 503, None, 0.0, retried=True),
                ResponseRecord("candidate", "GET", "/flaky", 404, "2.0.0", 0.004),

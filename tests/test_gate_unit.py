@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from pytest_prodsmoke.gate import (
+from pytest_prodsmoke.gate.facts import CheckFacts
+from pytest_prodsmoke.gate.rules import (
     CollectionProblem,
     PhaseEvent,
     RunFacts,
@@ -15,9 +16,18 @@ from pytest_prodsmoke.gate import (
     summarize_check,
 )
 
+_FACT_NAMES = frozenset(CheckFacts.__dataclass_fields__)
+
+
+def event(nodeid: str, when: str, outcome: str, **fields) -> PhaseEvent:
+    """A report of a check; the keywords that name facts (critical=, versions=, ...) go into
+    the facts it carries, the others are the report's own."""
+    carried = {k: fields.pop(k) for k in list(fields) if k in _FACT_NAMES}
+    return PhaseEvent(nodeid, when, outcome, facts=CheckFacts(**carried), **fields)
+
 
 def passed(nodeid: str, critical: bool = True, versions: dict | None = None) -> list[PhaseEvent]:
-    return [PhaseEvent(nodeid, when, "passed", critical=critical,
+    return [event(nodeid, when, "passed", critical=critical,
                        versions=(versions or {}) if when == "teardown" else {})
             for when in ("setup", "call", "teardown")]
 
@@ -26,10 +36,10 @@ def failed(nodeid: str, when: str = "call", critical: bool = True) -> list[Phase
     events = []
     for phase in ("setup", "call", "teardown"):
         outcome = "failed" if phase == when else "passed"
-        events.append(PhaseEvent(nodeid, phase, outcome, message=f"boom in {phase}",
+        events.append(event(nodeid, phase, outcome, message=f"boom in {phase}",
                                  critical=critical))
         if phase == "setup" and when == "setup":
-            events.append(PhaseEvent(nodeid, "teardown", "passed", critical=critical))
+            events.append(event(nodeid, "teardown", "passed", critical=critical))
             break
     return events
 
@@ -72,14 +82,14 @@ def test_collected_but_never_reported_fails() -> None:
 
 
 def test_started_but_unfinished_is_incomplete() -> None:
-    events = [PhaseEvent("a", "setup", "passed", critical=True),
-              PhaseEvent("a", "call", "passed", critical=True)]
+    events = [event("a", "setup", "passed", critical=True),
+              event("a", "call", "passed", critical=True)]
     verdict = decide(facts(events, passed("b")))
     assert verdict.checks[0].outcome == "incomplete" and codes(verdict) == ["not_run"]
 
 
 def test_crash_report_without_properties_counts_as_critical() -> None:
-    crash = [PhaseEvent("a", "???", "failed", message="worker 'gw0' crashed")]
+    crash = [event("a", "???", "failed", message="worker 'gw0' crashed")]
     verdict = decide(facts(crash, passed("b"), crashed_workers=("worker gw0 went down",),
                            pytest_exit_status=1))
     assert verdict.checks[0].critical and verdict.checks[0].outcome == "crashed"
@@ -102,8 +112,8 @@ def test_unexplained_failure_status_fails() -> None:
 
 def test_nothing_collected_or_run_fails() -> None:
     assert codes(decide(facts())) == ["no_checks"]
-    skipped = [PhaseEvent("a", "setup", "skipped", critical=False),
-               PhaseEvent("a", "teardown", "passed", critical=False)]
+    skipped = [event("a", "setup", "skipped", critical=False),
+               event("a", "teardown", "passed", critical=False)]
     assert codes(decide(facts(skipped))) == ["no_checks"]
 
 
@@ -112,11 +122,11 @@ def test_only_noncritical_checks_fail() -> None:
 
 
 def test_skipped_or_xfailed_critical_fails_unless_allowed() -> None:
-    skipped = [PhaseEvent("s", "setup", "skipped", message="later", critical=True),
-               PhaseEvent("s", "teardown", "passed", critical=True)]
-    xfailed = [PhaseEvent("x", "setup", "passed", critical=True),
-               PhaseEvent("x", "call", "skipped", wasxfail=True, critical=True),
-               PhaseEvent("x", "teardown", "passed", critical=True)]
+    skipped = [event("s", "setup", "skipped", message="later", critical=True),
+               event("s", "teardown", "passed", critical=True)]
+    xfailed = [event("x", "setup", "passed", critical=True),
+               event("x", "call", "skipped", wasxfail=True, critical=True),
+               event("x", "teardown", "passed", critical=True)]
     verdict = decide(facts(passed("a"), skipped, xfailed))
     assert codes(verdict) == ["critical_skipped"] and verdict.status == "fail"
     assert [c.outcome for c in verdict.checks] == ["passed", "skipped", "xfailed"]
@@ -125,8 +135,8 @@ def test_skipped_or_xfailed_critical_fails_unless_allowed() -> None:
 
 
 def test_allowed_skips_never_make_a_pass_without_a_passing_critical_check() -> None:
-    skipped = [PhaseEvent("s", "setup", "skipped", critical=True),
-               PhaseEvent("s", "teardown", "passed", critical=True)]
+    skipped = [event("s", "setup", "skipped", critical=True),
+               event("s", "teardown", "passed", critical=True)]
     verdict = decide(facts(skipped, passed("n", critical=False), allow_skips=True))
     assert verdict.status == "fail" and "no_checks" in codes(verdict)
 
@@ -163,8 +173,8 @@ def test_interruption_message_is_kept() -> None:
 
 
 def test_summarize_xpass_and_rerun_order() -> None:
-    xpass = [PhaseEvent("x", "setup", "passed"), PhaseEvent("x", "call", "passed", wasxfail=True),
-             PhaseEvent("x", "teardown", "passed")]
+    xpass = [event("x", "setup", "passed"), event("x", "call", "passed", wasxfail=True),
+             event("x", "teardown", "passed")]
     assert summarize_check("x", xpass).outcome == "xpassed"
     assert summarize_check("x", []).outcome == "not_run"
 
@@ -179,10 +189,10 @@ def test_exit_status_table() -> None:
 
 def test_any_failed_report_of_a_phase_fails_the_check() -> None:
     """A failed subtest report before the test's own passed one; one worker of --dist each."""
-    subtest = [PhaseEvent("s", "setup", "passed", critical=True),
-               PhaseEvent("s", "call", "failed", message="subtest broke", critical=True),
-               PhaseEvent("s", "call", "passed", critical=True),
-               PhaseEvent("s", "teardown", "passed", critical=True)]
+    subtest = [event("s", "setup", "passed", critical=True),
+               event("s", "call", "failed", message="subtest broke", critical=True),
+               event("s", "call", "passed", critical=True),
+               event("s", "teardown", "passed", critical=True)]
     verdict = decide(facts(subtest, passed("a"), pytest_exit_status=1))
     assert verdict.checks[0].outcome == "failed" and codes(verdict) == ["check_failed"]
     assert verdict.checks[0].message == "subtest broke"
@@ -193,17 +203,17 @@ def test_any_failed_report_of_a_phase_fails_the_check() -> None:
 def test_one_unfinished_run_of_several_is_incomplete() -> None:
     """--dist each: one run per worker; the one on gw1 never finished."""
     each = [*(replace(e, runner="gw0") for e in passed("e")),
-            PhaseEvent("e", "setup", "passed", runner="gw1"),
-            PhaseEvent("e", "call", "passed", runner="gw1")]
+            event("e", "setup", "passed", runner="gw1"),
+            event("e", "call", "passed", runner="gw1")]
     assert summarize_check("e", each).outcome == "incomplete"
     both = [*(replace(e, runner=w) for w in ("gw0", "gw1") for e in passed("e"))]
     assert summarize_check("e", both).outcome == "passed"
 
 
 def test_passing_only_on_a_rerun_is_flaky_and_degrades() -> None:
-    rerun = [PhaseEvent("f", "setup", "passed", critical=True),
-             PhaseEvent("f", "call", "rerun", message="timeout", critical=True),
-             PhaseEvent("f", "teardown", "passed", critical=True),
+    rerun = [event("f", "setup", "passed", critical=True),
+             event("f", "call", "rerun", message="timeout", critical=True),
+             event("f", "teardown", "passed", critical=True),
              *(replace(e, attempt=1) for e in passed("f"))]
     verdict = decide(facts(rerun, passed("a")))
     check = verdict.checks[0]
@@ -219,17 +229,17 @@ def test_passing_only_on_a_rerun_is_flaky_and_degrades() -> None:
 
 def test_a_rerun_without_its_teardown_report_is_no_unfinished_run() -> None:
     """pytest-rerunfailures before 15 logs no teardown report for an attempt it repeats."""
-    old_style = [PhaseEvent("f", "setup", "passed"), PhaseEvent("f", "call", "rerun"),
+    old_style = [event("f", "setup", "passed"), event("f", "call", "rerun"),
                  *(replace(e, attempt=1) for e in passed("f"))]
     assert summarize_check("f", old_style).outcome == "flaky"
-    interrupted = [*old_style[:2], PhaseEvent("f", "setup", "passed", attempt=1),
-                   PhaseEvent("f", "call", "passed", attempt=1)]
+    interrupted = [*old_style[:2], event("f", "setup", "passed", attempt=1),
+                   event("f", "call", "passed", attempt=1)]
     assert summarize_check("f", interrupted).outcome == "incomplete"
 
 
 def test_setup_rerun_is_an_error_attempt_and_a_final_failure_keeps_all() -> None:
-    events = [PhaseEvent("f", "setup", "rerun", message="no db"),
-              PhaseEvent("f", "teardown", "passed"), *(replace(e, attempt=1) for e in failed("f"))]
+    events = [event("f", "setup", "rerun", message="no db"),
+              event("f", "teardown", "passed"), *(replace(e, attempt=1) for e in failed("f"))]
     check = summarize_check("f", events)
     assert check.outcome == "failed"
     assert [a["outcome"] for a in check.attempts] == ["error", "failed"]
@@ -250,7 +260,7 @@ def test_a_version_pin_no_response_confirmed_fails() -> None:
 
 def test_every_target_must_confirm_the_pin() -> None:
     def on(target: str, nodeid: str, versions: dict | None = None) -> list[PhaseEvent]:
-        return [PhaseEvent(nodeid, when, "passed", critical=True, target=target,
+        return [event(nodeid, when, "passed", critical=True, target=target,
                            versions=versions if when == "teardown" else None)
                 for when in ("setup", "call", "teardown")]
 
@@ -261,9 +271,9 @@ def test_every_target_must_confirm_the_pin() -> None:
 
 
 def _booked(nodeid: str, critical: bool, teardown: dict | None) -> list[PhaseEvent]:
-    return [PhaseEvent(nodeid, "setup", "passed", critical=critical),
-            PhaseEvent(nodeid, "call", "passed", critical=critical),
-            PhaseEvent(nodeid, "teardown", "failed", message="RuntimeError: x",
+    return [event(nodeid, "setup", "passed", critical=critical),
+            event(nodeid, "call", "passed", critical=critical),
+            event(nodeid, "teardown", "failed", message="RuntimeError: x",
                        critical=critical, teardown=teardown)]
 
 
@@ -305,9 +315,9 @@ def test_cleanup_still_journalled_at_the_end_is_an_unknown_leftover() -> None:
     assert "never finished" in verdict.reasons[0].message
     # A done entry whose leftovers the report already carries is not counted twice.
     done = ({"check": "a", "state": "done", "actions": [], "leftovers": [["order 2", "404"]]},)
-    reported = [PhaseEvent("a", "setup", "passed", critical=True),
-                PhaseEvent("a", "call", "passed", critical=True),
-                PhaseEvent("a", "teardown", "failed", critical=True,
+    reported = [event("a", "setup", "passed", critical=True),
+                event("a", "call", "passed", critical=True),
+                event("a", "teardown", "failed", critical=True,
                            leftovers=(("order 2", "404"),))]
     verdict = decide(facts(reported, passed("b"), journal=done, pytest_exit_status=1))
     assert verdict.checks[0].leftovers == (("order 2", "404"),)
@@ -322,7 +332,7 @@ def test_journal_of_an_unknown_check_still_fails() -> None:
 
 
 def test_cleanup_journal_lives_while_undo_actions_are_pending(tmp_path) -> None:
-    from pytest_prodsmoke.cleanup import Cleanup, CleanupJournal, read_journal
+    from pytest_prodsmoke.safety.cleanup import Cleanup, CleanupJournal, read_journal
 
     cleanup = Cleanup(CleanupJournal(tmp_path, "t.py::a", "main"))
     cleanup.add(lambda: None, description="order 1")
@@ -346,20 +356,20 @@ def test_cleanup_journal_lives_while_undo_actions_are_pending(tmp_path) -> None:
 # Every message, subject and number of decide() for facts that raise every reason at once.
 
 def _run(n, critical=True, **props):
-    return [PhaseEvent(n, "setup", "passed", critical=critical),
-            PhaseEvent(n, "call", "passed", critical=critical, **props),
-            PhaseEvent(n, "teardown", "passed", critical=critical)]
+    return [event(n, "setup", "passed", critical=critical),
+            event(n, "call", "passed", critical=critical, **props),
+            event(n, "teardown", "passed", critical=critical)]
 
 
 def _fail(n, critical=True, message="boom", **props):
-    return [PhaseEvent(n, "setup", "passed", critical=critical),
-            PhaseEvent(n, "call", "failed", critical=critical, message=message,
+    return [event(n, "setup", "passed", critical=critical),
+            event(n, "call", "failed", critical=critical, message=message,
                        location=("t.py", 3), **props),
-            PhaseEvent(n, "teardown", "passed", critical=critical)]
+            event(n, "teardown", "passed", critical=critical)]
 
 
 def _everything() -> RunFacts:
-    E = PhaseEvent
+    E = event
     fixture = {"fixture": "order", "scope": "module", "node": "t.py",
                "message": "RuntimeError: x", "critical": True, "users": ["t.py::ok"]}
     quiet = {"fixture": "cache", "scope": "session", "node": "", "message": "OSError: y",
@@ -411,7 +421,7 @@ def _everything() -> RunFacts:
 
 
 def test_every_reason_word_for_word() -> None:
-    from pytest_prodsmoke.gate import Reason
+    from pytest_prodsmoke.gate.rules import Reason
 
     verdict = decide(_everything())
     assert (verdict.status, verdict.exit_status) == ("fail", 2)
@@ -473,7 +483,7 @@ def test_every_reason_word_for_word() -> None:
 
 
 def test_run_level_messages_word_for_word() -> None:
-    from pytest_prodsmoke.gate import Reason
+    from pytest_prodsmoke.gate.rules import Reason
 
     not_ready = decide(RunFacts(collected=("a",), not_ready="the candidate was not ready",
                                 pytest_exit_status=5))
@@ -484,7 +494,7 @@ def test_run_level_messages_word_for_word() -> None:
     assert decide(facts(passed("a"), pytest_exit_status=2)).reasons == (Reason(
         "interrupted", "the run was interrupted: pytest reported an interrupted run (exit "
         "status 2)"),)
-    crash = [PhaseEvent("c", "???", "failed", message="x")]
+    crash = [event("c", "???", "failed", message="x")]
     assert decide(facts(passed("a"), crash, pytest_exit_status=1)).reasons[0] == Reason(
         "worker_crashed", "a worker process died while running c", ("c",))
     assert decide(facts(passed("a"), crashed_workers=("worker gw0 went down: x",))
@@ -496,15 +506,15 @@ def test_run_level_messages_word_for_word() -> None:
         "checks"),)
     assert decide(facts()).reasons == (Reason(
         "no_checks", "no check was collected: a gate with nothing to check cannot pass"),)
-    skipped = [PhaseEvent("s", "setup", "skipped", critical=False),
-               PhaseEvent("s", "teardown", "passed", critical=False)]
+    skipped = [event("s", "setup", "skipped", critical=False),
+               event("s", "teardown", "passed", critical=False)]
     assert decide(facts(skipped)).reasons == (Reason(
         "no_checks", "no check ran (all were skipped, deselected or not run)"),)
     assert decide(facts(passed("n", critical=False))).reasons == (Reason(
         "no_checks", "every check is marked noncritical: a gate needs at least one critical "
         "check"),)
-    critical_skip = [PhaseEvent("s", "setup", "skipped", critical=True),
-                     PhaseEvent("s", "teardown", "passed", critical=True)]
+    critical_skip = [event("s", "setup", "skipped", critical=True),
+                     event("s", "teardown", "passed", critical=True)]
     allowed = decide(facts(critical_skip, passed("n", critical=False), allow_skips=True))
     assert allowed.reasons == (
         Reason("skips_allowed", "1 critical check skipped or xfail-marked: s (accepted by "
@@ -518,49 +528,52 @@ def test_run_level_messages_word_for_word() -> None:
 
 
 def test_summaries_keep_every_fact() -> None:
-    from pytest_prodsmoke.gate import CheckResult
+    from pytest_prodsmoke.gate.rules import CheckResult
 
     assert summarize_check("x", []) == CheckResult("x", "not_run", critical=True,
                                                    synthetic=False, duration_s=0.0)
     events = [
-        PhaseEvent("x", "setup", "passed", critical=False, synthetic=True, duration_s=0.1234567,
+        event("x", "setup", "passed", critical=False, synthetic=True, duration_s=0.1234567,
                    target="eu", variant="B"),
-        PhaseEvent("x", "call", "failed", critical=False, synthetic=True, duration_s=0.2,
+        event("x", "call", "failed", critical=False, synthetic=True, duration_s=0.2,
                    message="AssertionError: no", location=("t.py", 7),
                    parallel_run={"mismatches": 2}, canary={"verdict": "pass"},
                    requests={"count": 3, "p50_ms": 1.0}, trace_id="abc",
                    trace_url="https://t/abc"),
-        PhaseEvent("x", "teardown", "passed", critical=False, synthetic=True,
+        event("x", "teardown", "passed", critical=False, synthetic=True,
                    duration_s=0.0000001, leftovers=(("o", "e"),), versions={"2": 1}),
     ]
     assert summarize_check("x", events) == CheckResult(
         "x", "failed", critical=False, synthetic=True, duration_s=0.323457,
         message="AssertionError: no", versions={"2": 1}, leftovers=(("o", "e"),),
-        trace_id="abc", trace_url="https://t/abc", requests={"count": 3, "p50_ms": 1.0},
-        target="eu", parallel_run={"mismatches": 2}, canary={"verdict": "pass"}, variant="B",
+        facts=CheckFacts(
+            critical=False, synthetic=True, versions={"2": 1}, leftovers=(("o", "e"),),
+            trace_id="abc", trace_url="https://t/abc", requests={"count": 3, "p50_ms": 1.0},
+            target="eu", parallel_run={"mismatches": 2}, canary={"verdict": "pass"},
+            variant="B"),
         location=("t.py", 7))
     # The crash's location, else the call's, else the fixture's.
-    setup_error = [PhaseEvent("x", "setup", "failed", message="m", location=("c.py", 1)),
-                   PhaseEvent("x", "teardown", "passed")]
+    setup_error = [event("x", "setup", "failed", message="m", location=("c.py", 1)),
+                   event("x", "teardown", "passed")]
     assert summarize_check("x", setup_error).location == ("c.py", 1)
-    assert summarize_check("x", [PhaseEvent("x", "???", "failed", location=("w.py", 2))]
+    assert summarize_check("x", [event("x", "???", "failed", location=("w.py", 2))]
                            ).location == ("w.py", 2)
 
 
 def test_fixture_errors_with_missing_facts_count_as_critical() -> None:
-    from pytest_prodsmoke.gate import Reason
+    from pytest_prodsmoke.gate.rules import Reason
 
-    bare = [PhaseEvent("b", "setup", "passed", critical=False),
-            PhaseEvent("b", "call", "passed", critical=False),
-            PhaseEvent("b", "teardown", "failed", critical=False,
+    bare = [event("b", "setup", "passed", critical=False),
+            event("b", "call", "passed", critical=False),
+            event("b", "teardown", "failed", critical=False,
                        teardown={"own": False, "fixtures": [{}]})]
     verdict = decide(facts(passed("a"), bare, pytest_exit_status=1))
     assert verdict.reasons == (Reason("fixture_failed", "teardown of ?-scoped fixture '?' "
                                       "failed: ; critical checks use it:  (pytest booked the "
                                       "error on b)"),)
-    two_nodes = [PhaseEvent("b", "setup", "passed", critical=False),
-                 PhaseEvent("b", "call", "passed", critical=False),
-                 PhaseEvent("b", "teardown", "failed", critical=False, teardown={
+    two_nodes = [event("b", "setup", "passed", critical=False),
+                 event("b", "call", "passed", critical=False),
+                 event("b", "teardown", "failed", critical=False, teardown={
                      "own": False, "fixtures": [
                          {"fixture": "f", "scope": "module", "node": "m1.py", "critical": False,
                           "users": ["u1"]},
@@ -571,7 +584,7 @@ def test_fixture_errors_with_missing_facts_count_as_critical() -> None:
 
 
 def test_names_and_plurals() -> None:
-    from pytest_prodsmoke.gate import CheckResult, _names, _plural
+    from pytest_prodsmoke.gate.rules import CheckResult, _names, _plural
 
     checks = [CheckResult(f"c{i}", "failed", True, False, 0.0) for i in range(6)]
     assert _names(checks[:5]) == "c0, c1, c2, c3, c4"
@@ -613,7 +626,8 @@ def test_lists_are_joined_and_cut_where_the_message_says() -> None:
     assert versions.reasons[0].message == "responses from 1.0, 1.1 instead of 2 in a"
 
     def on(target: str) -> list[PhaseEvent]:
-        return [replace(e, target=target) for e in passed(f"a[{target}]")]
+        return [replace(e, facts=replace(e.facts, target=target))
+                for e in passed(f"a[{target}]")]
 
     unconfirmed = decide(facts(on("eu"), on("us"), expected_version="2")).reasons[0].message
     assert unconfirmed.startswith("--expect-version 2: no response of eu, us named a version")
@@ -633,9 +647,9 @@ def test_lists_are_joined_and_cut_where_the_message_says() -> None:
 
 
 def _flaky(n: str) -> list[PhaseEvent]:
-    return [PhaseEvent(n, "setup", "passed", critical=True),
-            PhaseEvent(n, "call", "rerun", critical=True, message=f"{n} broke"),
-            PhaseEvent(n, "teardown", "passed", critical=True),
+    return [event(n, "setup", "passed", critical=True),
+            event(n, "call", "rerun", critical=True, message=f"{n} broke"),
+            event(n, "teardown", "passed", critical=True),
             *(replace(e, attempt=1) for e in passed(n))]
 
 
@@ -649,10 +663,10 @@ def test_flaky_checks_are_listed_five_at_most(count: int) -> None:
 
 
 def test_a_lone_crash_or_failure_is_not_also_nothing_passed() -> None:
-    crash = [PhaseEvent("c", "???", "failed", message="x")]
+    crash = [event("c", "???", "failed", message="x")]
     assert codes(decide(facts(crash, pytest_exit_status=1))) == ["worker_crashed"]
     assert codes(decide(facts(failed("f"), pytest_exit_status=1))) == ["check_failed"]
-    half = [PhaseEvent("h", "setup", "passed", critical=True)]
+    half = [event("h", "setup", "passed", critical=True)]
     assert codes(decide(facts(half))) == ["not_run"]
 
 
@@ -673,11 +687,12 @@ def test_journal_entries_with_missing_keys() -> None:
 
 
 def test_summaries_of_plain_and_repeated_runs() -> None:
-    from pytest_prodsmoke.gate import CheckResult
+    from pytest_prodsmoke.gate.rules import CheckResult
 
     assert summarize_check("x", passed("x")) == CheckResult(
-        "x", "passed", critical=True, synthetic=False, duration_s=0.0, own_failure=False)
-    half = [PhaseEvent("x", "setup", "passed"), PhaseEvent("x", "call", "passed")]
+        "x", "passed", critical=True, synthetic=False, duration_s=0.0, own_failure=False,
+        facts=CheckFacts(critical=True))
+    half = [event("x", "setup", "passed"), event("x", "call", "passed")]
     assert summarize_check("x", half).message == "the check started but never finished"
     flaky = summarize_check("f", _flaky("f"))
     assert flaky.attempts == ({"outcome": "failed", "message": "f broke"},

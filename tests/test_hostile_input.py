@@ -297,7 +297,7 @@ def test_fake_users_are_valid_or_one_line_without_secrets() -> None:
     from hypothesis import strategies as st
 
     from pytest_prodsmoke.errors import SettingsError
-    from pytest_prodsmoke.users import load_users
+    from pytest_prodsmoke.safety.users import load_users
 
     secret = "PLANTED-" + __import__("uuid").uuid4().hex[:10]
     json_values = st.recursive(

@@ -421,7 +421,7 @@ def test_bodies_too_large_to_parse_are_still_compared(monkeypatch: pytest.Monkey
     # Pure logic on built responses: equal lengths must not pass for equal contents.
     import requests
 
-    from pytest_prodsmoke import parallel
+    from pytest_prodsmoke.methods import parallel as parallel
 
     def response(body: bytes) -> requests.Response:
         built = requests.Response()

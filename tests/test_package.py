@@ -61,7 +61,7 @@ def test_the_wheel_installs_and_runs_a_gate(tmp_path: Path, shop) -> None:
 @pytest.mark.skipif(sys.version_info >= (3, 11), reason="tomllib is built in")
 def test_fake_users_from_toml_on_python_3_10(tmp_path: Path) -> None:
     """Python 3.10 reads TOML with the tomli dependency."""
-    from pytest_prodsmoke.users import parse_users_text
+    from pytest_prodsmoke.safety.users import parse_users_text
 
     records = parse_users_text('[[users]]\nusername = "smoke-a"\n', "--fake-users", toml=True)
     assert records == [{"username": "smoke-a"}]

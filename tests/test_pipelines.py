@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from examples.shop.launch import RunningShop, running_shop
-from pytest_prodsmoke.pipeline import rollback_needed
+from pytest_prodsmoke.outputs.pipeline import rollback_needed
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "ci"

@@ -8,7 +8,7 @@ import json
 import uuid
 from urllib.parse import quote, quote_plus
 
-from pytest_prodsmoke.redact import MASK, Secret, SecretRegistry, mask_query
+from pytest_prodsmoke.safety.redact import MASK, Secret, SecretRegistry, display_url
 
 
 def forms(value: str, username: str | None = None) -> set[str]:
@@ -37,7 +37,7 @@ def test_query_tokens_are_masked_even_unregistered() -> None:
     message = "Max retries exceeded with url: /x?api_key=abc123&page=2 (Caused by ...)"
     assert registry.scrub(message) == ("Max retries exceeded with url: /x?api_key=***&page=2 "
                                        "(Caused by ...)")
-    assert mask_query("https://h/p?token=abc&q=tea") == "https://h/p?token=***&q=tea"
+    assert display_url("https://h/p?token=abc&q=tea") == "https://h/p?token=***&q=tea"
 
 
 def test_fragments_pytest_prints_of_a_secret_are_masked() -> None:
@@ -58,7 +58,7 @@ def test_fragments_pytest_prints_of_a_secret_are_masked() -> None:
 def test_every_form_of_a_secret_is_registered() -> None:
     import base64
 
-    from pytest_prodsmoke.redact import encoded_forms
+    from pytest_prodsmoke.safety.redact import encoded_forms
 
     value = "p/ss w'rd\\é"
     forms = encoded_forms(value)
@@ -101,7 +101,7 @@ def test_scrub_any_walks_containers_and_keys() -> None:
 
 
 def test_secret_equality_truth_and_registration() -> None:
-    from pytest_prodsmoke.redact import REGISTRY, register_secret
+    from pytest_prodsmoke.safety.redact import REGISTRY, register_secret
 
     assert Secret("abcd") == Secret("abcd") and Secret("abcd") != Secret("abce")
     assert Secret("abcd") != "abcd" and hash(Secret("abcd")) == hash(Secret("abcd"))
@@ -116,13 +116,21 @@ def test_secret_equality_truth_and_registration() -> None:
     assert register_secret(same) is same and REGISTRY.scrub(second) == "***"
 
 
-def test_query_values_and_mask_query() -> None:
-    from pytest_prodsmoke.redact import mask_query_values
+def test_query_values_and_display_url() -> None:
+    from pytest_prodsmoke.safety.redact import mask_query_values
 
     assert mask_query_values("/x?token=abc&q=1;api_key=z") == "/x?token=***&q=1;api_key=***"
     assert mask_query_values("nothing here") == "nothing here"
-    assert mask_query("https://h/p?token=&q=") == "https://h/p?token=***&q="
-    assert mask_query("https://h/p?q=a*b") == "https://h/p?q=a*b"
+    # (mask_query, dead code, is gone: display_url is what every output uses.)
+    assert display_url("https://h/p?token=&q=") == "https://h/p?token=&q="  # nothing to hide
+    assert display_url("https://h/p?q=a*b") == "https://h/p?q=a*b"
+    assert display_url("https://u:pw@h/x?a=1") == "https://***@h/x?a=1"
+    assert display_url("https://user@h/x") == "https://***@h/x"  # a user name alone too
+    # Malformed URLs, where urlsplit sees no user info, and text that is no URL at all.
+    assert display_url("https:/u:PASSWORD@127.0.0.1") == "https:/***@127.0.0.1"
+    assert display_url("http://u?:password@h") == "http://***@h"
+    assert display_url("see a:b@c and x:PASS@y") == "see a:***@y"  # too much, never too little
+    assert display_url("no url") == "no url" and display_url(42) == "42"  # type: ignore[arg-type]
 
 
 def test_fragments_around_ellipses_in_detail() -> None:

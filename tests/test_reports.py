@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_prodsmoke.report import write_json_atomic
+from pytest_prodsmoke.outputs.report import write_json_atomic
 from tests.conftest import run_gate
 from tests.test_gate_runs import HEALTHY
 
@@ -148,7 +148,7 @@ def test_internal_error_in_a_check_hook_fails_closed(pytester: pytest.Pytester, 
 def test_internal_error_while_recording_fails_the_gate(pytester: pytest.Pytester, shop,
                                                        mode: str) -> None:
     pytester.makeconftest("""
-from pytest_prodsmoke import collector
+from pytest_prodsmoke.gate import recorder as collector
 
 def broken(report):
     raise KeyError("lost a report")

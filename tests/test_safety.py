@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from examples.shop.launch import RunningShop, start_shop
-from pytest_prodsmoke.tagging import verify_signature
+from pytest_prodsmoke.http.tagging import verify_signature
 from tests.conftest import run_gate, run_until_then_terminate
 
 USERS = [{"username": "smoke-alice", "password": "alice-pass-1"},

@@ -15,7 +15,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from pytest_prodsmoke.redact import MASK
+from pytest_prodsmoke.safety.redact import MASK
 from tests.conftest import run_gate
 
 USERS = [{"username": "smoke-leaky", "password": 'pa ss/wo"rd-1'},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_prodsmoke.teardown import FixtureCode, leaf_exceptions, owning_fixture
+from pytest_prodsmoke.gate.teardown import FixtureCode, leaf_exceptions, owning_fixture
 
 
 def _shared_fixture():

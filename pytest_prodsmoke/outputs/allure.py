@@ -15,7 +15,12 @@ from allure_commons.model2 import Label, Status, StatusDetails, TestResult
 from allure_commons.utils import md5
 from attr import asdict
 
-from pytest_prodsmoke.report import GATE_CASE_CLASS, GATE_CASE_NAME, GateCase, write_text_atomic
+from pytest_prodsmoke.outputs.report import (
+    GATE_CASE_CLASS,
+    GATE_CASE_NAME,
+    GateCase,
+    write_text_atomic,
+)
 
 GATE_RESULT_FILE = "prodsmoke-gate-result.json"  # Allure reads every *-result.json
 _STATUS = {"passed": Status.PASSED, "skipped": Status.SKIPPED, "failed": Status.FAILED}

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from pytest_prodsmoke.gate.facts import NO_FACTS, CheckFacts, fold
+
 Status = Literal["pass", "degraded", "fail"]
 
 # Outcomes of one check.
@@ -62,14 +64,11 @@ FLAKY_CODE = "flaky"
 DEGRADING_CODES = frozenset({NONCRITICAL_FAILED, NONCRITICAL_FIXTURE_FAILED, SKIPS_ALLOWED,
                              FLAKY_CODE})
 
-from pytest_prodsmoke.properties import MISSING_VERSION  # noqa: E402,F401 - part of this API
-
 # The error of a leftover nobody knows the fate of (its undo never finished or never ran).
 UNKNOWN_LEFTOVER = "unknown: "
 
 # pytest's exit codes, named here to keep this module free of pytest.
-EXIT_OK, EXIT_TESTS_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
-EXIT_USAGE_ERROR, EXIT_NO_TESTS = 4, 5
+EXIT_OK, EXIT_TESTS_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL_ERROR, EXIT_NO_TESTS = 0, 1, 2, 3, 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,20 +81,7 @@ class PhaseEvent:
     wasxfail: bool = False
     duration_s: float = 0.0
     message: str = ""
-    critical: bool | None = None  # None: unknown (crash reports carry no properties)
-    synthetic: bool = False
-    versions: Mapping[str, int] | None = None  # None, not {}: no dict per report
-    leftovers: tuple[tuple[str, str], ...] = ()  # (what was left, why the undo failed)
-    trace_id: str = ""
-    trace_url: str = ""
-    requests: Mapping[str, float] | None = None  # count, p50_ms, p95_ms, max_ms
-    target: str = ""  # label of the target, when the run has several
-    parallel_run: Mapping[str, Any] | None = None  # requests, mismatches, noise, ignored
-    canary: Mapping[str, Any] | None = None  # verdict, reasons, numbers
-    variant: str = ""  # the A/B variant the check ran as
-    # A failed teardown: {"own": bool, "fixtures": [{"fixture", "scope", "node", "message",
-    # "critical", "users"}]} (teardown.py); None: unknown, so all of it is the check's own.
-    teardown: Mapping[str, Any] | None = None
+    facts: CheckFacts = NO_FACTS  # what the report carried of the check (crash reports: none)
     # Where it failed: (path relative to pytest's rootdir, 1-based line); None when it passed.
     location: tuple[str, int] | None = None
     attempt: int = 0  # which run of the check (pytest-rerunfailures counts reruns from 1)
@@ -122,7 +108,7 @@ class RunFacts:
     hook_errors: Sequence[str] = ()
     command_errors: Sequence[str] = ()
     not_ready: str | None = None  # --wait-ready gave up: no check was run on purpose
-    # What the cleanup journal still holds at the end (cleanup.py): {"check", "state":
+    # What the cleanup journal still holds at the end (safety/cleanup.py): {"check", "state":
     # "pending" | "done", "actions": [descriptions], "leftovers": [[description, error]]}.
     journal: Sequence[Mapping[str, Any]] = ()
     pytest_exit_status: int = EXIT_OK
@@ -133,21 +119,19 @@ class RunFacts:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """One check as the gate judged it: what the gate derived from its reports, and the facts
+    they carried (``facts``: target, variant, requests, method results, trace)."""
+
     nodeid: str
     outcome: str
-    critical: bool
+    critical: bool  # unknown (a crash report) counts as critical
     synthetic: bool
     duration_s: float
     message: str = ""
-    versions: Mapping[str, int] = field(default_factory=dict)
+    versions: Mapping[str, int] = field(default_factory=dict)  # summed over its reports
+    # Its own leftovers and those its cleanup journal still holds (never finished undos).
     leftovers: tuple[tuple[str, str], ...] = ()
-    trace_id: str = ""
-    trace_url: str = ""
-    requests: Mapping[str, float] = field(default_factory=dict)
-    target: str = ""
-    parallel_run: Mapping[str, Any] | None = None
-    canary: Mapping[str, Any] | None = None
-    variant: str = ""
+    facts: CheckFacts = NO_FACTS
     # Every attempt of a check that was rerun (pytest-rerunfailures), oldest first:
     # {"outcome": "failed" | "error" | <the final outcome>, "message": ...}; () when run once.
     attempts: tuple[Mapping[str, str], ...] = ()
@@ -201,14 +185,8 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
     """
     if not events:
         return CheckResult(nodeid, NOT_RUN, critical=True, synthetic=False, duration_s=0.0)
-    critical = next((e.critical for e in events if e.critical is not None), None)
-    synthetic = any(e.synthetic for e in events)
+    carried = fold(e.facts for e in events)
     duration = sum(e.duration_s for e in events)
-    versions: Counter[str] = Counter()
-    for event in events:
-        if event.versions:
-            versions.update(event.versions)
-    leftovers = tuple(left for event in events for left in event.leftovers)
     reruns = [e for e in events if e.outcome == RERUN]
     final = [e for e in events if e.outcome != RERUN]
 
@@ -254,12 +232,13 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
             outcome, message = PASSED, ""
     failed_teardowns = [e for e in final if e.when == "teardown" and e.outcome == "failed"]
     fixture_errors = tuple({(f.get("fixture"), f.get("node")): f
-                            for e in failed_teardowns if e.teardown
-                            for f in e.teardown.get("fixtures", ()) if isinstance(f, Mapping)
+                            for e in failed_teardowns if e.facts.teardown
+                            for f in e.facts.teardown.get("fixtures", ()) if isinstance(f, Mapping)
                             }.values())
     own_failure = outcome in (CRASHED, FAILED) or (outcome == ERROR and (
         first(("setup",), "failed") is not None
-        or any(e.teardown is None or e.teardown.get("own", True) for e in failed_teardowns)))
+        or any(e.facts.teardown is None or e.facts.teardown.get("own", True)
+               for e in failed_teardowns)))
     attempts: tuple[Mapping[str, str], ...] = ()
     if reruns:
         last = {"outcome": PASSED if outcome == FLAKY else outcome,
@@ -269,19 +248,13 @@ def summarize_check(nodeid: str, events: Sequence[PhaseEvent]) -> CheckResult:
         nodeid,
         outcome,
         # Unknown criticality (a crash report) counts as critical: fail closed.
-        critical=True if critical is None else critical,
-        synthetic=synthetic,
+        critical=True if carried.critical is None else carried.critical,
+        synthetic=carried.synthetic,
         duration_s=round(duration, 6),
         message=message,
-        versions=dict(versions),
-        leftovers=leftovers,
-        trace_id=next((e.trace_id for e in events if e.trace_id), ""),
-        trace_url=next((e.trace_url for e in events if e.trace_url), ""),
-        requests=dict(next((e.requests for e in events if e.requests), {})),
-        target=next((e.target for e in events if e.target), ""),
-        parallel_run=next((e.parallel_run for e in events if e.parallel_run), None),
-        canary=next((e.canary for e in events if e.canary), None),
-        variant=next((e.variant for e in events if e.variant), ""),
+        versions=dict(carried.versions or {}),
+        leftovers=carried.leftovers,
+        facts=carried,
         attempts=attempts,
         own_failure=own_failure,
         fixture_errors=fixture_errors,
@@ -334,7 +307,7 @@ def ran_any(checks: Sequence[CheckResult]) -> bool:
 def _by_target(checks: Sequence[CheckResult]) -> dict[str, list[CheckResult]]:
     groups: dict[str, list[CheckResult]] = {}
     for check in checks:
-        groups.setdefault(check.target, []).append(check)
+        groups.setdefault(check.facts.target, []).append(check)
     return groups
 
 
@@ -406,15 +379,16 @@ def decide(facts: RunFacts) -> Verdict:
         # What kind of comparison failed, for pipelines that react differently (e.g. rerun an
         # inconclusive canary with more samples).
         mismatched = [c for c in broken_critical
-                      if c.parallel_run and c.parallel_run.get("mismatches")]
+                      if c.facts.parallel_run and c.facts.parallel_run.get("mismatches")]
         if mismatched:
             add(PARALLEL_RUN_MISMATCH, "the candidate answered differently from the baseline in "
                 f"{_names(mismatched)}", mismatched)
         for code, word in ((CANARY_FAILED, "fail"), (CANARY_INCONCLUSIVE, "inconclusive")):
-            judged = [c for c in broken_critical if c.canary and c.canary.get("verdict") == word]
+            judged = [c for c in broken_critical
+                      if c.facts.canary and c.facts.canary.get("verdict") == word]
             if judged:
-                detail = "; ".join(f"{c.nodeid}: {', '.join(c.canary.get('reasons', []))}"
-                                   for c in judged[:3] if c.canary is not None)
+                detail = "; ".join(f"{c.nodeid}: {', '.join(c.facts.canary.get('reasons', []))}"
+                                   for c in judged[:3] if c.facts.canary is not None)
                 what = ("found the candidate worse" if word == "fail"
                         else "was inconclusive, which is never a pass")
                 add(code, f"canary {what}: {detail}", judged)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pytest_prodsmoke.client import ResponseRecord
+from pytest_prodsmoke.http.client import ResponseRecord
 
 MAX_BUDGET_MS = 3_600_000.0  # an hour: anything above is a typo, not a budget
 

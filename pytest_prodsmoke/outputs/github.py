@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pytest_prodsmoke.gate import CHECK_FAILED, DEGRADING_CODES, Verdict
-from pytest_prodsmoke.settings import Settings, display_url
+from pytest_prodsmoke.gate.rules import CHECK_FAILED, DEGRADING_CODES, Verdict
+from pytest_prodsmoke.safety.redact import display_url
+from pytest_prodsmoke.settings import Settings
 
 _ICON = {"pass": "✅", "degraded": "⚠️", "fail": "❌"}
 
@@ -33,14 +34,16 @@ def step_summary(verdict: Verdict, settings: Settings, probe_seen: str | None = 
     if failed:
         lines += ["| failed check | critical | message | trace |", "|---|---|---|---|"]
         lines += [f"| `{_cell(c.nodeid)}` | {'yes' if c.critical else 'no'} | "
-                  f"{_cell(c.message[:200])} | {f'[trace]({c.trace_url})' if c.trace_url else ''} |"
+                  f"{_cell(c.message[:200])} | "
+                  f"{f'[trace]({c.facts.trace_url})' if c.facts.trace_url else ''} |"
                   for c in failed] + [""]
-    timed = [c for c in verdict.checks if c.requests]
+    timed = [c for c in verdict.checks if c.facts.requests]
     if timed:
         lines += ["<details><summary>Latency per check</summary>", "",
                   "| check | requests | p50 ms | p95 ms | max ms |", "|---|---|---|---|---|"]
-        lines += [f"| `{_cell(c.nodeid)}` | {int(c.requests['count'])} | "
-                  f"{c.requests['p50_ms']} | {c.requests['p95_ms']} | {c.requests['max_ms']} |"
+        lines += [f"| `{_cell(c.nodeid)}` | {int(c.facts.requests['count'])} | "
+                  f"{c.facts.requests['p50_ms']} | {c.facts.requests['p95_ms']} | "
+                  f"{c.facts.requests['max_ms']} |"
                   for c in timed] + ["", "</details>", ""]
     return "\n".join(lines) + "\n"
 
@@ -68,8 +71,8 @@ def error_annotations(verdict: Verdict, rootdir: Path, workspace: Path) -> list[
     lines = []
     for check in verdict.failed_critical():
         message = f"{check.nodeid} {check.outcome}: {check.message}"
-        if check.trace_url:
-            message += f" (trace: {check.trace_url})"
+        if check.facts.trace_url:
+            message += f" (trace: {check.facts.trace_url})"
         where = ""
         if check.location is not None:
             path, line = check.location

@@ -15,7 +15,7 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 # Shorter values would mask common words and numbers all over the output.
@@ -209,16 +209,6 @@ def mask_query_values(text: str) -> str:
     return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
 
 
-def mask_query(url: str) -> str:
-    """Mask the values of query parameters whose names look secret (token=..., api_key=...)."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    masked = [(name, MASK if looks_secret(name) else value) for name, value in pairs]
-    return urlunsplit(parts._replace(query=urlencode(masked, safe="*")))
-
-
 # The secrets of this process. One registry per process on purpose: a secret learnt anywhere
 # (a fixture, a hook, the command line) must be masked in every output of the process.
 REGISTRY = SecretRegistry()
@@ -229,3 +219,22 @@ def register_secret(value: str | Secret) -> Secret:
     secret = value if isinstance(value, Secret) else Secret(str(value))
     REGISTRY.add(secret)
     return secret
+
+
+# [scheme:][//]userinfo@ — up to the last "@" before the path, whatever it holds: also in
+# malformed URLs ("https:/user:password@host", "http://u?:password@h"), where urlsplit sees
+# no user info at all.
+_USERINFO = re.compile(r"^((?:[^/@]*:)?/*)([^/]*@)")
+
+
+# ":password@" wherever it stands, when the text is too broken to tell its user info.
+_PASSWORD = re.compile(r"(?<=:)[^:/@\s]+(?=@)")
+
+
+def display_url(url: str) -> str:
+    """The URL fit to print: user info masked (credentials in URLs must never be shown), and
+    the values of query parameters whose names look secret. Works on any text, never raises."""
+    text = _USERINFO.sub(r"\1***@", str(url), count=1)
+    if "@" in text:
+        text = _PASSWORD.sub("***", text)
+    return mask_query_values(text) if "=" in text else text

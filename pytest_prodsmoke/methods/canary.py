@@ -15,10 +15,10 @@ import pytest
 
 from pytest_prodsmoke.compare.canary import CanaryPolicy, CanaryResult, Sample, describe, judge
 from pytest_prodsmoke.errors import ProdsmokeError
-from pytest_prodsmoke.redact import REGISTRY
+from pytest_prodsmoke.safety.redact import REGISTRY
 
 if TYPE_CHECKING:
-    from pytest_prodsmoke.client import ProdClient, ResponseRecord
+    from pytest_prodsmoke.http.client import ProdClient, ResponseRecord
 
 SAMPLE_ERRORS: tuple[type[BaseException], ...] = (Exception, pytest.fail.Exception)
 

@@ -35,11 +35,25 @@ from pytest_prodsmoke.errors import (
     VariantMismatchError,
     WrongVersionError,
 )
-from pytest_prodsmoke.properties import MISSING_VERSION
-from pytest_prodsmoke.ratelimit import SharedRateLimiter
-from pytest_prodsmoke.redact import Secret, SecretRegistry, looks_secret
-from pytest_prodsmoke.settings import VariantRouting, display_url
-from pytest_prodsmoke.tagging import BAGGAGE, header_safe, new_span_id, sign, traceparent
+from pytest_prodsmoke.gate.facts import MISSING_VERSION
+from pytest_prodsmoke.http.ratelimit import SharedRateLimiter
+from pytest_prodsmoke.http.tagging import (
+    BAGGAGE,
+    CHECK_HEADER,
+    RUN_HEADER,
+    SIGNATURE_HEADER,
+    header_safe,
+    new_span_id,
+    sign,
+    traceparent,
+)
+from pytest_prodsmoke.safety.redact import Secret, SecretRegistry, display_url, looks_secret
+from pytest_prodsmoke.settings import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_VERSION_HEADER,
+    VariantRouting,
+)
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 # Idempotent methods (RFC 9110): repeating them cannot create a second order.
@@ -170,9 +184,9 @@ class TrafficTags:
     """Run-wide tagging of every request (names configurable, key optional)."""
 
     run_id: str = ""
-    run_header: str = "X-Prodsmoke-Run"
-    check_header: str = "X-Prodsmoke-Check"
-    signature_header: str = "X-Prodsmoke-Signature"
+    run_header: str = RUN_HEADER
+    check_header: str = CHECK_HEADER
+    signature_header: str = SIGNATURE_HEADER
     signing_key: Secret | None = None
 
 
@@ -202,10 +216,10 @@ class ProdClient(requests.Session):
         *,
         target: str = "candidate",
         headers: Iterable[tuple[str, str]] = (),
-        timeout_s: float = 10.0,
-        retries: int = 2,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retries: int = DEFAULT_RETRIES,
         expected_version: str | None = None,
-        version_header: str | None = "X-App-Version",
+        version_header: str | None = DEFAULT_VERSION_HEADER,
         adapter: HTTPAdapter | None = None,
         on_response: Callable[[ResponseRecord], None] | None = None,
         read_only: bool = True,
@@ -481,7 +495,6 @@ class ProdClient(requests.Session):
             served = response.headers.get(routing.response_header)
         if served is None and routing.field is not None and \
                 "json" in response.headers.get("Content-Type", ""):
-            from pytest_prodsmoke.readiness import json_field
 
             try:
                 found = json_field(response.json(), routing.field)
@@ -528,7 +541,6 @@ class ProdClient(requests.Session):
         """Ask the JSON version endpoint which version answers, record it, and hold it to the
         expected version (for services that put no version header on their responses)."""
         __tracebackhide__ = True
-        from pytest_prodsmoke.readiness import json_field
 
         started = time.perf_counter()
         self._probing = True  # recorded once, below, with the version the JSON names
@@ -611,3 +623,12 @@ def origin(url: str) -> str:
         port = None
     port = port or {"http": 80, "https": 443}.get(scheme, 0)
     return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def json_field(data: Any, dotted: str) -> Any:
+    """The value at a dotted path of a JSON answer (``app.version``), None when absent."""
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data

@@ -14,8 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_prodsmoke.gate import OUTCOMES, UNKNOWN_LEFTOVER, CheckResult, Verdict
-from pytest_prodsmoke.settings import Settings, display_url
+from pytest_prodsmoke.gate.rules import OUTCOMES, UNKNOWN_LEFTOVER, CheckResult, Verdict
+from pytest_prodsmoke.safety.redact import display_url
+from pytest_prodsmoke.settings import Settings
 
 SCHEMA = "pytest-prodsmoke/gate-report/1"
 
@@ -38,15 +39,16 @@ def _iso(epoch: float) -> str:
 
 
 def _check_entry(check: CheckResult) -> dict[str, Any]:
+    facts = check.facts
     return {"nodeid": check.nodeid, "outcome": check.outcome, "critical": check.critical,
             "synthetic": check.synthetic, "duration_s": check.duration_s,
             "message": check.message, "versions": dict(check.versions),
-            "requests": dict(check.requests), "trace_id": check.trace_id or None,
-            "trace_url": check.trace_url or None, "target": check.target or None,
+            "requests": dict(facts.requests or {}), "trace_id": facts.trace_id or None,
+            "trace_url": facts.trace_url or None, "target": facts.target or None,
             "leftovers": [_leftover(d, e) for d, e in check.leftovers],
-            **({"parallel_run": dict(check.parallel_run)} if check.parallel_run else {}),
-            **({"canary": dict(check.canary)} if check.canary else {}),
-            **({"variant": check.variant} if check.variant else {}),
+            **({"parallel_run": dict(facts.parallel_run)} if facts.parallel_run else {}),
+            **({"canary": dict(facts.canary)} if facts.canary else {}),
+            **({"variant": facts.variant} if facts.variant else {}),
             **({"attempts": [dict(a) for a in check.attempts]} if check.attempts else {}),
             **({"fixture_errors": [dict(f) for f in check.fixture_errors]}
                if check.fixture_errors else {})}
@@ -65,8 +67,8 @@ def outcome_counts(checks: Iterable[CheckResult]) -> dict[str, int]:
 
 def variant_summary(checks: tuple[CheckResult, ...]) -> dict[str, dict[str, int]]:
     """Outcomes per A/B variant ({} when no check ran as a variant)."""
-    variants = dict.fromkeys(c.variant for c in checks if c.variant)
-    return {name: outcome_counts(c for c in checks if c.variant == name) for name in variants}
+    variants = dict.fromkeys(c.facts.variant for c in checks if c.facts.variant)
+    return {name: outcome_counts(c for c in checks if c.facts.variant == name) for name in variants}
 
 
 def dumps_readable(data: dict[str, Any]) -> str:
@@ -107,7 +109,7 @@ def target_description(settings: Settings, verdict: Verdict | None = None) -> di
 def _target_entry(label: str, url: str, verdict: Verdict | None) -> dict[str, Any]:
     """One target's share of the checks (all of them when there is only one target)."""
     checks = [c for c in (verdict.checks if verdict else ())
-              if c.target == label or not c.target]
+              if c.facts.target == label or not c.facts.target]
     outcomes = outcome_counts(checks)
     versions: dict[str, int] = {}
     for check in checks:
@@ -295,8 +297,8 @@ def render_gate_block(verdict: Verdict, settings: Settings, report_path: Path | 
     lines.append(f"  target: {target}  expected version: {expected}  "
                  f"observed: {observed_text(verdict, probe_seen)}")
     for check in verdict.failed_critical():
-        if check.trace_url:
-            lines.append(f"  trace of {check.nodeid}: {check.trace_url}")
+        if check.facts.trace_url:
+            lines.append(f"  trace of {check.nodeid}: {check.facts.trace_url}")
     if settings.insecure:
         lines.append("  WARNING: --prod-insecure is on: TLS certificates were NOT verified")
     if settings.allow_skips:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
-from pytest_prodsmoke.report import GATE_CASE_CLASS, GATE_CASE_NAME, GateCase
+from pytest_prodsmoke.outputs.report import GATE_CASE_CLASS, GATE_CASE_NAME, GateCase
 
 
 def junit_requested(config: Any) -> bool:

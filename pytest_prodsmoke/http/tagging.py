@@ -3,7 +3,7 @@
 Pure functions, no pytest import. A service verifies that a request really came from this
 plugin (and not from someone who copied the headers) with ``verify_signature``:
 
-    from pytest_prodsmoke.tagging import verify_signature
+    from pytest_prodsmoke.http.tagging import verify_signature
 
     ok = verify_signature(
         key=os.environ["PRODSMOKE_SIGNING_KEY"].encode(),
@@ -27,6 +27,10 @@ import time
 from urllib.parse import quote
 
 SIGNATURE_VERSION = "v1"
+# The default names of the tag headers (the run and check headers are configurable).
+RUN_HEADER = "X-Prodsmoke-Run"
+CHECK_HEADER = "X-Prodsmoke-Check"
+SIGNATURE_HEADER = "X-Prodsmoke-Signature"
 DEFAULT_MAX_AGE_S = 300
 BAGGAGE = "synthetic=true"
 

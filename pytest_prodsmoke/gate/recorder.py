@@ -7,26 +7,12 @@ typing, so this works the same for local reports and for reports rebuilt from xd
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pytest_prodsmoke.gate import CollectionProblem, PhaseEvent, RunFacts
-from pytest_prodsmoke.properties import (
-    PROP_CANARY,
-    PROP_CRITICAL,
-    PROP_LEFTOVERS,
-    PROP_PARALLEL,
-    PROP_REQUESTS,
-    PROP_SYNTHETIC,
-    PROP_TARGET,
-    PROP_TEARDOWN,
-    PROP_TRACE_ID,
-    PROP_TRACE_URL,
-    PROP_VARIANT,
-    PROP_VERSIONS,
-)
+from pytest_prodsmoke.gate.facts import from_properties
+from pytest_prodsmoke.gate.rules import CollectionProblem, PhaseEvent, RunFacts
 from pytest_prodsmoke.settings import Settings
 
 MAX_MESSAGE_CHARS = 500
@@ -57,20 +43,6 @@ def _exception_line(text: str) -> str:
     return found or text
 
 
-def _properties(report: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in getattr(report, "user_properties", ()) or ()}
-
-
-def _json_object(props: Mapping[str, str], name: str) -> Mapping[str, Any] | None:
-    if name not in props:
-        return None
-    try:
-        value = json.loads(props[name])
-    except ValueError:
-        value = None
-    return value if isinstance(value, dict) else {"unreadable": props[name][:200]}
-
-
 def failure_location(report: Any) -> tuple[str, int] | None:
     """The failing line in the check's own file, else the check's definition: where a code
     annotation (GitHub) should point. Paths stay relative to pytest's rootdir."""
@@ -86,32 +58,13 @@ def failure_location(report: Any) -> tuple[str, int] | None:
 
 
 def event_from_report(report: Any, display_id: Callable[[str], str] = str) -> PhaseEvent:
-    props = _properties(report)
-    critical = props.get(PROP_CRITICAL)
-    versions: Mapping[str, int] | None = None
-    if PROP_VERSIONS in props:  # only on teardown reports of checks that made requests
-        try:
-            versions = {str(k): int(v) for k, v in json.loads(props[PROP_VERSIONS]).items()}
-        except (ValueError, AttributeError):
-            versions = {"<unreadable>": 1}  # never silently drop evidence of a wrong version
-    leftovers: tuple[tuple[str, str], ...] = ()
-    if PROP_LEFTOVERS in props:
-        try:
-            leftovers = tuple((str(d), str(e)) for d, e in json.loads(props[PROP_LEFTOVERS]))
-        except (ValueError, TypeError):
-            leftovers = (("<unreadable leftovers record>", props[PROP_LEFTOVERS][:200]),)
-    requests: Mapping[str, float] | None = None
-    if PROP_REQUESTS in props:
-        try:
-            requests = {str(k): v if isinstance(v, int) else float(v)
-                        for k, v in json.loads(props[PROP_REQUESTS]).items()}
-        except (ValueError, AttributeError, TypeError):
-            requests = None
-    teardown = _json_object(props, PROP_TEARDOWN)
+    facts = from_properties(getattr(report, "user_properties", ()) or ())
+    teardown = facts.teardown
     if teardown and isinstance(teardown.get("fixtures"), list):
-        teardown = {**teardown, "fixtures": [
+        # The checks that used a failed shared fixture, named as every output names checks.
+        facts = replace(facts, teardown={**teardown, "fixtures": [
             {**f, "users": [display_id(str(u)) for u in f.get("users", ())]}
-            if isinstance(f, dict) else f for f in teardown["fixtures"]]}
+            if isinstance(f, dict) else f for f in teardown["fixtures"]]})
     return PhaseEvent(
         nodeid=display_id(report.nodeid),
         when=str(report.when),
@@ -119,18 +72,7 @@ def event_from_report(report: Any, display_id: Callable[[str], str] = str) -> Ph
         wasxfail=hasattr(report, "wasxfail"),
         duration_s=float(getattr(report, "duration", 0.0) or 0.0),
         message=short_message(report.longrepr) if report.outcome != "passed" else "",
-        critical=None if critical is None else critical == "true",
-        synthetic=props.get(PROP_SYNTHETIC) == "true",
-        versions=versions,
-        leftovers=leftovers,
-        trace_id=props.get(PROP_TRACE_ID, ""),
-        trace_url=props.get(PROP_TRACE_URL, ""),
-        requests=requests,
-        target=props.get(PROP_TARGET, ""),
-        parallel_run=_json_object(props, PROP_PARALLEL),
-        canary=_json_object(props, PROP_CANARY),
-        variant=props.get(PROP_VARIANT, ""),
-        teardown=teardown,
+        facts=facts,
         location=failure_location(report) if report.outcome == "failed" else None,
         attempt=int(getattr(report, "rerun", 0) or 0),
         runner=str(getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "")),

@@ -11,11 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import requests
 
-from pytest_prodsmoke.client import CheckContext, ProdClient
+from pytest_prodsmoke.http.client import CheckContext, ProdClient, json_field
 
 READINESS_CHECK_ID = "prodsmoke:readiness"
 
@@ -76,14 +75,6 @@ def wait_until_ready(probe: Callable[[float], Probe], expected_version: str | No
         if left <= 0:
             return Readiness(False, clock() - started, attempts, last)
         sleep(min(interval_s, left))
-
-
-def json_field(data: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        if not isinstance(data, dict) or part not in data:
-            return None
-        data = data[part]
-    return data
 
 
 def http_probe(client: ProdClient, ready_path: str, version_path: str | None,

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import requests
 
-from pytest_prodsmoke.client import MUTATING_METHODS, ProdClient
 from pytest_prodsmoke.compare.diff import (
     Answer,
     Comparison,
@@ -33,11 +32,11 @@ from pytest_prodsmoke.errors import (
     MutationRefusedError,
     ParallelRunMismatch,
 )
-from pytest_prodsmoke.redact import REGISTRY
-from pytest_prodsmoke.settings import display_url
+from pytest_prodsmoke.http.client import MUTATING_METHODS, ProdClient
+from pytest_prodsmoke.safety.redact import REGISTRY, display_url
 
 if TYPE_CHECKING:
-    from pytest_prodsmoke.cleanup import Cleanup
+    from pytest_prodsmoke.safety.cleanup import Cleanup
 
 MAX_COMPARED_BYTES = 20_000_000  # larger bodies are compared by digest, not structurally
 MAX_NOISE_PATHS = 50  # learned-noise paths kept per check for the report

@@ -26,11 +26,9 @@ from typing import Any
 import requests
 
 from pytest_prodsmoke.errors import ProdsmokeError, SettingsError
-from pytest_prodsmoke.redact import Secret, looks_secret
+from pytest_prodsmoke.safety.redact import Secret, looks_secret
 from pytest_prodsmoke.settings import compile_user_pattern
 
-DEFAULT_PATTERN = r"^(smoke|synthetic|test)[-_.+]"
-DEFAULT_WAIT_S = 30.0
 _POLL_S = 0.05
 
 

@@ -1,0 +1,179 @@
+"""The facts of one check: one typed record, ``CheckFacts``. Plain data, no pytest import.
+
+What the process that ran a check knows of it beyond pytest's own report (criticality, the
+versions that answered, its requests, the results of the methods it used) is written once into a
+``CheckFacts`` there, crosses to the gate's owner as ``report.user_properties`` (so JUnit
+shows it too, one ``prodsmoke.*`` property per fact), is read back once (``from_properties``)
+and is then what the gate, the report, JUnit and Allure read.
+
+Adding a fact: a field here with its ``fact(...)`` (property name, codec, how several reports of
+one check combine), the code that sets it where the check runs, and the outputs that show it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+PROPERTY_PREFIX = "prodsmoke."
+MISSING_VERSION = "<missing>"  # the version key of a response that carried no version header
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """How one fact is written as a property value (None: not written) and read back. A
+    reader never raises: unreadable evidence is kept in a form the gate fails closed on."""
+
+    write: Callable[[Any], str | None]
+    read: Callable[[str], Any]
+
+
+def _read_flag(text: str) -> bool:
+    return text == "true"
+
+
+def _read_counts(text: str) -> Mapping[str, int]:
+    try:
+        return {str(k): int(v) for k, v in json.loads(text).items()}
+    except (ValueError, AttributeError, TypeError):
+        return {"<unreadable>": 1}  # never silently drop evidence of a wrong version
+
+
+def _read_numbers(text: str) -> Mapping[str, float] | None:
+    try:
+        return {str(k): v if isinstance(v, int) else float(v) for k, v in json.loads(text).items()}
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def _read_object(text: str) -> Mapping[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    return value if isinstance(value, dict) else {"unreadable": text[:200]}
+
+
+def _read_pairs(text: str) -> tuple[tuple[str, str], ...]:
+    try:
+        return tuple((str(d), str(e)) for d, e in json.loads(text))
+    except (ValueError, TypeError):
+        return (("<unreadable leftovers record>", text[:200]),)
+
+
+def _read_count(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(dict(value))
+
+
+FLAG = Codec(lambda v: None if v is None else ("true" if v else "false"), _read_flag)
+TEXT = Codec(lambda v: str(v) if v else None, str)
+COUNTS = Codec(lambda v: json.dumps(dict(v)) if v else None, _read_counts)
+NUMBERS = Codec(lambda v: json.dumps(dict(v)) if v else None, _read_numbers)
+OBJECT = Codec(_json_or_none, _read_object)
+PAIRS = Codec(lambda v: json.dumps([list(p) for p in v]) if v else None, _read_pairs)
+COUNT = Codec(lambda v: None if v is None else str(int(v)), _read_count)
+
+# How the facts of several reports of one check (its phases, reruns, --dist each) combine.
+FIRST = "first"  # the first report that has it
+ANY = "any"  # true if any report says so
+SUM = "sum"  # counts added up
+CONCAT = "concat"  # all of them, in order
+
+
+def fact(prop: str, codec: Codec, fold: str = FIRST, default: Any = None,
+         at_collection: bool = False, secret_free: bool = True) -> Any:
+    """A field of ``CheckFacts`` and how it travels.
+
+    ``at_collection``: known when the check is collected, so it is on every report of the check
+    (a crash report carries none); the rest go on the last report of each run of the check.
+    ``secret_free``: written from values that cannot hold a secret (flags, counts, ids), so the
+    scrubbing of reports passes it by.
+    """
+    meta = {"prop": prop, "codec": codec, "fold": fold, "at_collection": at_collection,
+            "secret_free": secret_free}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFacts:
+    # Known at collection (on every report):
+    critical: bool | None = fact("prodsmoke.critical", FLAG, at_collection=True)  # None: unknown
+    synthetic: bool = fact("prodsmoke.synthetic", FLAG, ANY, False, at_collection=True)
+    target: str = fact("prodsmoke.target", TEXT, default="", at_collection=True)  # several URLs
+    variant: str = fact("prodsmoke.variant", TEXT, default="", at_collection=True)  # A/B variant
+    # Known once a run of the check ended (on its last report):
+    versions: Mapping[str, int] | None = fact("prodsmoke.versions", COUNTS, SUM)
+    requests: Mapping[str, float] | None = fact("prodsmoke.requests", NUMBERS)  # count, p50_ms..
+    # requests, mismatches, noise, ignored. Not secret-free: learned noise paths are response
+    # keys, which could be anything.
+    parallel_run: Mapping[str, Any] | None = fact("prodsmoke.parallel_run", OBJECT,
+                                                  secret_free=False)
+    mismatches: int | None = fact("prodsmoke.mismatches", COUNT)  # parallel-run mismatches
+    canary: Mapping[str, Any] | None = fact("prodsmoke.canary", OBJECT)  # verdict, reasons, ..
+    # A failed teardown: {"own": bool, "fixtures": [{"fixture", "scope", "node", "message",
+    # "critical", "users"}]} (gate/teardown.py); None: unknown, so all of it is the check's own.
+    teardown: Mapping[str, Any] | None = fact("prodsmoke.teardown", OBJECT, secret_free=False)
+    # (what was left, why the undo failed)
+    leftovers: tuple[tuple[str, str], ...] = fact("prodsmoke.leftovers", PAIRS, CONCAT, (),
+                                                  secret_free=False)
+    trace_id: str = fact("prodsmoke.trace_id", TEXT, default="")
+    trace_url: str = fact("prodsmoke.trace_url", TEXT, default="", secret_free=False)
+
+
+NO_FACTS = CheckFacts()
+_FIELDS = tuple(fields(CheckFacts))
+_BY_PROPERTY = {f.metadata["prop"]: f for f in _FIELDS}
+SECRET_FREE_PROPERTIES = frozenset(f.metadata["prop"] for f in _FIELDS
+                                   if f.metadata["secret_free"])
+
+
+def to_properties(facts: CheckFacts, at_collection: bool) -> list[tuple[str, str]]:
+    """The properties of the facts known at collection, or of those known after a run."""
+    out = []
+    for f in _FIELDS:
+        if f.metadata["at_collection"] == at_collection:
+            text = f.metadata["codec"].write(getattr(facts, f.name))
+            if text is not None:
+                out.append((f.metadata["prop"], text))
+    return out
+
+
+def from_properties(properties: Iterable[tuple[object, object]]) -> CheckFacts:
+    """The facts a report carries; properties that are not ours are the user's, not read."""
+    found: dict[str, Any] = {}
+    for name, value in properties:
+        known = _BY_PROPERTY.get(str(name))
+        if known is not None:
+            found[known.name] = known.metadata["codec"].read(str(value))
+    return CheckFacts(**found) if found else NO_FACTS
+
+
+def fold(reports: Iterable[CheckFacts]) -> CheckFacts:
+    """The facts of one check from those of all its reports."""
+    merged: dict[str, Any] = {}
+    for facts in reports:
+        if facts is NO_FACTS:
+            continue
+        for f in _FIELDS:
+            value = getattr(facts, f.name)
+            if value is None or value == f.default or (isinstance(value, Mapping) and not value):
+                continue  # nothing known
+            how, seen = f.metadata["fold"], merged.get(f.name)
+            if seen is None:
+                merged[f.name] = dict(value) if how == SUM else value
+            elif how == SUM:
+                for key, count in value.items():
+                    seen[key] = seen.get(key, 0) + count
+            elif how == CONCAT:
+                merged[f.name] = seen + tuple(value)
+            # FIRST and ANY: the first value stands.
+    return replace(NO_FACTS, **merged) if merged else NO_FACTS

@@ -1,0 +1,81 @@
+"""The per-check facts record: written once as properties, read back once, folded per check."""
+
+from __future__ import annotations
+
+from pytest_prodsmoke.gate.facts import (
+    NO_FACTS,
+    SECRET_FREE_PROPERTIES,
+    CheckFacts,
+    fold,
+    from_properties,
+    to_properties,
+)
+
+EVERYTHING = CheckFacts(
+    critical=False, synthetic=True, target="eu", variant="B", versions={"2.0.0": 3},
+    requests={"count": 3, "p50_ms": 1.5}, parallel_run={"requests": 2, "mismatches": 1},
+    mismatches=1, canary={"verdict": "pass"}, teardown={"own": True},
+    leftovers=(("order 1", "404"),), trace_id="abc", trace_url="https://t/abc")
+
+
+def test_facts_travel_as_properties_and_come_back_the_same() -> None:
+    collection = to_properties(EVERYTHING, at_collection=True)
+    run = to_properties(EVERYTHING, at_collection=False)
+    assert [name for name, _ in collection] == [
+        "prodsmoke.critical", "prodsmoke.synthetic", "prodsmoke.target", "prodsmoke.variant"]
+    # The order JUnit shows them in (and the order before the record existed).
+    assert [name for name, _ in run] == [
+        "prodsmoke.versions", "prodsmoke.requests", "prodsmoke.parallel_run",
+        "prodsmoke.mismatches", "prodsmoke.canary", "prodsmoke.teardown", "prodsmoke.leftovers",
+        "prodsmoke.trace_id", "prodsmoke.trace_url"]
+    assert dict(collection)["prodsmoke.critical"] == "false"
+    assert dict(run)["prodsmoke.leftovers"] == '[["order 1", "404"]]'
+    assert from_properties([*collection, *run]) == EVERYTHING
+
+
+def test_nothing_known_writes_nothing_and_reads_as_no_facts() -> None:
+    assert to_properties(NO_FACTS, at_collection=False) == []
+    assert to_properties(NO_FACTS, at_collection=True) == [("prodsmoke.synthetic", "false")]
+    assert from_properties([]) is NO_FACTS
+    assert from_properties([("user.own", "x"), ("prodsmoke.unknown", "y")]) is NO_FACTS
+    assert to_properties(CheckFacts(mismatches=0), at_collection=False) == [
+        ("prodsmoke.mismatches", "0")]
+
+
+def test_unreadable_facts_fail_closed() -> None:
+    facts = from_properties([("prodsmoke.versions", "not json"),
+                             ("prodsmoke.leftovers", "{broken"),
+                             ("prodsmoke.canary", "[1, 2]"),
+                             ("prodsmoke.requests", '{"count": "many"}'),
+                             ("prodsmoke.mismatches", "x"),
+                             ("prodsmoke.critical", "yes please")])
+    assert facts.versions == {"<unreadable>": 1}  # an unknown version, never none
+    assert facts.leftovers == (("<unreadable leftovers record>", "{broken"),)
+    assert facts.canary == {"unreadable": "[1, 2]"}
+    assert facts.requests is None and facts.mismatches is None
+    assert facts.critical is False  # only "true" is true; unknown is None (not written)
+    assert from_properties([("prodsmoke.versions", '["a"]')]).versions == {"<unreadable>": 1}
+
+
+def test_folding_the_reports_of_one_check() -> None:
+    setup = CheckFacts(critical=True, target="eu")
+    call = CheckFacts(critical=True, synthetic=True, canary={"verdict": "fail"}, requests={})
+    first_run = CheckFacts(critical=True, versions={"2": 1}, leftovers=(("a", "e"),),
+                           trace_id="t1")
+    second_run = CheckFacts(critical=True, versions={"2": 2, "1": 1}, leftovers=(("b", "e"),),
+                            trace_id="t2", canary={"verdict": "pass"})
+    folded = fold([setup, NO_FACTS, call, first_run, second_run])
+    assert folded == CheckFacts(critical=True, synthetic=True, target="eu",
+                                versions={"2": 3, "1": 1}, leftovers=(("a", "e"), ("b", "e")),
+                                trace_id="t1", canary={"verdict": "fail"})
+    assert first_run.versions == {"2": 1}  # folding copies, never changes a report's facts
+    assert fold([]) is NO_FACTS and fold([NO_FACTS, CheckFacts(versions={})]) is NO_FACTS
+    assert fold([CheckFacts(critical=False), CheckFacts(critical=True)]).critical is False
+
+
+def test_secret_free_properties_are_only_flags_counts_and_ids() -> None:
+    # The others can hold text from responses or users: every report scrubs them.
+    assert set(SECRET_FREE_PROPERTIES) == {
+        "prodsmoke.critical", "prodsmoke.synthetic", "prodsmoke.target", "prodsmoke.variant",
+        "prodsmoke.versions", "prodsmoke.requests", "prodsmoke.mismatches", "prodsmoke.canary",
+        "prodsmoke.trace_id"}
