@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from pytest_prodsmoke.errors import LatencyBudgetError, ProdsmokeError, VariantMismatchError
+from pytest_prodsmoke.errors import LatencyBudgetError, ProdsmokeError
+from pytest_prodsmoke.fixtures import TARGET_FIXTURE
 from pytest_prodsmoke.gate.facts import (
     MISSING_VERSION,
     SECRET_FREE_PROPERTIES,
@@ -27,6 +28,7 @@ from pytest_prodsmoke.http.requestlog import (
     trace_link,
 )
 from pytest_prodsmoke.http.tagging import new_trace_id
+from pytest_prodsmoke.methods.variants import require_confirmed, variant_of
 from pytest_prodsmoke.safety.redact import REGISTRY
 from pytest_prodsmoke.safety.signals import TermSignalHandler, announce_worker, finish_teardown
 from pytest_prodsmoke.state import (
@@ -49,7 +51,6 @@ from pytest_prodsmoke.state import (
     forget,
 )
 
-VARIANT_FIXTURE = "prodsmoke_variant"
 STOP_FILE = "fail-fast-stop"  # in the run directory shared by all processes of the run
 
 
@@ -121,6 +122,7 @@ class CheckMarking:
     @pytest.hookimpl
     def pytest_unconfigure(self) -> None:
         self.signals.uninstall()
+        self.state.close()
         current = logging.getLogRecordFactory()
         if self._previous_factory is not None and getattr(current, "prodsmoke", False):
             logging.setLogRecordFactory(self._previous_factory)
@@ -187,23 +189,11 @@ class CheckMarking:
                 item.stash[LATENCY_KEY] = latency_budget(latency.args, latency.kwargs)
             callspec = getattr(item, "callspec", None)
             params = callspec.params if callspec is not None else {}
-            variant = str(params[VARIANT_FIXTURE]) if VARIANT_FIXTURE in params else ""
             # The facts known now go on every report of the check (JUnit shows them too).
             item.user_properties.extend(to_properties(CheckFacts(
                 critical=critical, synthetic=synthetic,
-                target=str(params.get("prodsmoke_target", "")), variant=variant),
+                target=str(params.get(TARGET_FIXTURE, "")), variant=variant_of(item)),
                 at_collection=True))
-            if variant:
-                item.stash[VARIANT_KEY] = variant
-                routing = self.state.settings.variant
-                if routing is None or (routing.request_header is None and routing.cookie is None):
-                    item.stash[MARKER_ERROR_KEY] = (
-                        "@pytest.mark.variants needs a way to assign the variant: set ini "
-                        "prodsmoke_variant_header or prodsmoke_variant_cookie")
-                elif routing.response_header is None and routing.field is None:
-                    item.stash[MARKER_ERROR_KEY] = (
-                        "@pytest.mark.variants needs a way to confirm the variant served: set "
-                        "ini prodsmoke_variant_response_header or prodsmoke_variant_field")
             canary = item.get_closest_marker("canary")
             if canary is not None:
                 self._stash_canary_policy(item, canary)
@@ -235,27 +225,6 @@ class CheckMarking:
         except ValueError as exc:
             item.stash[MARKER_ERROR_KEY] = f"@pytest.mark.canary: {exc}"
 
-    @pytest.hookimpl
-    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        marker = metafunc.definition.get_closest_marker("variants")
-        if marker is None:
-            return
-        names = [str(name) for name in marker.args]
-        # A collection error (the gate fails) that shows one line, not our traceback.
-        if not all(n.isprintable() and not set(n) & set(';,"\\') for n in names):
-            # A variant name travels in a header or a cookie; this one cannot (not shown: a
-            # line break in it would split the output too).
-            raise pytest.Collector.CollectError(
-                "@pytest.mark.variants: a variant name must fit in a header or a cookie "
-                '(printable; no ; , " or \\)')
-        if not names or len(set(names)) != len(names) or not all(n.strip() for n in names):
-            raise pytest.Collector.CollectError(
-                f"@pytest.mark.variants needs distinct, non-empty variant names; got "
-                f"{list(marker.args)!r}")
-        # The autouse prodsmoke_variant fixture is parametrized directly per check (function
-        # scope, so checks keep their order): test_x[A], test_x[B].
-        metafunc.parametrize(VARIANT_FIXTURE, names, ids=names, scope="function")
-
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
         policy = pyfuncitem.stash.get(CANARY_KEY, None)
@@ -264,9 +233,7 @@ class CheckMarking:
         from pytest_prodsmoke.methods.canary import run_canary
 
         __tracebackhide__ = True
-        factory = self.state.baseline_client
-        assert factory is not None
-        baseline = factory("a canary check")
+        baseline = self.state.baseline("a canary check")
         result, failure = run_canary(pyfuncitem, policy, baseline, pyfuncitem.stash[RECORDS_KEY])
         pyfuncitem.stash[CANARY_RESULT_KEY] = result.as_dict()
         if failure is not None:
@@ -300,7 +267,7 @@ class CheckMarking:
         settings = self.state.settings
         variant = item.stash.get(VARIANT_KEY, None)
         if variant is not None:
-            self._require_variant_confirmed(variant)
+            require_confirmed(self.state, variant)
         if settings.version_header is None and settings.version_path is not None:
             self._check_version_endpoint(item)
         budget = item.stash.get(LATENCY_KEY, (None, None))
@@ -315,19 +282,6 @@ class CheckMarking:
                     f"p95 latency of {len(records)} requests is {p95:.0f} ms, over the budget of "
                     f"{p95_budget:g} ms (slowest: {slowest.method} {slowest.path}, "
                     f"{slowest.elapsed_s * 1000:.0f} ms)")
-
-    def _require_variant_confirmed(self, variant: str) -> None:
-        """Fail closed: an A/B check passes only if an answer positively named its variant."""
-        __tracebackhide__ = True
-        if any(c.variant_confirmed for c in self.state.clients if c.target == "candidate"):
-            return
-        routing = self.state.settings.variant
-        assert routing is not None
-        where = " or ".join(filter(None, [
-            f"response header {routing.response_header}" if routing.response_header else "",
-            f"JSON field {routing.field!r}" if routing.field else ""]))
-        raise VariantMismatchError(f"no answer of the candidate confirmed variant {variant!r} "
-                                   f"(looked for {where})")
 
     def _check_version_endpoint(self, item: pytest.Item) -> None:
         """No version header to pin each response: ask the version endpoint once after a check

@@ -30,10 +30,7 @@ from pytest_prodsmoke.settings import (
     configured_gate_report,
     load_settings,
 )
-from pytest_prodsmoke.state import (
-    SETTINGS_KEY,
-    WORKER_INPUT_KEY,
-)
+from pytest_prodsmoke.state import SETTINGS_KEY, STATE_KEY, WORKER_INPUT_KEY
 
 if TYPE_CHECKING:
     from pytest_prodsmoke.safety.users import FakeUser
@@ -180,18 +177,18 @@ def pytest_configure(config: pytest.Config) -> None:
         # them first; this is reached on the controller (or the only process).
         raise pytest.UsageError(f"pytest-prodsmoke: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
-    if settings.gate_active and not is_worker(config):
-        _refuse_cache_selection(config)
-    if not settings.gate_active:
-        # Plain pytest from here on: only fixtures that say what is missing, if used.
-        from pytest_prodsmoke.inactive import make_inactive_fixtures
+    # The fixtures users touch: in every run (without a URL, each says what is missing).
+    from pytest_prodsmoke import fixtures
 
-        config.pluginmanager.register(make_inactive_fixtures(), "prodsmoke-fixtures")
-        return
+    config.pluginmanager.register(fixtures, "prodsmoke-fixtures")
+    if not settings.gate_active:
+        return  # plain pytest from here on
+    if not is_worker(config):
+        _refuse_cache_selection(config)
 
     # Imported only for a gate run, so an unrelated suite does not pay for them.
     from pytest_prodsmoke.checks import CheckMarking
-    from pytest_prodsmoke.fixtures import make_fixtures
+    from pytest_prodsmoke.methods import variants
     from pytest_prodsmoke.safety.signals import TermSignalHandler
     from pytest_prodsmoke.state import ProcessState
 
@@ -210,7 +207,12 @@ def pytest_configure(config: pytest.Config) -> None:
         not_ready = None
     state = ProcessState(settings, run_id, run_dir, users, worker_index, process_name)
     state.not_ready = not_ready
-    config.pluginmanager.register(make_fixtures(state, config.hook), "prodsmoke-fixtures")
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(variants, "prodsmoke-variants")
+    if len(settings.prod_urls) > 1:
+        from pytest_prodsmoke.methods import targets
+
+        config.pluginmanager.register(targets, "prodsmoke-targets")
 
     startup_secrets = _register_secrets(settings, users)
     signals = TermSignalHandler()

@@ -8,7 +8,6 @@ the clients, the check currently running, the fake-user leases and the login tok
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +25,10 @@ if TYPE_CHECKING:
 # Every run imports this module (for SETTINGS_KEY), also one without the gate, which must not
 # pay for the HTTP stack: ProcessState imports it when a gate run makes one.
 
-# config.stash: the run's settings, loaded once in pytest_configure.
+# config.stash: the run's settings, loaded once in pytest_configure; the process's state, in
+# a gate run only (the fixtures find it there).
 SETTINGS_KEY = pytest.StashKey["Settings"]()
+STATE_KEY = pytest.StashKey["ProcessState"]()
 # xdist: what the controller hands every worker (workerinput), and what a worker hands back
 # (workeroutput) besides the collected ids.
 WORKER_INPUT_KEY = "prodsmoke"
@@ -85,9 +86,11 @@ class ProcessState:
         self.context: CheckContext | None = None
         self.clients: list[ProdClient] = []
         self.pool: HTTPAdapter | None = None  # one per process, shared: keep-alive
-        # Set by make_fixtures: the baseline's client of this process, made on first use
-        # (canary checks need it without asking for the baseline fixture).
-        self.baseline_client: Callable[..., ProdClient] | None = None
+        # The clients of this process, made on first use: the candidate's by target label,
+        # the baselines' by "baseline" / "baseline2".
+        self.candidates: dict[str, ProdClient] = {}
+        self.baselines: dict[str, ProdClient] = {}
+        self.urls = dict(zip(settings.target_labels, settings.prod_urls, strict=True))
         self.credentials = SecretRegistry()  # fake-user secrets: only to the targets
         self.login_tokens: dict[str, Secret | None] = {}
         self.limiter = (SharedRateLimiter(run_dir / "rate", settings.max_rps)
@@ -150,6 +153,29 @@ class ProcessState:
             client.reset_for_check(self.context)
         self.clients.append(client)
         return client
+
+    def candidate(self, label: str | None = None) -> ProdClient:
+        """The candidate's client for one target (by label; the first when not given)."""
+        label = label or next(iter(self.urls))
+        if label not in self.candidates:
+            self.candidates[label] = self.new_client(
+                self.urls[label], "candidate", headers=self.settings.headers,
+                expected_version=self.settings.expect_version)
+        return self.candidates[label]
+
+    def baseline(self, what: str = "the baseline fixture", second: bool = False) -> ProdClient:
+        """The client of the baseline (or of the second baseline); fails ``what`` (a fixture, a
+        canary check) in one line when no baseline URL is configured."""
+        settings = self.settings
+        if settings.baseline_url is None:
+            pytest.fail(f"{what} needs a baseline URL: pass --baseline-url URL (or set "
+                        "PRODSMOKE_BASELINE_URL, or ini prodsmoke_baseline_url)", pytrace=False)
+        label = "baseline2" if second else "baseline"
+        if label not in self.baselines:
+            url = settings.baseline2_url if second else settings.baseline_url
+            assert url is not None
+            self.baselines[label] = self.new_client(url, label)
+        return self.baselines[label]
 
     def close(self) -> None:
         if self.pool is not None:
