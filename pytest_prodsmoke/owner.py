@@ -310,12 +310,12 @@ class GateOwner:
         if alluredir:
             scrub_directory(Path(alluredir), REGISTRY.scrub, self.started_at)
 
-    def _write_allure(self, verdict: Verdict) -> None:
+    def _write_allure(self, verdict: Verdict) -> bool:
         """The verdict for Allure: its environment panel (Allure has no API for it: it reads
         environment.properties) and a result of its own that fails when the gate fails."""
         alluredir = self.config.getoption("allure_report_dir", None)
         if not alluredir:
-            return
+            return True
         from pytest_prodsmoke.outputs.allure import write_gate_result  # --alluredir only
 
         lines = [f"prodsmoke.verdict={verdict.status}",
@@ -323,16 +323,20 @@ class GateOwner:
                  f"prodsmoke.expected_version={self.settings.expect_version or ''}",
                  "prodsmoke.observed_versions="
                  + ", ".join(f"{v} x{n}" for v, n in verdict.observed_versions.items())]
+        ok = True
         try:
             write_text_atomic(Path(alluredir) / "environment.properties",
                               REGISTRY.scrub("\n".join(lines) + "\n"))
         except OSError as exc:
             self.recorder.on_internal_error(f"cannot write Allure environment.properties: {exc}")
+            ok = False
         try:
             write_gate_result(Path(alluredir), self._scrubbed_case(verdict), self.started_at,
                               time.time())
         except OSError as exc:
             self.recorder.on_internal_error(f"cannot write the Allure gate result: {exc}")
+            ok = False
+        return ok
 
     @staticmethod
     def _scrubbed_case(verdict: Verdict) -> GateCase:
@@ -340,32 +344,26 @@ class GateOwner:
         return GateCase(case.status, REGISTRY.scrub(case.message), REGISTRY.scrub(case.details))
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
+        """The end of the run, one stage after the other: decide; write the report (what the
+        hook and the command read); call the pytest_prodsmoke_gate hook; run the --on-gate-*
+        command; then write every output with the final verdict. A stage that fails (a hook
+        that raises, a command that fails, an output that cannot be written) fails the gate,
+        and the stages after it see that verdict."""
         self._scrub_other_tools_output()
         logxml = find_logxml(self.config)
         if junit_requested(self.config) and logxml is None:
             self.recorder.on_internal_error(
                 "cannot add gate properties to the JUnit XML (pytest's LogXML API moved)")
-        verdict = self._decide(session, exitstatus)
-        self._write_report(verdict, exitstatus)
-        if self.report_error:
-            self.recorder.on_internal_error(f"gate report not written: {self.report_error}")
-            verdict = self._decide(session, exitstatus)
-        try:
-            self.config.hook.pytest_prodsmoke_gate(config=self.config, verdict=verdict)
-        except Exception as exc:
-            self.recorder.hook_errors.append(
-                f"pytest_prodsmoke_gate hook raised {type(exc).__name__}: {exc}")
-            verdict = self._decide(session, exitstatus)
-            self._write_report(verdict, exitstatus)
-        verdict = self._run_gate_command(session, exitstatus, verdict)
-        problems_before = len(self.recorder.internal_errors)
-        self._tell_github(verdict)
-        self._write_allure(verdict)
-        if len(self.recorder.internal_errors) > problems_before:
-            # An output we were asked for could not be written: never a quiet pass.
-            verdict = self._decide(session, exitstatus)
-            self._write_report(verdict, exitstatus)
-            self._write_allure(verdict)  # its files (fixed names) now say the final verdict
+
+        def decide_now() -> Verdict:
+            return self._decide(session, exitstatus)
+
+        verdict = decide_now()
+        if not self._report_written(verdict, exitstatus):
+            verdict = decide_now()
+        verdict = self._call_gate_hook(verdict, decide_now, exitstatus)
+        verdict = self._run_gate_command(verdict, decide_now)
+        verdict = self._write_outputs(verdict, decide_now, exitstatus)
         self.verdict = verdict
         if logxml is not None:
             add_suite_properties(logxml, {
@@ -378,7 +376,46 @@ class GateOwner:
                               time.time() - self.started_at)
         session.exitstatus = verdict.exit_status
 
-    def _tell_github(self, verdict: Verdict) -> None:
+    def _report_written(self, verdict: Verdict, exitstatus: int) -> bool:
+        """Write the gate report; a report that cannot be written fails the gate (once)."""
+        self._write_report(verdict, exitstatus)
+        if not self.report_error:
+            return True
+        problem = f"gate report not written: {self.report_error}"
+        if problem not in self.recorder.internal_errors:
+            self.recorder.on_internal_error(problem)
+        return False
+
+    def _call_gate_hook(self, verdict: Verdict, decide_now: Callable[[], Verdict],
+                        exitstatus: int) -> Verdict:
+        try:
+            self.config.hook.pytest_prodsmoke_gate(config=self.config, verdict=verdict)
+        except Exception as exc:  # a broken notifier must not look like a pass
+            self.recorder.hook_errors.append(
+                f"pytest_prodsmoke_gate hook raised {type(exc).__name__}: {exc}")
+            verdict = decide_now()
+            self._report_written(verdict, exitstatus)  # the command reads this one
+        return verdict
+
+    def _write_outputs(self, verdict: Verdict, decide_now: Callable[[], Verdict],
+                       exitstatus: int) -> Verdict:
+        """The final verdict into every output: the report, Allure, GitHub's job summary (last:
+        it is appended to, so it is written once). An output that cannot be written fails the
+        gate; the outputs written before it are written again, so that all say so."""
+        outputs: list[Callable[[Verdict], bool]] = [
+            lambda v: self._report_written(v, exitstatus), self._write_allure,
+            self._tell_github]
+        written: list[Callable[[Verdict], bool]] = []
+        for output in outputs:
+            if output(verdict):
+                written.append(output)
+                continue
+            verdict = decide_now()
+            for earlier in written:
+                earlier(verdict)
+        return verdict
+
+    def _tell_github(self, verdict: Verdict) -> bool:
         """The job summary, under GitHub Actions (annotations come with the gate block)."""
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path:
@@ -388,9 +425,10 @@ class GateOwner:
                                                              self.probe_seen)))
             except OSError as exc:
                 self.recorder.on_internal_error(f"cannot write GITHUB_STEP_SUMMARY: {exc}")
+                return False
+        return True
 
-    def _run_gate_command(self, session: pytest.Session, exitstatus: int,
-                          verdict: Verdict) -> Verdict:
+    def _run_gate_command(self, verdict: Verdict, decide_now: Callable[[], Verdict]) -> Verdict:
         """Run the --on-gate-<verdict> command once; its failure fails the gate."""
         argv = self.settings.gate_command(verdict.status)
         if argv is None:
@@ -411,9 +449,8 @@ class GateOwner:
             self.recorder.command_errors.append(
                 f"--on-gate-{verdict.status} command {shlex.join(argv)!r} "
                 f"{self.command_result.error}")
-            verdict = self._decide(session, exitstatus)
-        self._write_report(verdict, exitstatus)  # now with what the command did
-        return verdict
+            verdict = decide_now()
+        return verdict  # the final report says what the command did
 
     def _emergency(self, session: pytest.Session, exc: Exception) -> None:
         message = f"pytest-prodsmoke failed to decide the gate: {type(exc).__name__}: {exc}"

@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 
 from pytest_prodsmoke.compare.defaults import CANARY_DEFAULTS
 from pytest_prodsmoke.errors import SettingsError
-from pytest_prodsmoke.http.tagging import CHECK_HEADER, RUN_HEADER
 from pytest_prodsmoke.outputs.commands import DEFAULT_COMMAND_TIMEOUT_S, parse_command
 from pytest_prodsmoke.safety.redact import Secret, display_url, looks_secret
 
@@ -33,6 +32,8 @@ DEFAULT_RETRIES = 2
 MAX_RETRIES = 10
 MAX_TIMEOUT_S = 3600.0
 DEFAULT_VERSION_HEADER = "X-App-Version"
+DEFAULT_RUN_HEADER = "X-Prodsmoke-Run"
+DEFAULT_CHECK_HEADER = "X-Prodsmoke-Check"
 DEFAULT_FAKE_USER_PATTERN = r"^(smoke|synthetic|test)[-_.+]"
 DEFAULT_FAKE_USER_WAIT_S = 30.0
 DEFAULT_READY_DEADLINE_S = 300.0
@@ -482,11 +483,11 @@ class Settings:
         "prodsmoke_secret_env", "list", "names of environment variables whose values are "
         "secrets to mask in every output", parse_names, default=(), ini="prodsmoke_secret_env")
     run_header: str = option(
-        "prodsmoke_run_header", "str", f"header carrying the run id (default {RUN_HEADER})",
-        parse_header_name, default=RUN_HEADER, ini="prodsmoke_run_header")
+        "prodsmoke_run_header", "str", f"header carrying the run id (default {DEFAULT_RUN_HEADER})",
+        parse_header_name, default=DEFAULT_RUN_HEADER, ini="prodsmoke_run_header")
     check_header: str = option(
         "prodsmoke_check_header", "str", "header carrying the check's node id "
-        f"(default {CHECK_HEADER})", parse_header_name, default=CHECK_HEADER,
+        f"(default {DEFAULT_CHECK_HEADER})", parse_header_name, default=DEFAULT_CHECK_HEADER,
         ini="prodsmoke_check_header")
     max_rps: float | None = option(
         "prodsmoke_max_rps", "str", "at most N requests per second to the targets, shared by all "

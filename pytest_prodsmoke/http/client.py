@@ -39,8 +39,6 @@ from pytest_prodsmoke.gate.facts import MISSING_VERSION
 from pytest_prodsmoke.http.ratelimit import SharedRateLimiter
 from pytest_prodsmoke.http.tagging import (
     BAGGAGE,
-    CHECK_HEADER,
-    RUN_HEADER,
     SIGNATURE_HEADER,
     header_safe,
     new_span_id,
@@ -49,7 +47,9 @@ from pytest_prodsmoke.http.tagging import (
 )
 from pytest_prodsmoke.safety.redact import Secret, SecretRegistry, display_url, looks_secret
 from pytest_prodsmoke.settings import (
+    DEFAULT_CHECK_HEADER,
     DEFAULT_RETRIES,
+    DEFAULT_RUN_HEADER,
     DEFAULT_TIMEOUT_S,
     DEFAULT_VERSION_HEADER,
     VariantRouting,
@@ -184,8 +184,8 @@ class TrafficTags:
     """Run-wide tagging of every request (names configurable, key optional)."""
 
     run_id: str = ""
-    run_header: str = RUN_HEADER
-    check_header: str = CHECK_HEADER
+    run_header: str = DEFAULT_RUN_HEADER
+    check_header: str = DEFAULT_CHECK_HEADER
     signature_header: str = SIGNATURE_HEADER
     signing_key: Secret | None = None
 

@@ -27,9 +27,6 @@ import time
 from urllib.parse import quote
 
 SIGNATURE_VERSION = "v1"
-# The default names of the tag headers (the run and check headers are configurable).
-RUN_HEADER = "X-Prodsmoke-Run"
-CHECK_HEADER = "X-Prodsmoke-Check"
 SIGNATURE_HEADER = "X-Prodsmoke-Signature"
 DEFAULT_MAX_AGE_S = 300
 BAGGAGE = "synthetic=true"
