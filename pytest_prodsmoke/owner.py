@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_prodsmoke import __version__
+from pytest_prodsmoke.faults import inject
 from pytest_prodsmoke.gate.facts import PROPERTY_PREFIX
 from pytest_prodsmoke.gate.recorder import GateRecorder
 from pytest_prodsmoke.gate.rules import Verdict, decide
@@ -213,7 +214,7 @@ class GateOwner:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self._guard(self.recorder.on_test_report, report)
+        self._guard(self._record, report)
         if self.junit_without_case_properties and report.user_properties:
             # pytest's default junit_family (xunit2) allows no <properties> in a <testcase>:
             # the check's facts are read now (above), so JUnit, which comes after this plugin
@@ -232,6 +233,10 @@ class GateOwner:
     def pytest_internalerror(self, excrepr: Any, excinfo: Any) -> None:
         lines = str(excrepr).strip().splitlines()
         self.recorder.on_internal_error(lines[-1][:300] if lines else "unknown internal error")
+
+    def _record(self, report: pytest.TestReport) -> None:
+        inject("record")
+        self.recorder.on_test_report(report)
 
     def _guard(self, handler: Any, *args: Any) -> None:
         """Record our own bugs as internal errors (which fail the gate) instead of crashing."""
@@ -275,6 +280,7 @@ class GateOwner:
         if self.run_dir is not None:
             # Undo actions still journalled now never ran to the end.
             facts = replace(facts, journal=tuple(read_journal(self.run_dir)))
+        inject("decide")
         return decide(facts)
 
     def _run_info(self, exitstatus: int) -> RunInfo:

@@ -1,17 +1,19 @@
-"""The pytest shell: options, fixtures and hook wiring. The logic lives in the other modules.
+"""The pytest entry point: options, markers, settings, and which plugin objects a run gets.
+No decisions are made here.
 
 Without a candidate URL the plugin registers only its options, markers and fixtures, so a run
 that does not use it behaves exactly like plain pytest. With a URL (the gate is active):
 
-- every process registers ``CheckMarking``: per-check properties on each report;
+- every process that runs checks registers one plugin per concern: the check recorder, teardown
+  attribution, scrubbing, signals, canary runs, variants (and several targets, fail-fast, Allure
+  labels when asked for);
 - the process that owns the gate (xdist controller, or the only process) registers ``GateOwner``:
-  it records reports, decides the verdict, writes reports and sets the exit status;
+  it records reports, decides the verdict, writes every output and sets the exit status;
 - an xdist controller also registers ``XdistControllerHooks`` (imported only then).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
 import uuid
@@ -176,6 +178,11 @@ def pytest_configure(config: pytest.Config) -> None:
         # Workers get the same arguments and environment as the controller, which validated
         # them first; this is reached on the controller (or the only process).
         raise pytest.UsageError(f"pytest-prodsmoke: {exc}") from None
+    from pytest_prodsmoke.faults import ENV, unknown_points
+
+    if unknown_points():
+        raise pytest.UsageError(f"pytest-prodsmoke: {ENV}: unknown fault point(s) "
+                                f"{', '.join(unknown_points())}")
     config.stash[SETTINGS_KEY] = settings
     # The fixtures users touch: in every run (without a URL, each says what is missing).
     from pytest_prodsmoke import fixtures
@@ -187,9 +194,11 @@ def pytest_configure(config: pytest.Config) -> None:
         _refuse_cache_selection(config)
 
     # Imported only for a gate run, so an unrelated suite does not pay for them.
-    from pytest_prodsmoke.checks import CheckMarking
     from pytest_prodsmoke.methods import variants
-    from pytest_prodsmoke.safety.signals import TermSignalHandler
+    from pytest_prodsmoke.methods.canary import CanaryRuns
+    from pytest_prodsmoke.process import CheckRecorder, FailFast, TeardownAttribution
+    from pytest_prodsmoke.safety.scrubbing import Scrubbing
+    from pytest_prodsmoke.safety.signals import Interrupts, TermSignalHandler
     from pytest_prodsmoke.state import ProcessState
 
     workerinput = getattr(config, "workerinput", None)
@@ -208,22 +217,30 @@ def pytest_configure(config: pytest.Config) -> None:
     state = ProcessState(settings, run_id, run_dir, users, worker_index, process_name)
     state.not_ready = not_ready
     config.stash[STATE_KEY] = state
-    config.pluginmanager.register(variants, "prodsmoke-variants")
+    startup_secrets = _register_secrets(settings, users)
+    signals = TermSignalHandler()
+
+    # The plugins of every process that runs checks, one per concern.
+    plugins: dict[str, object] = {
+        "prodsmoke-checks": CheckRecorder(state),
+        "prodsmoke-teardown": TeardownAttribution(),
+        "prodsmoke-scrubbing": Scrubbing(),
+        "prodsmoke-signals": Interrupts(signals, run_dir),
+        "prodsmoke-canary": CanaryRuns(state),
+        "prodsmoke-variants": variants,
+    }
     if len(settings.prod_urls) > 1:
         from pytest_prodsmoke.methods import targets
 
-        config.pluginmanager.register(targets, "prodsmoke-targets")
-
-    startup_secrets = _register_secrets(settings, users)
-    signals = TermSignalHandler()
-    allure_attach = None
+        plugins["prodsmoke-targets"] = targets
+    if settings.fail_fast:
+        plugins["prodsmoke-fail-fast"] = FailFast(state, run_dir)
     if config.getoption("allure_report_dir", None):
-        import allure  # only with --alluredir: allure-pytest is writing results
+        from pytest_prodsmoke.outputs.allure import AllureLabels  # allure-pytest is writing
 
-        # A text type, so Allure's report shows the request log inline (not only "download").
-        allure_attach = functools.partial(allure.attach,
-                                          attachment_type=allure.attachment_type.TEXT)
-    config.pluginmanager.register(CheckMarking(state, signals, allure_attach), "prodsmoke-checks")
+        plugins["prodsmoke-allure"] = AllureLabels(state)
+    for name, plugin in plugins.items():
+        config.pluginmanager.register(plugin, name)
     if is_worker(config):
         return
     from pytest_prodsmoke.owner import GateOwner  # the gate itself: owner's process only

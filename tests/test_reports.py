@@ -101,42 +101,28 @@ def test_unwritable_report_fails_the_gate(pytester: pytest.Pytester, shop) -> No
     result.stdout.fnmatch_lines(["*prodsmoke gate: FAIL*", "*gate report NOT written*"])
 
 
-BREAK_DECIDE = """
-import pytest_prodsmoke.owner as owner
-
-def broken_decide(facts):
-    raise ZeroDivisionError("bug in the gate")
-
-owner.decide = broken_decide  # simulate a bug in the gate's own logic
-"""
-
-BREAK_WORKER_HOOK = """
-import pytest_prodsmoke.checks as checks
-
-class BrokenCounter:
-    def __init__(self, *args, **kwargs):
-        raise RuntimeError("bug in the per-check hook")
-
-checks.Counter = BrokenCounter  # simulate a bug in a hook that runs where the checks run
-"""
+# Faults are injected at named points of the plugin (pytest_prodsmoke/faults.py), through the
+# environment: a refactor that moves the code moves the point, and one that drops it fails here.
 
 
 def test_internal_error_in_the_gate_fails_closed(pytester: pytest.Pytester, shop,
-                                                  mode: str) -> None:
+                                                  mode: str, monkeypatch: pytest.MonkeyPatch
+                                                  ) -> None:
     """A bug in the verdict logic must end as a failed gate (exit 3), never a quiet pass."""
-    pytester.makeconftest(BREAK_DECIDE)
+    monkeypatch.setenv("PRODSMOKE_TEST_FAULT", "decide")
     pytester.makepyfile(test_smoke=HEALTHY)
     run = run_gate(pytester, mode, url=shop.url)
     assert run.ret == 3, run.output
     assert run.report["verdict"] == "fail"
     assert run.codes == ["internal_error"]
-    assert "bug in the gate" in run.report["reasons"][0]["message"]
+    assert "injected fault in the gate's verdict logic" in run.report["reasons"][0]["message"]
     run.result.stdout.fnmatch_lines(["*prodsmoke gate: FAIL (internal error)*"])
 
 
 def test_internal_error_in_a_check_hook_fails_closed(pytester: pytest.Pytester, shop,
-                                                     mode: str) -> None:
-    pytester.makeconftest(BREAK_WORKER_HOOK)
+                                                     mode: str, monkeypatch: pytest.MonkeyPatch
+                                                     ) -> None:
+    monkeypatch.setenv("PRODSMOKE_TEST_FAULT", "check-hook")
     pytester.makepyfile(test_smoke=HEALTHY)
     run = run_gate(pytester, mode, url=shop.url)
     assert run.ret == 3, run.output  # pytest's INTERNALERROR status is kept
@@ -146,20 +132,23 @@ def test_internal_error_in_a_check_hook_fails_closed(pytester: pytest.Pytester, 
 
 
 def test_internal_error_while_recording_fails_the_gate(pytester: pytest.Pytester, shop,
-                                                       mode: str) -> None:
-    pytester.makeconftest("""
-from pytest_prodsmoke.gate import recorder as collector
-
-def broken(report):
-    raise KeyError("lost a report")
-
-collector.event_from_report = broken
-""")
+                                                       mode: str, monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    monkeypatch.setenv("PRODSMOKE_TEST_FAULT", "record")
     pytester.makepyfile(test_smoke=HEALTHY)
     run = run_gate(pytester, mode, url=shop.url)
     assert run.ret == 1, run.output
     assert run.report["verdict"] == "fail"
     assert "internal_error" in run.codes
+
+
+def test_an_unknown_fault_point_is_a_usage_error(pytester: pytest.Pytester, shop,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRODSMOKE_TEST_FAULT", "decide,nowhere")
+    pytester.makepyfile(test_smoke=HEALTHY)
+    result = pytester.runpytest_subprocess("--prod-url", shop.url)
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*PRODSMOKE_TEST_FAULT: unknown fault point(s) nowhere"])
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:

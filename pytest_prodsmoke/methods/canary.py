@@ -1,6 +1,10 @@
 """Running a ``@pytest.mark.canary`` check: N samples against the baseline and N against the
 candidate, interleaved, then ``compare.canary.judge`` on what they observed.
 
+``CanaryRuns`` is the plugin (registered in every gate run): the marker read at collection, the
+samples run in place of the check's body. The statistics are imported only by a run that has a
+canary check.
+
 The check's ``prod`` argument is the baseline's client in the baseline samples and the
 candidate's in the others; every other argument (fixtures, parameters) is the same object in
 all samples, set up once.
@@ -13,11 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_prodsmoke.compare.canary import CanaryPolicy, CanaryResult, Sample, describe, judge
 from pytest_prodsmoke.errors import ProdsmokeError
 from pytest_prodsmoke.safety.redact import REGISTRY
+from pytest_prodsmoke.state import (
+    CANARY_KEY,
+    CANARY_RESULT_KEY,
+    MARKER_ERROR_KEY,
+    RECORDS_KEY,
+    ProcessState,
+)
 
 if TYPE_CHECKING:
+    from pytest_prodsmoke.compare.canary import CanaryPolicy, CanaryResult, Sample
     from pytest_prodsmoke.http.client import ProdClient, ResponseRecord
 
 SAMPLE_ERRORS: tuple[type[BaseException], ...] = (Exception, pytest.fail.Exception)
@@ -26,6 +37,8 @@ SAMPLE_ERRORS: tuple[type[BaseException], ...] = (Exception, pytest.fail.Excepti
 def run_canary(item: pytest.Function, policy: CanaryPolicy, baseline: ProdClient,
                records: list[ResponseRecord]) -> tuple[CanaryResult, str | None]:
     """Run the samples and judge them: the result, and the failure text unless it passed."""
+    from pytest_prodsmoke.compare.canary import Sample, describe, judge
+
     __tracebackhide__ = True
     function = item.obj
     if inspect.iscoroutinefunction(function):
@@ -64,3 +77,46 @@ def run_canary(item: pytest.Function, policy: CanaryPolicy, baseline: ProdClient
         return result, None
     errors = "".join(f"\n  first {side} error: {text[:300]}" for side, text in first_error.items())
     return result, REGISTRY.scrub(describe(result) + errors)
+
+
+class CanaryRuns:
+    def __init__(self, state: ProcessState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            marker = item.get_closest_marker("canary")
+            if marker is not None:
+                self._stash_policy(item, marker)
+
+    def _stash_policy(self, item: pytest.Item, marker: pytest.Mark) -> None:
+        """The check's CanaryPolicy (ini defaults, then the marker's), or the marker's misuse,
+        which fails the check's setup in one line."""
+        if marker.args:
+            item.stash[MARKER_ERROR_KEY] = ("@pytest.mark.canary takes keyword arguments only, "
+                                            "e.g. canary(samples=50)")
+            return
+        if not isinstance(item, pytest.Function):
+            item.stash[MARKER_ERROR_KEY] = "@pytest.mark.canary works on test functions only"
+            return
+        from pytest_prodsmoke.compare.canary import CanaryPolicy
+
+        try:
+            item.stash[CANARY_KEY] = CanaryPolicy().with_overrides(
+                {**dict(self.state.settings.canary_overrides), **marker.kwargs})
+        except ValueError as exc:
+            item.stash[MARKER_ERROR_KEY] = f"@pytest.mark.canary: {exc}"
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        policy = pyfuncitem.stash.get(CANARY_KEY, None)
+        if policy is None:
+            return None
+        __tracebackhide__ = True
+        baseline = self.state.baseline("a canary check")
+        result, failure = run_canary(pyfuncitem, policy, baseline, pyfuncitem.stash[RECORDS_KEY])
+        pyfuncitem.stash[CANARY_RESULT_KEY] = result.as_dict()
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
+        return True

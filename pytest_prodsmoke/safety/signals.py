@@ -24,6 +24,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import pytest
+
 SIGTERM_MESSAGE = "SIGTERM received"
 CANCEL_SIGNAL = signal.SIGUSR2  # the controller's cancel to its xdist workers
 
@@ -144,3 +146,30 @@ def cancel_workers(run_dir: Path) -> int:
         except (OSError, ValueError):
             continue  # gone already
     return reached
+
+
+class Interrupts:
+    """The pytest side of the above, in every process of a gate run: the handler installed for
+    the session (each worker announced to the controller's cancel), and on an xdist worker an
+    interrupted check's cleanup run before the worker reports back."""
+
+    def __init__(self, signals: TermSignalHandler, run_dir: Path | None) -> None:
+        self.signals = signals
+        self.run_dir = run_dir
+
+    def pytest_sessionstart(self, session: Any) -> None:
+        self.signals.install()
+        workerinput = getattr(session.config, "workerinput", None)
+        if workerinput is not None and self.run_dir is not None:
+            # Where the controller's cancel can reach this worker.
+            announce_worker(self.run_dir, str(workerinput.get("workerid", "gw?")))
+
+    def pytest_unconfigure(self) -> None:
+        self.signals.uninstall()
+
+    @pytest.hookimpl(tryfirst=True)  # before the other plugins finish the session
+    def pytest_sessionfinish(self, session: Any) -> None:
+        if getattr(session.config, "workeroutput", None) is not None:
+            # An interrupted check's cleanup runs here, its failure caught: the cleanup
+            # journal tells the controller what it left (pytest's own teardown would raise).
+            finish_teardown(session)

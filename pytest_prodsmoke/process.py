@@ -1,0 +1,261 @@
+"""The plugins of every process that runs checks (the only one, or each xdist worker), one per
+concern: ``CheckRecorder`` (each check's facts, onto its reports), ``TeardownAttribution``
+(whose a teardown error is) and ``FailFast`` (--gate-fail-fast across processes).
+
+Other concerns have their plugins where their kind of change lives: secret scrubbing
+(safety/scrubbing.py), SIGTERM (safety/signals.py), canary runs, A/B variants and several
+targets (methods/), Allure labels (outputs/allure.py).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_prodsmoke.errors import LatencyBudgetError, ProdsmokeError
+from pytest_prodsmoke.faults import inject
+from pytest_prodsmoke.fixtures import TARGET_FIXTURE
+from pytest_prodsmoke.gate.facts import MISSING_VERSION, CheckFacts, to_properties
+from pytest_prodsmoke.http.requestlog import (
+    format_request_log,
+    latency_budget,
+    latency_summary,
+    percentile,
+    timed,
+    trace_link,
+)
+from pytest_prodsmoke.methods.variants import require_confirmed, variant_of
+from pytest_prodsmoke.safety.scrubbing import needs_scrubbing, scrub_report
+from pytest_prodsmoke.state import (
+    ATTEMPT_REPORTED_KEY,
+    CANARY_RESULT_KEY,
+    CRITICAL_KEY,
+    FAILED_KEY,
+    LATENCY_KEY,
+    LEFTOVERS_KEY,
+    PARALLEL_KEY,
+    RECORDS_KEY,
+    SYNTHETIC_KEY,
+    TEARDOWN_KEY,
+    VARIANT_KEY,
+    ProcessState,
+    forget,
+)
+
+STOP_FILE = "fail-fast-stop"  # in the run directory shared by all processes of the run
+
+
+class CheckRecorder:
+    """Each check from collection to its last report: what is known at collection (critical,
+    synthetic, budgets), a fresh start for each run of it, the plugin's own rules after its
+    body, and its facts (gate/facts.py) written once, on the last report of each run."""
+
+    def __init__(self, state: ProcessState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]
+                                      ) -> None:
+        if self.state.not_ready is not None:
+            # The candidate never became ready: checking it would test the wrong thing.
+            config.hook.pytest_deselected(items=list(items))
+            items.clear()
+            return
+        for item in items:
+            critical = item.get_closest_marker("noncritical") is None
+            synthetic = item.get_closest_marker("synthetic") is not None
+            item.stash[SYNTHETIC_KEY] = synthetic
+            item.stash[CRITICAL_KEY] = critical
+            latency = item.get_closest_marker("latency")
+            if latency is not None:
+                item.stash[LATENCY_KEY] = latency_budget(latency.args, latency.kwargs)
+            callspec = getattr(item, "callspec", None)
+            params = callspec.params if callspec is not None else {}
+            # The facts known now go on every report of the check (JUnit shows them too).
+            item.user_properties.extend(to_properties(CheckFacts(
+                critical=critical, synthetic=synthetic,
+                target=str(params.get(TARGET_FIXTURE, "")), variant=variant_of(item)),
+                at_collection=True))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        forget(item.stash, FAILED_KEY, CANARY_RESULT_KEY, TEARDOWN_KEY,  # facts of one run
+               ATTEMPT_REPORTED_KEY)
+        self.state.begin(item)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        result = yield  # a failing check keeps its own failure
+        try:
+            self._after_the_body(item)
+        except ProdsmokeError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        else:
+            return result
+        # The plugin's own rules, broken after the check's body: one line, not a traceback
+        # through this hook (raised outside the except: no "during handling" echo either).
+        pytest.fail(problem, pytrace=False)
+
+    def _after_the_body(self, item: pytest.Item) -> None:
+        """The rules that hold once a check's body passed: variant confirmed, version (from the
+        endpoint) as expected, p95 within its budget."""
+        settings = self.state.settings
+        variant = item.stash.get(VARIANT_KEY, None)
+        if variant is not None:
+            require_confirmed(self.state, variant)
+        if settings.version_header is None and settings.version_path is not None:
+            self._check_version_endpoint(item)
+        budget = item.stash.get(LATENCY_KEY, (None, None))
+        p95_budget = budget[1] if isinstance(budget, tuple) and budget[1] is not None else (
+            settings.latency_p95_ms)
+        records = timed(item.stash.get(RECORDS_KEY, ()))
+        if p95_budget is not None and records:
+            p95 = percentile([r.elapsed_s * 1000 for r in records], 0.95)
+            if p95 > p95_budget:
+                slowest = max(records, key=lambda r: r.elapsed_s)
+                raise LatencyBudgetError(
+                    f"p95 latency of {len(records)} requests is {p95:.0f} ms, over the budget of "
+                    f"{p95_budget:g} ms (slowest: {slowest.method} {slowest.path}, "
+                    f"{slowest.elapsed_s * 1000:.0f} ms)")
+
+    def _check_version_endpoint(self, item: pytest.Item) -> None:
+        """No version header to pin each response: ask the version endpoint once after a check
+        that talked to the candidate, as that check (same trace, same tags)."""
+        __tracebackhide__ = True
+        if not any(r.target == "candidate" for r in item.stash.get(RECORDS_KEY, ())):
+            return
+        candidate = next((c for c in self.state.clients if c.target == "candidate"), None)
+        if candidate is not None:
+            settings = self.state.settings
+            assert settings.version_path is not None
+            candidate.check_version_endpoint(settings.version_path, settings.version_field)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # tryfirst: before xdist sends the report to the controller, and before the JUnit
+        # writer, the terminal and the gate read it. (A plain hook, not a makereport wrapper:
+        # this runs for every report and wrappers cost several times more.)
+        inject("check-hook")
+        item = self.state.current
+        if item is not None and item.nodeid == report.nodeid:
+            if report.failed:
+                self._add_request_log(item, report)
+            if (report.when == "teardown" or report.outcome == "rerun") and \
+                    ATTEMPT_REPORTED_KEY not in item.stash:
+                # The facts of one run of the check go on the last report of that run: its
+                # teardown, or the failed report pytest-rerunfailures repeats (before version 15
+                # it logs no teardown report for a repeated attempt).
+                item.stash[ATTEMPT_REPORTED_KEY] = True
+                self._add_facts(item, report)
+        # Last, after everything this plugin added, before the report leaves this hook.
+        if needs_scrubbing(report):
+            scrub_report(report)
+
+    def _trace_url(self) -> str | None:
+        context = self.state.context
+        return trace_link(self.state.settings.trace_url, context.trace_id if context else "")
+
+    def _add_request_log(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """A failed check shows what its requests did (and where its trace is)."""
+        item.stash[FAILED_KEY] = True
+        records = item.stash.get(RECORDS_KEY, [])
+        if records or self.state.settings.trace_url:
+            report.sections.append(("prodsmoke requests",
+                                    format_request_log(records, self._trace_url())))
+
+    def _add_facts(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """The facts of this run of the check, written once, on its last report."""
+        records = item.stash.get(RECORDS_KEY, ())
+        by_header = self.state.settings.version_header is not None
+        # Without a version header only the version endpoint's answers name a version.
+        # A followed redirect that named no version is not counted (a proxy's redirect may
+        # not); every final answer is.
+        versions = Counter(record.version or MISSING_VERSION for record in records
+                           if record.target == "candidate" and (by_header or record.version)
+                           and not ((record.redirect or record.retried or record.error)
+                                    and record.version is None))
+        parallel = item.stash.get(PARALLEL_KEY, None)
+        context = self.state.context
+        own_context = context is not None and context.check_id == item.nodeid
+        url = self._trace_url() if own_context else None
+        facts = CheckFacts(
+            versions=versions or None,
+            requests=latency_summary(records) if records else None,
+            parallel_run=parallel.as_dict() if parallel is not None else None,
+            mismatches=parallel.mismatches if parallel is not None else None,
+            canary=item.stash.get(CANARY_RESULT_KEY, None),
+            teardown=item.stash.get(TEARDOWN_KEY, None) if report.failed else None,
+            leftovers=tuple((left.description, left.error)
+                            for left in item.stash.get(LEFTOVERS_KEY, None) or ()),
+            trace_id=context.trace_id if own_context and context is not None else "",
+            trace_url=url if url and item.stash.get(FAILED_KEY, False) else "",
+        )
+        report.user_properties.extend(to_properties(facts, at_collection=False))
+
+
+class TeardownAttribution:
+    """Whose a teardown error is: pytest books the error of a shared fixture's teardown on
+    whichever check ran last; gate/teardown.py finds the fixture and the checks that used it."""
+
+    def __init__(self) -> None:
+        # Code objects of the shared (not function-scoped) fixtures set up in this process.
+        # Any: types.CodeType -> gate.teardown.FixtureCode.
+        self.shared_fixture_code: dict[Any, Any] = {}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef: Any) -> None:
+        if fixturedef.scope != "function":
+            func = getattr(fixturedef.func, "__func__", fixturedef.func)  # methods of a class
+            code = getattr(func, "__code__", None)
+            if code is not None and code not in self.shared_fixture_code:
+                from pytest_prodsmoke.gate.teardown import FixtureCode
+
+                self.shared_fixture_code[code] = FixtureCode(
+                    fixturedef.argname, fixturedef.scope, fixturedef.baseid or "")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        # Not a wrapper (those cost several times more on every report): the facts go to the
+        # stash, and the teardown report picks them up (CheckRecorder).
+        if call.when != "teardown" or call.excinfo is None or not self.shared_fixture_code:
+            return
+        from pytest_prodsmoke.gate.teardown import attribute
+
+        try:
+            item.stash[TEARDOWN_KEY] = attribute(
+                call.excinfo.value, item, list(item.session.items), self.shared_fixture_code,
+                lambda check: check.stash.get(CRITICAL_KEY, True))
+        except Exception:  # unknown: the gate counts it as the check's own
+            forget(item.stash, TEARDOWN_KEY)
+
+
+class FailFast:
+    """--gate-fail-fast: at the first critical failure this process stops after the current
+    check, and so does every other worker of the run, which would otherwise work through the
+    checks already queued to it. Registered only with the option."""
+
+    def __init__(self, state: ProcessState, run_dir: Path) -> None:
+        self.state = state
+        self.stop = run_dir / STOP_FILE
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> bool | None:
+        if not self.stop.exists():
+            return None
+        # Another process hit a critical failure: do not start this check (it stays "not run"
+        # in the report) and end this process's loop.
+        item.session.shouldfail = self.stop.read_text()
+        return True
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        item = self.state.current
+        if report.failed and item is not None and item.nodeid == report.nodeid and \
+                item.stash.get(CRITICAL_KEY, True):
+            reason = f"--gate-fail-fast: critical check {item.nodeid} failed"
+            item.session.shouldfail = reason
+            self.stop.write_text(reason)
