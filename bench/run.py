@@ -12,6 +12,10 @@
 4. parallel-run comparison: two ~1 MB JSON documents with 300 differences, compared by
    pytest-prodsmoke's diff and by deepdiff (``pip install deepdiff``, the library users would
    reach for; skipped if it is not installed), in-process, median of repeated runs.
+5. start-up: what a gate run costs before its first check, on a one-check suite (--co): the
+   self time of the plugin's own modules (``python -X importtime``) plus its pytest_configure
+   (the hook's time with the plugin minus without), and the whole process's CPU time against
+   plain pytest + requests. Target: import + configure <= 20 ms.
 
 Wall time of the whole pytest process (start-up included), runs interleaved, median reported.
 Results: a table on stdout and bench-out/results.json.
@@ -75,6 +79,11 @@ def make_suite(root: Path, name: str, count: int, path: str, plain: bool) -> Pat
     return suite
 
 
+# Both sides without the cache and without hypothesis' plugin (installed with the test extras,
+# not by users): it would add the same start-up to both and flatter the ratio.
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+
+
 def timed(args: list[str], cwd: Path, env_url: str) -> tuple[float, float]:
     """Wall time and CPU time (user + system) of one pytest process."""
     import os
@@ -86,8 +95,8 @@ def timed(args: list[str], cwd: Path, env_url: str) -> tuple[float, float]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             *args], cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", *QUIET, *args], cwd=cwd,
+                            env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
@@ -208,7 +217,79 @@ def json_diff(repeat: int) -> dict[str, object]:
     return figures
 
 
-SCENARIOS = ("overhead", "scale", "fail-fast", "json-diff")
+# Loaded with -p, so before pytest loads installed plugins: from its import to the start of the
+# session lies the loading of every plugin, their options and their configure. What plain
+# suites import anyway (requests) is imported first, outside the window.
+CONFIGURE_PROBE = """
+import requests, requests.adapters  # noqa: F401
+import time
+
+import pytest
+
+STARTED = time.perf_counter()
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    print(f"BENCH-STARTUP {(time.perf_counter() - STARTED) * 1000:.3f}")
+"""
+
+
+def startup(root: Path, url: str, repeat: int) -> dict[str, float]:
+    """The plugin's own import and configure in a gate run, and the whole start-up against
+    plain pytest + requests (CPU time: steadier than wall time for a 0.3 s process). Both
+    sides collect one check: the gate side's collection hooks are in the CPU figure."""
+    import os
+    import re
+    import resource
+
+    plain = make_suite(root, "startup_plain", 1, "/healthz", plain=True)
+    smoke = make_suite(root, "startup_smoke", 1, "/healthz", plain=False)
+    for suite in (plain, smoke):
+        (suite / "bench_configure_probe.py").write_text(CONFIGURE_PROBE)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [".", env.get("PYTHONPATH")]))
+    runs = {"plain": (plain, ["-p", "no:prodsmoke"]), "gate": (smoke, ["--prod-url", url])}
+    imports: list[float] = []
+    window: dict[str, list[float]] = {"plain": [], "gate": []}
+    cpu: dict[str, list[float]] = {"plain": [], "gate": []}
+    for _ in range(repeat + 1):  # the first run of each writes the bytecode caches
+        for name, (suite, args) in runs.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            result = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "--co", *QUIET,
+                 "-p", "bench_configure_probe", *args], cwd=suite, env=env,
+                capture_output=True, text=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if result.returncode != 0:
+                raise SystemExit(f"start-up benchmark failed:\n{result.stdout[-2000:]}"
+                                 f"{result.stderr[-2000:]}")
+            cpu[name].append((after.ru_utime - before.ru_utime)
+                             + (after.ru_stime - before.ru_stime))
+            window[name].append(float(re.search(r"BENCH-STARTUP ([\d.]+)",
+                                                 result.stdout).group(1)))
+        traced = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "pytest", "-q", "--co", *QUIET,
+             *runs["gate"][1]], cwd=smoke, env=env, capture_output=True, text=True)
+        imports.append(sum(int(m.group(1)) for m in re.finditer(
+            r"import time:\s+(\d+) \|\s+\d+ \| \s*pytest_prodsmoke", traced.stderr)) / 1000)
+    median = statistics.median
+    figures = {
+        "import_and_configure_ms": median(window["gate"][1:]) - median(window["plain"][1:]),
+        "own_imports_importtime_ms": median(imports[1:]),
+        "process_cpu_delta_ms": 1000 * (median(cpu["gate"][1:]) - median(cpu["plain"][1:])),
+    }
+    print("\n5. start-up of a gate run (one check, --co)")
+    print(f"  import + configure of the plugin        {figures['import_and_configure_ms']:6.1f} ms"
+          " (target <= 20 ms)")
+    traced_ms = figures["own_imports_importtime_ms"]
+    print(f"  its modules under -X importtime (self)  {traced_ms:6.1f} ms"
+          " (inflated by the tracing)")
+    print(f"  whole process, CPU, over plain pytest + requests "
+          f"{figures['process_cpu_delta_ms']:6.1f} ms ({repeat} runs)")
+    return figures
+
+
+SCENARIOS = ("overhead", "scale", "fail-fast", "json-diff", "startup")
 
 
 def main() -> int:
@@ -264,6 +345,8 @@ def main() -> int:
                                             "ratio_n8": ratio8, "speedup_n8": speedup}
         if "fail-fast" in only:
             results["fail_fast"] = fail_fast(root, shop.url, max(3, args.repeat // 3))
+        if "startup" in only:
+            results["startup"] = startup(root, shop.url, max(10, args.repeat))
     if "json-diff" in only:
         results["json_diff"] = json_diff(args.repeat)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

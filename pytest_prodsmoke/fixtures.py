@@ -16,19 +16,24 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_prodsmoke.errors import ProdsmokeError
-from pytest_prodsmoke.state import LEFTOVERS_KEY, PARALLEL_KEY, STATE_KEY, ProcessState
+from pytest_prodsmoke.state import (
+    LEFTOVERS_KEY,
+    PARALLEL_KEY,
+    STATE_KEY,
+    TARGET_FIXTURE,
+    ProcessState,
+)
 
 if TYPE_CHECKING:
     from pytest_prodsmoke.http.client import ProdClient
     from pytest_prodsmoke.methods.parallel import ParallelRun
+    from pytest_prodsmoke.methods.targets import Target
     from pytest_prodsmoke.safety.cleanup import Cleanup
     from pytest_prodsmoke.safety.redact import Secret
     from pytest_prodsmoke.safety.users import LeasedUser
-    from pytest_prodsmoke.settings import Target
 
 NO_URL = ("needs a candidate URL: pass --prod-url URL (or set PRODSMOKE_URL, or ini "
           "prodsmoke_url)")
-TARGET_FIXTURE = "prodsmoke_target"
 
 
 def _state(request: pytest.FixtureRequest, fixture: str) -> ProcessState:
@@ -74,7 +79,7 @@ def baseline(request: pytest.FixtureRequest) -> ProdClient:
 @pytest.fixture(scope="session")
 def prod_target(request: pytest.FixtureRequest, prodsmoke_target: str) -> Target:
     """Read-only description of the check's target: url, expected_version, header_names."""
-    from pytest_prodsmoke.settings import Target
+    from pytest_prodsmoke.methods.targets import Target
 
     state = _state(request, "prod_target")
     return Target.from_settings(state.settings, state.urls[prodsmoke_target])

@@ -9,7 +9,6 @@ import shlex
 import shutil
 import time
 from collections.abc import Callable, Generator
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +20,6 @@ from pytest_prodsmoke.gate.facts import PROPERTY_PREFIX
 from pytest_prodsmoke.gate.recorder import GateRecorder
 from pytest_prodsmoke.gate.rules import Verdict, decide
 from pytest_prodsmoke.http.client import ProdClient, TrafficTags
-from pytest_prodsmoke.outputs.commands import CommandResult, run_command, tail
-from pytest_prodsmoke.outputs.github import error_annotations, step_summary
 from pytest_prodsmoke.outputs.junit import (
     add_gate_testcase,
     add_suite_properties,
@@ -42,7 +39,6 @@ from pytest_prodsmoke.outputs.report import (
     write_json_atomic,
     write_text_atomic,
 )
-from pytest_prodsmoke.safety.cleanup import read_journal
 from pytest_prodsmoke.safety.redact import REGISTRY, display_url
 from pytest_prodsmoke.safety.signals import (
     SIGTERM_MESSAGE,
@@ -51,10 +47,11 @@ from pytest_prodsmoke.safety.signals import (
     finish_teardown,
 )
 from pytest_prodsmoke.settings import Settings
-from pytest_prodsmoke.state import ProcessState
+from pytest_prodsmoke.state import JOURNAL_DIR, ProcessState
 
 if TYPE_CHECKING:
     from pytest_prodsmoke.methods.readiness import Probe
+    from pytest_prodsmoke.outputs.commands import CommandResult
 
 def cwd_relative(rootdir: Path, invocation_dir: Path) -> Callable[[str], str]:
     """Node ids as pytest prints them: relative to where pytest was started, not to its rootdir.
@@ -277,9 +274,11 @@ class GateOwner:
     def _decide(self, session: pytest.Session, exitstatus: int) -> Verdict:
         stops = tuple(str(s) for s in (session.shouldfail, session.shouldstop) if s)
         facts = self.recorder.facts(exitstatus, self.settings, stops, self.not_ready)
-        if self.run_dir is not None:
+        if self.run_dir is not None and (self.run_dir / JOURNAL_DIR).is_dir():
+            from pytest_prodsmoke.safety.cleanup import read_journal  # checks that cleaned up
+
             # Undo actions still journalled now never ran to the end.
-            facts = replace(facts, journal=tuple(read_journal(self.run_dir)))
+            facts = facts._replace(journal=tuple(read_journal(self.run_dir)))
         inject("decide")
         return decide(facts)
 
@@ -425,6 +424,8 @@ class GateOwner:
         """The job summary, under GitHub Actions (annotations come with the gate block)."""
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path:
+            from pytest_prodsmoke.outputs.github import step_summary
+
             try:
                 with open(summary_path, "a", encoding="utf-8") as handle:  # shared by all steps
                     handle.write(REGISTRY.scrub(step_summary(verdict, self.settings,
@@ -439,6 +440,8 @@ class GateOwner:
         argv = self.settings.gate_command(verdict.status)
         if argv is None:
             return verdict
+        from pytest_prodsmoke.outputs.commands import run_command
+
         env = {
             "PRODSMOKE_VERDICT": verdict.status,
             "PRODSMOKE_EXIT_STATUS": str(verdict.exit_status),
@@ -504,6 +507,8 @@ class GateOwner:
             terminal.write_line(REGISTRY.scrub(line), **{colour: True})
         result = self.command_result
         if result is not None:
+            from pytest_prodsmoke.outputs.commands import tail
+
             status = "ok" if result.ok else f"FAILED: {result.error}"
             terminal.write_line(REGISTRY.scrub(
                 f"  ran {shlex.join(result.argv)} ({result.duration_s:.1f} s): {status}"),
@@ -511,6 +516,8 @@ class GateOwner:
             for line in tail(result.output):
                 terminal.write_line(REGISTRY.scrub(f"    | {line}"))
         if os.environ.get("GITHUB_ACTIONS") == "true":
+            from pytest_prodsmoke.outputs.github import error_annotations
+
             # Here, at the start of a line of the summary: workflow commands only count there.
             workspace = os.environ.get("GITHUB_WORKSPACE")
             for line in error_annotations(self.verdict, self.config.rootpath,

@@ -122,22 +122,27 @@ def _read_ini(config: pytest.Config, name: str) -> Any:
 
 
 def _fake_users(config: pytest.Config, settings: Settings) -> tuple[FakeUser, ...]:
-    """On the gate's owner: every source, validated. On a worker: what the controller sent."""
-    from pytest_prodsmoke.safety.users import load_users, user_from_record
-
+    """On the gate's owner: every source, validated. On a worker: what the controller sent.
+    (The fake-user code is imported only by runs that have fake users.)"""
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and WORKER_INPUT_KEY in workerinput:
+        records = workerinput[WORKER_INPUT_KEY]["users"]
+        if not records:
+            return ()
+        from pytest_prodsmoke.safety.users import user_from_record
         from pytest_prodsmoke.settings import compile_user_pattern
 
         pattern = compile_user_pattern(settings.fake_user_pattern)
         return tuple(user_from_record(r, i, pattern, "controller")
-                     for i, r in enumerate(workerinput[WORKER_INPUT_KEY]["users"], start=1))
-    return load_users(
-        settings.fake_users_file, settings.fake_users_file_source,
-        os.environ.get("PRODSMOKE_FAKE_USERS", "").strip() or None,
-        config.hook.pytest_prodsmoke_fake_users(config=config),
-        settings.fake_user_pattern,
-    )
+                     for i, r in enumerate(records, start=1))
+    env_text = os.environ.get("PRODSMOKE_FAKE_USERS", "").strip() or None
+    hook_results = config.hook.pytest_prodsmoke_fake_users(config=config)
+    if settings.fake_users_file is None and env_text is None and not any(hook_results):
+        return ()
+    from pytest_prodsmoke.safety.users import load_users
+
+    return load_users(settings.fake_users_file, settings.fake_users_file_source, env_text,
+                      hook_results, settings.fake_user_pattern)
 
 
 def _register_secrets(settings: Settings, users: tuple[FakeUser, ...]) -> list[str]:

@@ -18,7 +18,6 @@ import pytest
 
 from pytest_prodsmoke.errors import LatencyBudgetError, ProdsmokeError
 from pytest_prodsmoke.faults import inject
-from pytest_prodsmoke.fixtures import TARGET_FIXTURE
 from pytest_prodsmoke.gate.facts import MISSING_VERSION, CheckFacts, to_properties
 from pytest_prodsmoke.http.requestlog import (
     format_request_log,
@@ -40,6 +39,7 @@ from pytest_prodsmoke.state import (
     PARALLEL_KEY,
     RECORDS_KEY,
     SYNTHETIC_KEY,
+    TARGET_FIXTURE,
     TEARDOWN_KEY,
     VARIANT_KEY,
     ProcessState,

@@ -19,13 +19,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from pytest_prodsmoke.compare.defaults import CANARY_DEFAULTS
 from pytest_prodsmoke.errors import SettingsError
-from pytest_prodsmoke.outputs.commands import DEFAULT_COMMAND_TIMEOUT_S, parse_command
 from pytest_prodsmoke.safety.redact import Secret, display_url, looks_secret
+
+if TYPE_CHECKING:
+    from pytest_prodsmoke.methods.variants import VariantRouting
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
@@ -42,6 +44,7 @@ DEFAULT_READY_PATH = "/healthz"
 DEFAULT_VERSION_FIELD = "version"
 MAX_RPS = 10_000.0
 DEFAULT_CANCEL_GRACE_S = 20.0
+DEFAULT_COMMAND_TIMEOUT_S = 300.0
 
 # RFC 9110 token: what a header name may contain.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -53,9 +56,9 @@ Kind = Literal["str", "list", "bool"]
 Parser = Callable[..., Any]
 
 
-@dataclass(frozen=True)
-class OptionSpec:
-    """One setting and the places it can come from."""
+class OptionSpec(NamedTuple):
+    """One setting and the places it can come from. (A NamedTuple, as the other small records
+    made when the plugin loads: several times cheaper to create than a frozen dataclass.)"""
 
     dest: str
     kind: Kind
@@ -402,20 +405,12 @@ def parse_header_lines(value: Any, source: str) -> tuple[tuple[str, str], ...]:
 
 
 def parse_command_text(value: Any, source: str) -> tuple[str, ...]:
+    from pytest_prodsmoke.outputs.commands import parse_command  # only with a gate command
+
     return parse_command(str(value), source)
 
 
-@dataclass(frozen=True)
-class VariantRouting:
-    """How a check is assigned an A/B variant, and how a response says which one it served."""
-
-    request_header: str | None = None
-    cookie: str | None = None
-    response_header: str | None = None
-    field: str | None = None
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one per run: equality would only cost (45 fields)
 class Settings:
     """Everything the plugin was told, validated. Immutable for the whole run.
 
@@ -634,6 +629,8 @@ class Settings:
     @cached_property
     def variant(self) -> VariantRouting | None:
         """How A/B variants are routed and confirmed; None when nothing is configured."""
+        from pytest_prodsmoke.methods.variants import VariantRouting
+
         response_header = self.variant_response_header or self.variant_header
         if not (self.variant_header or self.variant_cookie or response_header
                 or self.variant_field):
@@ -672,7 +669,7 @@ class Settings:
 
 
 OPTIONS: tuple[OptionSpec, ...] = tuple(
-    replace(f.metadata["option"], field=f.name) for f in fields(Settings)
+    f.metadata["option"]._replace(field=f.name) for f in fields(Settings)
     if "option" in f.metadata)
 
 
@@ -745,26 +742,3 @@ def load_settings(
         raise SettingsError(f"{given[0]} needs a candidate URL: pass --prod-url URL "
                             "(or set PRODSMOKE_URL, or ini prodsmoke_url)")
     return settings
-
-
-@dataclass(frozen=True)
-class Target:
-    """Read-only description of the candidate, as the ``prod_target`` fixture gives it."""
-
-    url: str
-    expected_version: str | None
-    header_names: tuple[str, ...]
-    version_header: str | None
-    baseline_url: str | None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, url: str | None = None) -> Target:
-        if settings.prod_url is None:
-            raise ValueError("no candidate URL configured")
-        return cls(
-            url=url or settings.prod_url,
-            expected_version=settings.expect_version,
-            header_names=settings.header_names,
-            version_header=settings.version_header,
-            baseline_url=settings.baseline_url,
-        )

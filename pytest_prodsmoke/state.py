@@ -8,6 +8,7 @@ the clients, the check currently running, the fake-user leases and the login tok
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +20,16 @@ if TYPE_CHECKING:
     from pytest_prodsmoke.http.client import CheckContext, ProdClient, ResponseRecord
     from pytest_prodsmoke.safety.cleanup import Leftover
     from pytest_prodsmoke.safety.redact import Secret
-    from pytest_prodsmoke.safety.users import FakeUser
+    from pytest_prodsmoke.safety.users import FakeUser, LeaseManager
     from pytest_prodsmoke.settings import Settings
 
 # Every run imports this module (for SETTINGS_KEY), also one without the gate, which must not
 # pay for the HTTP stack: ProcessState imports it when a gate run makes one.
+
+# The run directory (one per run, shared by every process of it) holds: "undo" (the cleanup
+# journal, safety/cleanup.py), "leases" (fake users), "rate" (the request budget), "workers"
+# (where the controller's cancel reaches them) and "fail-fast-stop" (process.py).
+JOURNAL_DIR = "undo"
 
 # config.stash: the run's settings, loaded once in pytest_configure; the process's state, in
 # a gate run only (the fixtures find it there).
@@ -32,6 +38,8 @@ STATE_KEY = pytest.StashKey["ProcessState"]()
 # xdist: what the controller hands every worker (workerinput), and what a worker hands back
 # (workeroutput) besides the collected ids.
 WORKER_INPUT_KEY = "prodsmoke"
+# callspec.params: the check's target, with several --prod-url (methods/targets.py).
+TARGET_FIXTURE = "prodsmoke_target"
 WORKER_SECRETS_KEY = "prodsmoke_secrets"
 
 # item.stash, set at collection (once per check):
@@ -72,8 +80,6 @@ class ProcessState:
                  process_name: str = "main") -> None:
         from pytest_prodsmoke.http.ratelimit import SharedRateLimiter
         from pytest_prodsmoke.safety.redact import SecretRegistry
-        from pytest_prodsmoke.safety.users import LeaseManager
-
         self.settings = settings
         self.run_id = run_id
         self.run_dir = run_dir
@@ -95,12 +101,19 @@ class ProcessState:
         self.login_tokens: dict[str, Secret | None] = {}
         self.limiter = (SharedRateLimiter(run_dir / "rate", settings.max_rps)
                         if settings.max_rps and run_dir is not None else None)
-        self.leases = (LeaseManager(run_dir, users, settings.fake_user_wait_s,
-                                    start_at=worker_index)
-                       if run_dir is not None else None)
         for user in users:
             for secret in user.secrets():
                 self.credentials.add(secret, username=user.username)
+
+    @functools.cached_property
+    def leases(self) -> LeaseManager | None:
+        """The fake-user leases of this process, made when a check first asks for a user."""
+        if self.run_dir is None:
+            return None
+        from pytest_prodsmoke.safety.users import LeaseManager
+
+        return LeaseManager(self.run_dir, self.users, self.settings.fake_user_wait_s,
+                            start_at=self.worker_index)
 
     def begin(self, item: pytest.Item) -> None:
         from pytest_prodsmoke.http.client import CheckContext

@@ -202,11 +202,11 @@ def test_any_failed_report_of_a_phase_fails_the_check() -> None:
 
 def test_one_unfinished_run_of_several_is_incomplete() -> None:
     """--dist each: one run per worker; the one on gw1 never finished."""
-    each = [*(replace(e, runner="gw0") for e in passed("e")),
+    each = [*(e._replace(runner="gw0") for e in passed("e")),
             event("e", "setup", "passed", runner="gw1"),
             event("e", "call", "passed", runner="gw1")]
     assert summarize_check("e", each).outcome == "incomplete"
-    both = [*(replace(e, runner=w) for w in ("gw0", "gw1") for e in passed("e"))]
+    both = [*(e._replace(runner=w) for w in ("gw0", "gw1") for e in passed("e"))]
     assert summarize_check("e", both).outcome == "passed"
 
 
@@ -214,7 +214,7 @@ def test_passing_only_on_a_rerun_is_flaky_and_degrades() -> None:
     rerun = [event("f", "setup", "passed", critical=True),
              event("f", "call", "rerun", message="timeout", critical=True),
              event("f", "teardown", "passed", critical=True),
-             *(replace(e, attempt=1) for e in passed("f"))]
+             *(e._replace(attempt=1) for e in passed("f"))]
     verdict = decide(facts(rerun, passed("a")))
     check = verdict.checks[0]
     assert check.outcome == "flaky" and verdict.status == "degraded"
@@ -230,7 +230,7 @@ def test_passing_only_on_a_rerun_is_flaky_and_degrades() -> None:
 def test_a_rerun_without_its_teardown_report_is_no_unfinished_run() -> None:
     """pytest-rerunfailures before 15 logs no teardown report for an attempt it repeats."""
     old_style = [event("f", "setup", "passed"), event("f", "call", "rerun"),
-                 *(replace(e, attempt=1) for e in passed("f"))]
+                 *(e._replace(attempt=1) for e in passed("f"))]
     assert summarize_check("f", old_style).outcome == "flaky"
     interrupted = [*old_style[:2], event("f", "setup", "passed", attempt=1),
                    event("f", "call", "passed", attempt=1)]
@@ -239,7 +239,7 @@ def test_a_rerun_without_its_teardown_report_is_no_unfinished_run() -> None:
 
 def test_setup_rerun_is_an_error_attempt_and_a_final_failure_keeps_all() -> None:
     events = [event("f", "setup", "rerun", message="no db"),
-              event("f", "teardown", "passed"), *(replace(e, attempt=1) for e in failed("f"))]
+              event("f", "teardown", "passed"), *(e._replace(attempt=1) for e in failed("f"))]
     check = summarize_check("f", events)
     assert check.outcome == "failed"
     assert [a["outcome"] for a in check.attempts] == ["error", "failed"]
@@ -392,7 +392,7 @@ def _everything() -> RunFacts:
         E("t.py::fl", "setup", "passed", critical=True),
         E("t.py::fl", "call", "rerun", critical=True, message="first"),
         E("t.py::fl", "teardown", "passed", critical=True),
-        *[replace(e, attempt=1) for e in _run("t.py::fl")],
+        *[e._replace(attempt=1) for e in _run("t.py::fl")],
         E("t.py::nb", "setup", "passed", critical=False),
         E("t.py::nb", "call", "passed", critical=False),
         E("t.py::nb", "teardown", "failed", critical=False, message="RuntimeError: x",
@@ -626,7 +626,7 @@ def test_lists_are_joined_and_cut_where_the_message_says() -> None:
     assert versions.reasons[0].message == "responses from 1.0, 1.1 instead of 2 in a"
 
     def on(target: str) -> list[PhaseEvent]:
-        return [replace(e, facts=replace(e.facts, target=target))
+        return [e._replace(facts=replace(e.facts, target=target))
                 for e in passed(f"a[{target}]")]
 
     unconfirmed = decide(facts(on("eu"), on("us"), expected_version="2")).reasons[0].message
@@ -650,7 +650,7 @@ def _flaky(n: str) -> list[PhaseEvent]:
     return [event(n, "setup", "passed", critical=True),
             event(n, "call", "rerun", critical=True, message=f"{n} broke"),
             event(n, "teardown", "passed", critical=True),
-            *(replace(e, attempt=1) for e in passed(n))]
+            *(e._replace(attempt=1) for e in passed(n))]
 
 
 @pytest.mark.parametrize("count", [5, 6, 7])
@@ -697,14 +697,14 @@ def test_summaries_of_plain_and_repeated_runs() -> None:
     flaky = summarize_check("f", _flaky("f"))
     assert flaky.attempts == ({"outcome": "failed", "message": "f broke"},
                               {"outcome": "passed", "message": ""})
-    broke_again = [*_flaky("f")[:3], *(replace(e, attempt=1) for e in failed("f"))]
+    broke_again = [*_flaky("f")[:3], *(e._replace(attempt=1) for e in failed("f"))]
     assert summarize_check("f", broke_again).attempts[-1] == {
         "outcome": "failed", "message": "boom in call"}
     # --dist each: one worker's teardown passed, the other's failed on a shared fixture only.
     shared = {"own": False, "fixtures": [{"fixture": "db", "node": "t.py"},
                                          {"fixture": "cache", "node": "t.py"}]}
-    each = [*(replace(e, runner="gw0") for e in passed("e")),
-            *(replace(e, runner="gw1") for e in _booked("e", True, shared))]
+    each = [*(e._replace(runner="gw0") for e in passed("e")),
+            *(e._replace(runner="gw1") for e in _booked("e", True, shared))]
     check = summarize_check("e", each)
     assert check.outcome == "error" and not check.own_failure
     assert [f["fixture"] for f in check.fixture_errors] == ["db", "cache"]

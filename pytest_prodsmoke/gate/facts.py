@@ -21,13 +21,15 @@ PROPERTY_PREFIX = "prodsmoke."
 MISSING_VERSION = "<missing>"  # the version key of a response that carried no version header
 
 
-@dataclass(frozen=True, slots=True)
 class Codec:
     """How one fact is written as a property value (None: not written) and read back. A
     reader never raises: unreadable evidence is kept in a form the gate fails closed on."""
 
-    write: Callable[[Any], str | None]
-    read: Callable[[str], Any]
+    __slots__ = ("read", "write")
+
+    def __init__(self, write: Callable[[Any], str | None], read: Callable[[str], Any]) -> None:
+        self.write = write
+        self.read = read
 
 
 def _read_flag(text: str) -> bool:
@@ -103,7 +105,7 @@ def fact(prop: str, codec: Codec, fold: str = FIRST, default: Any = None,
     return field(default=default, metadata=meta)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CheckFacts:
     # Known at collection (on every report):
     critical: bool | None = fact("prodsmoke.critical", FLAG, at_collection=True)  # None: unknown

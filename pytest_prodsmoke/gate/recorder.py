@@ -8,7 +8,7 @@ typing, so this works the same for local reports and for reports rebuilt from xd
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from pytest_prodsmoke.gate.facts import from_properties
@@ -79,7 +79,6 @@ def event_from_report(report: Any, display_id: Callable[[str], str] = str) -> Ph
     )
 
 
-@dataclass
 class GateRecorder:
     """Mutable accumulator owned by the gate's process; everything else is derived.
 
@@ -87,18 +86,18 @@ class GateRecorder:
     prints (relative to where it was started), so every output names a check as pytest does.
     """
 
-    display_id: Callable[[str], str] = str
-
-    collected: dict[str, None] = field(default_factory=dict)  # ordered set
-    events: list[PhaseEvent] = field(default_factory=list)
-    collection_errors: list[CollectionProblem] = field(default_factory=list)
-    collection_skips: list[CollectionProblem] = field(default_factory=list)
-    interruptions: list[str] = field(default_factory=list)
-    crashed_workers: dict[str, str] = field(default_factory=dict)
-    interrupted_workers: set[str] = field(default_factory=set)
-    internal_errors: list[str] = field(default_factory=list)
-    hook_errors: list[str] = field(default_factory=list)
-    command_errors: list[str] = field(default_factory=list)
+    def __init__(self, display_id: Callable[[str], str] = str) -> None:
+        self.display_id = display_id
+        self.collected: dict[str, None] = {}  # ordered set
+        self.events: list[PhaseEvent] = []
+        self.collection_errors: list[CollectionProblem] = []
+        self.collection_skips: list[CollectionProblem] = []
+        self.interruptions: list[str] = []
+        self.crashed_workers: dict[str, str] = {}
+        self.interrupted_workers: set[str] = set()
+        self.internal_errors: list[str] = []
+        self.hook_errors: list[str] = []
+        self.command_errors: list[str] = []
 
     def on_collected(self, nodeids: list[str]) -> None:
         # Under xdist every worker reports the same ids; a replaced worker reports them again.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pytest_prodsmoke.gate.facts import NO_FACTS, CheckFacts, fold
 
@@ -71,8 +71,7 @@ UNKNOWN_LEFTOVER = "unknown: "
 EXIT_OK, EXIT_TESTS_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL_ERROR, EXIT_NO_TESTS = 0, 1, 2, 3, 5
 
 
-@dataclass(frozen=True, slots=True)
-class PhaseEvent:
+class PhaseEvent(NamedTuple):
     """One pytest report (setup, call, teardown, or an xdist crash ``???``) of one check."""
 
     nodeid: str
@@ -88,14 +87,12 @@ class PhaseEvent:
     runner: str = ""  # the xdist worker that ran it ("" in a serial run)
 
 
-@dataclass(frozen=True)
-class CollectionProblem:
+class CollectionProblem(NamedTuple):
     nodeid: str
     message: str
 
 
-@dataclass(frozen=True)
-class RunFacts:
+class RunFacts(NamedTuple):
     """Everything the owner of the gate observed during the run."""
 
     collected: Sequence[str] = ()
@@ -352,7 +349,7 @@ def decide(facts: RunFacts) -> Verdict:
     if facts.not_ready is not None and facts.pytest_exit_status == EXIT_NO_TESTS:
         # The plugin itself deselected every check, so pytest's "no tests collected" says
         # nothing of its own: the run simply failed.
-        facts = replace(facts, pytest_exit_status=EXIT_TESTS_FAILED, collected=())
+        facts = facts._replace(pytest_exit_status=EXIT_TESTS_FAILED, collected=())
     events_by_id: dict[str, list[PhaseEvent]] = {}
     for event in facts.events:
         events_by_id.setdefault(event.nodeid, []).append(event)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
@@ -52,8 +52,10 @@ from pytest_prodsmoke.settings import (
     DEFAULT_RUN_HEADER,
     DEFAULT_TIMEOUT_S,
     DEFAULT_VERSION_HEADER,
-    VariantRouting,
 )
+
+if TYPE_CHECKING:
+    from pytest_prodsmoke.methods.variants import VariantRouting
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 # Idempotent methods (RFC 9110): repeating them cannot create a second order.
@@ -125,8 +127,7 @@ def build_adapter(retries: int) -> HTTPAdapter:
     return GuardedAdapter(max_retries=retry)
 
 
-@dataclass(frozen=True)
-class ResponseRecord:
+class ResponseRecord(NamedTuple):
     """What one request observed; per check, these feed the gate (versions) and reports."""
 
     target: str  # "candidate" or "baseline"
@@ -179,8 +180,7 @@ class CheckContext:
         return header_safe(self.check_id)
 
 
-@dataclass(frozen=True)
-class TrafficTags:
+class TrafficTags(NamedTuple):
     """Run-wide tagging of every request (names configurable, key optional)."""
 
     run_id: str = ""

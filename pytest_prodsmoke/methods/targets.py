@@ -1,4 +1,5 @@
-"""Several targets (``--prod-url`` given more than once: regions, instances): every check runs
+"""Targets: ``Target``, the read-only description of one (the ``prod_target`` fixture), and
+several of them (``--prod-url`` given more than once: regions, instances): every check runs
 once per target, and its id names the target (``test_x[eu.shop.example]``).
 
 A plugin module, registered only in gate runs with several targets: every check uses the
@@ -8,10 +9,15 @@ groups the checks by target, in the same order in every xdist worker.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import pytest
 
-from pytest_prodsmoke.fixtures import TARGET_FIXTURE
-from pytest_prodsmoke.state import SETTINGS_KEY
+from pytest_prodsmoke.state import SETTINGS_KEY, TARGET_FIXTURE
+
+if TYPE_CHECKING:
+    from pytest_prodsmoke.settings import Settings
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -24,3 +30,26 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if TARGET_FIXTURE in metafunc.fixturenames:
         labels = list(metafunc.config.stash[SETTINGS_KEY].target_labels)
         metafunc.parametrize(TARGET_FIXTURE, labels, ids=labels, scope="session")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Read-only description of the candidate, as the ``prod_target`` fixture gives it."""
+
+    url: str
+    expected_version: str | None
+    header_names: tuple[str, ...]
+    version_header: str | None
+    baseline_url: str | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, url: str | None = None) -> Target:
+        if settings.prod_url is None:
+            raise ValueError("no candidate URL configured")
+        return cls(
+            url=url or settings.prod_url,
+            expected_version=settings.expect_version,
+            header_names=settings.header_names,
+            version_header=settings.version_header,
+            baseline_url=settings.baseline_url,
+        )

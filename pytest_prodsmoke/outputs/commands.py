@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from pytest_prodsmoke.errors import SettingsError
 
-DEFAULT_COMMAND_TIMEOUT_S = 300.0
 MAX_OUTPUT_LINES = 40
 
 

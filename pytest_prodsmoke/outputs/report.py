@@ -9,10 +9,9 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_prodsmoke.gate.rules import OUTCOMES, UNKNOWN_LEFTOVER, CheckResult, Verdict
 from pytest_prodsmoke.safety.redact import display_url
@@ -21,8 +20,7 @@ from pytest_prodsmoke.settings import Settings
 SCHEMA = "pytest-prodsmoke/gate-report/1"
 
 
-@dataclass(frozen=True)
-class RunInfo:
+class RunInfo(NamedTuple):
     """Facts about the run itself, for the report header."""
 
     run_id: str
@@ -242,8 +240,7 @@ def remove_stale(path: Path) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class GateCase:
+class GateCase(NamedTuple):
     """The verdict as one test result for tools that only count test results (JUnit readers,
     Allure): ``failed`` unless the release may go ahead, ``skipped`` (a warning) when degraded,
     ``passed`` only for pass."""

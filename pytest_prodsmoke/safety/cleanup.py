@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-JOURNAL_DIR = "undo"  # in the run directory shared by every process of the run
+from pytest_prodsmoke.state import JOURNAL_DIR
 
 
 @dataclass(frozen=True)
