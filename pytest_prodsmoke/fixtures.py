@@ -1,9 +1,9 @@
 """The fixtures users touch: ``prod``, ``baseline``, ``parallel_run``, ``prod_target``,
 ``fake_user`` and ``cleanup``.
 
-Plain module-level fixtures: each takes what it needs from ``request`` (the process's state is
-in ``config.stash``, the running check is ``request.node``). Without a candidate URL there is no
-state, and each says in one line what is missing. This module is registered in every run, so
+Plain module-level fixtures: the process's gate-run state comes from ``state.running()``, the
+running check (function-scoped fixtures) from ``request.node``. Without a candidate URL there is
+no state, and each says in one line what is missing. This module is registered in every run, so
 it imports nothing heavy at module level: a run that does not use the gate pays for no HTTP
 client.
 """
@@ -19,9 +19,9 @@ from pytest_prodsmoke.errors import ProdsmokeError
 from pytest_prodsmoke.state import (
     LEFTOVERS_KEY,
     PARALLEL_KEY,
-    STATE_KEY,
     TARGET_FIXTURE,
     ProcessState,
+    running,
 )
 
 if TYPE_CHECKING:
@@ -36,8 +36,9 @@ NO_URL = ("needs a candidate URL: pass --prod-url URL (or set PRODSMOKE_URL, or 
           "prodsmoke_url)")
 
 
-def _state(request: pytest.FixtureRequest, fixture: str) -> ProcessState:
-    state = request.config.stash.get(STATE_KEY, None)
+def gate_state(fixture: str) -> ProcessState:
+    """The running gate's state, or the one line that says what is missing."""
+    state = running()
     if state is None:
         pytest.fail(f"the {fixture} fixture {NO_URL}", pytrace=False)
     return state
@@ -49,40 +50,32 @@ def _target_label(request: pytest.FixtureRequest) -> str | None:
     return callspec.params.get(TARGET_FIXTURE) if callspec is not None else None
 
 
-@pytest.fixture(scope="session")
-def prodsmoke_target(request: pytest.FixtureRequest) -> str:
-    """The label of the target the check runs against: host[:port] of its ``--prod-url``.
-
-    With several ``--prod-url`` every check uses it and runs once per target (methods/targets.py
-    parametrizes it); otherwise it names the only target ("" without one).
-    """
-    state = request.config.stash.get(STATE_KEY, None)
-    return next(iter(state.urls), "") if state is not None else ""
+# The session-scoped fixtures take no argument (state.running says why). With several targets,
+# methods/targets.py gives prod and prod_target per target.
 
 
 @pytest.fixture(scope="session")
-def prod(request: pytest.FixtureRequest, prodsmoke_target: str) -> ProdClient:
+def prod() -> ProdClient:
     """A requests.Session bound to the candidate (``--prod-url``): ``prod.get("/x")``.
 
-    One per worker process (and target); each check starts with the configured headers and no
-    cookies. Read-only unless the check is ``@pytest.mark.synthetic`` and uses ``fake_user``.
+    One per worker process; each check starts with the configured headers and no cookies.
+    Read-only unless the check is ``@pytest.mark.synthetic`` and uses ``fake_user``.
     """
-    return _state(request, "prod").candidate(prodsmoke_target)
+    return gate_state("prod").candidate()
 
 
 @pytest.fixture(scope="session")
-def baseline(request: pytest.FixtureRequest) -> ProdClient:
+def baseline() -> ProdClient:
     """A requests.Session bound to the released version (``--baseline-url``)."""
-    return _state(request, "baseline").baseline()
+    return gate_state("baseline").baseline()
 
 
 @pytest.fixture(scope="session")
-def prod_target(request: pytest.FixtureRequest, prodsmoke_target: str) -> Target:
-    """Read-only description of the check's target: url, expected_version, header_names."""
+def prod_target() -> Target:
+    """Read-only description of the candidate: url, expected_version, header_names."""
     from pytest_prodsmoke.methods.targets import Target
 
-    state = _state(request, "prod_target")
-    return Target.from_settings(state.settings, state.urls[prodsmoke_target])
+    return Target.from_settings(gate_state("prod_target").settings)
 
 
 @pytest.fixture
@@ -92,7 +85,7 @@ def parallel_run(request: pytest.FixtureRequest) -> ParallelRun:
     from pytest_prodsmoke.compare.diff import PatternError
     from pytest_prodsmoke.methods.parallel import ParallelRun, ParallelStats
 
-    state = _state(request, "parallel_run")
+    state = gate_state("parallel_run")
     # Asked for here, not as an argument: without a URL the message names parallel_run.
     cleanup: Cleanup = request.getfixturevalue("cleanup")
     settings = state.settings
@@ -138,7 +131,7 @@ def fake_user(request: pytest.FixtureRequest) -> Iterator[LeasedUser]:
     xdist worker, holds it. ``fake_user.auth`` authenticates a request as this user."""
     from pytest_prodsmoke.safety.users import LeasedUser
 
-    state = _state(request, "fake_user")
+    state = gate_state("fake_user")
     if state.leases is None:
         pytest.fail("fake users are not available in this process", pytrace=False)
     try:
@@ -184,7 +177,7 @@ def cleanup(request: pytest.FixtureRequest) -> Iterator[Cleanup]:
     # Only suites that clean up pay for it.
     from pytest_prodsmoke.safety.cleanup import Cleanup, CleanupJournal
 
-    state = _state(request, "cleanup")
+    state = gate_state("cleanup")
     item = request.node
     undo = Cleanup(CleanupJournal(state.run_dir, item.nodeid, state.process_name)
                    if state.run_dir is not None else None)

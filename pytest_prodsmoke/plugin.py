@@ -32,7 +32,7 @@ from pytest_prodsmoke.settings import (
     configured_gate_report,
     load_settings,
 )
-from pytest_prodsmoke.state import SETTINGS_KEY, STATE_KEY, WORKER_INPUT_KEY
+from pytest_prodsmoke.state import SETTINGS_KEY, WORKER_INPUT_KEY
 
 if TYPE_CHECKING:
     from pytest_prodsmoke.safety.users import FakeUser
@@ -200,7 +200,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # Imported only for a gate run, so an unrelated suite does not pay for them.
     from pytest_prodsmoke.methods import variants
-    from pytest_prodsmoke.methods.canary import CanaryRuns
+    from pytest_prodsmoke.methods.canary import CanaryMarker
     from pytest_prodsmoke.process import CheckRecorder, FailFast, TeardownAttribution
     from pytest_prodsmoke.safety.scrubbing import Scrubbing
     from pytest_prodsmoke.safety.signals import Interrupts, TermSignalHandler
@@ -221,7 +221,7 @@ def pytest_configure(config: pytest.Config) -> None:
         not_ready = None
     state = ProcessState(settings, run_id, run_dir, users, worker_index, process_name)
     state.not_ready = not_ready
-    config.stash[STATE_KEY] = state
+    state.open()  # the fixtures find it: state.running()
     startup_secrets = _register_secrets(settings, users)
     signals = TermSignalHandler()
 
@@ -231,7 +231,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "prodsmoke-teardown": TeardownAttribution(),
         "prodsmoke-scrubbing": Scrubbing(),
         "prodsmoke-signals": Interrupts(signals, run_dir),
-        "prodsmoke-canary": CanaryRuns(state),
+        "prodsmoke-canary": CanaryMarker(state),
         "prodsmoke-variants": variants,
     }
     if len(settings.prod_urls) > 1:

@@ -1,6 +1,7 @@
 """The plugins of every process that runs checks (the only one, or each xdist worker), one per
-concern: ``CheckRecorder`` (each check's facts, onto its reports), ``TeardownAttribution``
-(whose a teardown error is) and ``FailFast`` (--gate-fail-fast across processes).
+concern: ``CheckRecorder`` (each check's facts, onto its reports), ``BodyRules`` (the plugin's
+rules after a check's body), ``TeardownAttribution`` (whose a teardown error is) and
+``FailFast`` (--gate-fail-fast across processes).
 
 Other concerns have their plugins where their kind of change lives: secret scrubbing
 (safety/scrubbing.py), SIGTERM (safety/signals.py), canary runs, A/B variants and several
@@ -29,6 +30,7 @@ from pytest_prodsmoke.http.requestlog import (
 )
 from pytest_prodsmoke.methods.variants import require_confirmed, variant_of
 from pytest_prodsmoke.safety.scrubbing import needs_scrubbing, scrub_report
+from pytest_prodsmoke.settings import Settings
 from pytest_prodsmoke.state import (
     ATTEMPT_REPORTED_KEY,
     CANARY_RESULT_KEY,
@@ -51,8 +53,8 @@ STOP_FILE = "fail-fast-stop"  # in the run directory shared by all processes of 
 
 class CheckRecorder:
     """Each check from collection to its last report: what is known at collection (critical,
-    synthetic, budgets), a fresh start for each run of it, the plugin's own rules after its
-    body, and its facts (gate/facts.py) written once, on the last report of each run."""
+    synthetic, budgets), a fresh start for each run of it, and its facts (gate/facts.py)
+    written once, on the last report of each run."""
 
     def __init__(self, state: ProcessState) -> None:
         self.state = state
@@ -80,59 +82,16 @@ class CheckRecorder:
                 critical=critical, synthetic=synthetic,
                 target=str(params.get(TARGET_FIXTURE, "")), variant=variant_of(item)),
                 at_collection=True))
+        if BodyRules.needed(self.state.settings, items) and \
+                not config.pluginmanager.has_plugin("prodsmoke-body-rules"):
+            # Only then: a wrapper around every check's body costs every check.
+            config.pluginmanager.register(BodyRules(self.state), "prodsmoke-body-rules")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         forget(item.stash, FAILED_KEY, CANARY_RESULT_KEY, TEARDOWN_KEY,  # facts of one run
                ATTEMPT_REPORTED_KEY)
         self.state.begin(item)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        result = yield  # a failing check keeps its own failure
-        try:
-            self._after_the_body(item)
-        except ProdsmokeError as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-        else:
-            return result
-        # The plugin's own rules, broken after the check's body: one line, not a traceback
-        # through this hook (raised outside the except: no "during handling" echo either).
-        pytest.fail(problem, pytrace=False)
-
-    def _after_the_body(self, item: pytest.Item) -> None:
-        """The rules that hold once a check's body passed: variant confirmed, version (from the
-        endpoint) as expected, p95 within its budget."""
-        settings = self.state.settings
-        variant = item.stash.get(VARIANT_KEY, None)
-        if variant is not None:
-            require_confirmed(self.state, variant)
-        if settings.version_header is None and settings.version_path is not None:
-            self._check_version_endpoint(item)
-        budget = item.stash.get(LATENCY_KEY, (None, None))
-        p95_budget = budget[1] if isinstance(budget, tuple) and budget[1] is not None else (
-            settings.latency_p95_ms)
-        records = timed(item.stash.get(RECORDS_KEY, ()))
-        if p95_budget is not None and records:
-            p95 = percentile([r.elapsed_s * 1000 for r in records], 0.95)
-            if p95 > p95_budget:
-                slowest = max(records, key=lambda r: r.elapsed_s)
-                raise LatencyBudgetError(
-                    f"p95 latency of {len(records)} requests is {p95:.0f} ms, over the budget of "
-                    f"{p95_budget:g} ms (slowest: {slowest.method} {slowest.path}, "
-                    f"{slowest.elapsed_s * 1000:.0f} ms)")
-
-    def _check_version_endpoint(self, item: pytest.Item) -> None:
-        """No version header to pin each response: ask the version endpoint once after a check
-        that talked to the candidate, as that check (same trace, same tags)."""
-        __tracebackhide__ = True
-        if not any(r.target == "candidate" for r in item.stash.get(RECORDS_KEY, ())):
-            return
-        candidate = next((c for c in self.state.clients if c.target == "candidate"), None)
-        if candidate is not None:
-            settings = self.state.settings
-            assert settings.version_path is not None
-            candidate.check_version_endpoint(settings.version_path, settings.version_field)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -195,6 +154,69 @@ class CheckRecorder:
             trace_url=url if url and item.stash.get(FAILED_KEY, False) else "",
         )
         report.user_properties.extend(to_properties(facts, at_collection=False))
+
+
+class BodyRules:
+    """The plugin's own rules, checked once a check's body passed: its A/B variant confirmed,
+    its version asked of the version endpoint (without a version header), the p95 of its
+    requests within budget. Registered by CheckRecorder when a collected check needs one."""
+
+    def __init__(self, state: ProcessState) -> None:
+        self.state = state
+
+    @staticmethod
+    def needed(settings: Settings, items: list[pytest.Item]) -> bool:
+        return (settings.latency_p95_ms is not None
+                or (settings.version_header is None and settings.version_path is not None)
+                or any(bool(variant_of(item)) or item.get_closest_marker("latency") is not None
+                       for item in items))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        result = yield  # a failing check keeps its own failure
+        try:
+            self._after_the_body(item)
+        except ProdsmokeError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        else:
+            return result
+        # The plugin's own rules, broken after the check's body: one line, not a traceback
+        # through this hook (raised outside the except: no "during handling" echo either).
+        pytest.fail(problem, pytrace=False)
+
+    def _after_the_body(self, item: pytest.Item) -> None:
+        """The rules that hold once a check's body passed: variant confirmed, version (from the
+        endpoint) as expected, p95 within its budget."""
+        settings = self.state.settings
+        variant = item.stash.get(VARIANT_KEY, None)
+        if variant is not None:
+            require_confirmed(self.state, variant)
+        if settings.version_header is None and settings.version_path is not None:
+            self._check_version_endpoint(item)
+        budget = item.stash.get(LATENCY_KEY, (None, None))
+        p95_budget = budget[1] if isinstance(budget, tuple) and budget[1] is not None else (
+            settings.latency_p95_ms)
+        records = timed(item.stash.get(RECORDS_KEY, ()))
+        if p95_budget is not None and records:
+            p95 = percentile([r.elapsed_s * 1000 for r in records], 0.95)
+            if p95 > p95_budget:
+                slowest = max(records, key=lambda r: r.elapsed_s)
+                raise LatencyBudgetError(
+                    f"p95 latency of {len(records)} requests is {p95:.0f} ms, over the budget of "
+                    f"{p95_budget:g} ms (slowest: {slowest.method} {slowest.path}, "
+                    f"{slowest.elapsed_s * 1000:.0f} ms)")
+
+    def _check_version_endpoint(self, item: pytest.Item) -> None:
+        """No version header to pin each response: ask the version endpoint once after a check
+        that talked to the candidate, as that check (same trace, same tags)."""
+        __tracebackhide__ = True
+        if not any(r.target == "candidate" for r in item.stash.get(RECORDS_KEY, ())):
+            return
+        candidate = next((c for c in self.state.clients if c.target == "candidate"), None)
+        if candidate is not None:
+            settings = self.state.settings
+            assert settings.version_path is not None
+            candidate.check_version_endpoint(settings.version_path, settings.version_field)
 
 
 class TeardownAttribution:

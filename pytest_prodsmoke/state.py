@@ -31,10 +31,9 @@ if TYPE_CHECKING:
 # (where the controller's cancel reaches them) and "fail-fast-stop" (process.py).
 JOURNAL_DIR = "undo"
 
-# config.stash: the run's settings, loaded once in pytest_configure; the process's state, in
-# a gate run only (the fixtures find it there).
+# config.stash: the run's settings, loaded once in pytest_configure. (The process's gate-run
+# state: running(), below.)
 SETTINGS_KEY = pytest.StashKey["Settings"]()
-STATE_KEY = pytest.StashKey["ProcessState"]()
 # xdist: what the controller hands every worker (workerinput), and what a worker hands back
 # (workeroutput) besides the collected ids.
 WORKER_INPUT_KEY = "prodsmoke"
@@ -63,6 +62,18 @@ CANARY_RESULT_KEY = pytest.StashKey[dict[str, Any]]()
 TEARDOWN_KEY = pytest.StashKey[dict[str, Any]]()
 FAILED_KEY = pytest.StashKey[bool]()
 ATTEMPT_REPORTED_KEY = pytest.StashKey[bool]()  # this run's facts are on a report already
+
+
+# The gate run of this process, for the session-scoped fixtures (prod, baseline, prod_target):
+# they take no argument, because pytest resolves a session fixture's arguments again for every
+# check that uses it, cached or not (``request`` would cost each check about 0.1 ms). A stack:
+# pytest sessions can nest in one process (pytester).
+_RUNNING: list[ProcessState] = []
+
+
+def running() -> ProcessState | None:
+    """This process's gate-run state; None when no gate runs (no candidate URL)."""
+    return _RUNNING[-1] if _RUNNING else None
 
 
 def forget(stash: pytest.Stash, *keys: pytest.StashKey[Any]) -> None:
@@ -190,6 +201,13 @@ class ProcessState:
             self.baselines[label] = self.new_client(url, label)
         return self.baselines[label]
 
+    def open(self) -> ProcessState:
+        """Make this the running state of the process (until ``close``)."""
+        _RUNNING.append(self)
+        return self
+
     def close(self) -> None:
+        if self in _RUNNING:
+            _RUNNING.remove(self)
         if self.pool is not None:
             self.pool.close()

@@ -79,3 +79,16 @@ def test_secret_free_properties_are_only_flags_counts_and_ids() -> None:
         "prodsmoke.critical", "prodsmoke.synthetic", "prodsmoke.target", "prodsmoke.variant",
         "prodsmoke.versions", "prodsmoke.requests", "prodsmoke.mismatches", "prodsmoke.canary",
         "prodsmoke.trace_id"}
+
+
+def test_equal_reports_read_once_still_count_twice() -> None:
+    # --dist each: two workers' teardown reports carry the same properties, and reading shares
+    # one record between them; both still count.
+    properties = [("prodsmoke.critical", "true"), ("prodsmoke.versions", '{"2.0.0": 1}'),
+                  ("prodsmoke.leftovers", '[["order 1", "404"]]')]
+    first, second = from_properties(properties), from_properties(list(properties))
+    assert first is second
+    folded = fold([first, second])
+    assert folded.versions == {"2.0.0": 2}
+    assert folded.leftovers == (("order 1", "404"), ("order 1", "404"))
+    assert first.versions == {"2.0.0": 1}  # the shared record is never changed

@@ -12,6 +12,7 @@ one check combine), the code that sets it where the check runs, and the outputs 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -151,12 +152,20 @@ def to_properties(facts: CheckFacts, at_collection: bool) -> list[tuple[str, str
 
 def from_properties(properties: Iterable[tuple[object, object]]) -> CheckFacts:
     """The facts a report carries; properties that are not ours are the user's, not read."""
+    ours = tuple((str(name), str(value)) for name, value in properties
+                 if str(name) in _BY_PROPERTY)
+    return _read(ours) if ours else NO_FACTS
+
+
+@functools.lru_cache(maxsize=256)
+def _read(properties: tuple[tuple[str, str], ...]) -> CheckFacts:
+    # Cached: the setup and call reports of most checks carry the same few facts (critical,
+    # synthetic), so they share one frozen record instead of building one per report.
     found: dict[str, Any] = {}
     for name, value in properties:
-        known = _BY_PROPERTY.get(str(name))
-        if known is not None:
-            found[known.name] = known.metadata["codec"].read(str(value))
-    return CheckFacts(**found) if found else NO_FACTS
+        known = _BY_PROPERTY[name]
+        found[known.name] = known.metadata["codec"].read(value)
+    return CheckFacts(**found)
 
 
 def fold(reports: Iterable[CheckFacts]) -> CheckFacts:

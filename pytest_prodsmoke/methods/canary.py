@@ -1,8 +1,8 @@
 """Running a ``@pytest.mark.canary`` check: N samples against the baseline and N against the
 candidate, interleaved, then ``compare.canary.judge`` on what they observed.
 
-``CanaryRuns`` is the plugin (registered in every gate run): the marker read at collection, the
-samples run in place of the check's body. The statistics are imported only by a run that has a
+``CanaryMarker`` (registered in every gate run) reads the marker at collection; ``CanaryRuns``
+runs the samples in place of the check's body. The statistics are imported only by a run that has a
 canary check.
 
 The check's ``prod`` argument is the baseline's client in the baseline samples and the
@@ -79,16 +79,24 @@ def run_canary(item: pytest.Function, policy: CanaryPolicy, baseline: ProdClient
     return result, REGISTRY.scrub(describe(result) + errors)
 
 
-class CanaryRuns:
+class CanaryMarker:
+    """Reads ``@pytest.mark.canary`` at collection; registers ``CanaryRuns`` when a collected
+    check has it (only then: a hook in place of every check's body costs every check)."""
+
     def __init__(self, state: ProcessState) -> None:
         self.state = state
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        found = False
         for item in items:
             marker = item.get_closest_marker("canary")
             if marker is not None:
                 self._stash_policy(item, marker)
+                found = True
+        if found and not config.pluginmanager.has_plugin("prodsmoke-canary-runs"):
+            config.pluginmanager.register(CanaryRuns(self.state), "prodsmoke-canary-runs")
 
     def _stash_policy(self, item: pytest.Item, marker: pytest.Mark) -> None:
         """The check's CanaryPolicy (ini defaults, then the marker's), or the marker's misuse,
@@ -107,6 +115,13 @@ class CanaryRuns:
                 {**dict(self.state.settings.canary_overrides), **marker.kwargs})
         except ValueError as exc:
             item.stash[MARKER_ERROR_KEY] = f"@pytest.mark.canary: {exc}"
+
+
+class CanaryRuns:
+    """The samples of a canary check, run in place of its body."""
+
+    def __init__(self, state: ProcessState) -> None:
+        self.state = state
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:

@@ -3,8 +3,9 @@ several of them (``--prod-url`` given more than once: regions, instances): every
 once per target, and its id names the target (``test_x[eu.shop.example]``).
 
 A plugin module, registered only in gate runs with several targets: every check uses the
-``prodsmoke_target`` fixture (fixtures.py), parametrized directly and session-scoped, so pytest
-groups the checks by target, in the same order in every xdist worker.
+autouse ``prodsmoke_target`` fixture, parametrized directly and session-scoped, so pytest
+groups the checks by target, in the same order in every xdist worker; ``prod`` and
+``prod_target`` here (registered after fixtures.py's, so they replace them) are per target.
 """
 
 from __future__ import annotations
@@ -14,22 +15,37 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_prodsmoke.fixtures import gate_state
 from pytest_prodsmoke.state import SETTINGS_KEY, TARGET_FIXTURE
 
 if TYPE_CHECKING:
+    from pytest_prodsmoke.http.client import ProdClient
     from pytest_prodsmoke.settings import Settings
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Every check, also one that asks for no fixture of ours (pytest's own usefixtures ini).
-    config.addinivalue_line("usefixtures", TARGET_FIXTURE)
+@pytest.fixture(scope="session", autouse=True)
+def prodsmoke_target() -> str:
+    """The label of the target this check runs against (several --prod-url): host[:port]."""
+    return ""  # never used: every check is parametrized with its target (below)
 
 
 @pytest.hookimpl(tryfirst=True)  # first: the target comes first in a check's id
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if TARGET_FIXTURE in metafunc.fixturenames:
-        labels = list(metafunc.config.stash[SETTINGS_KEY].target_labels)
-        metafunc.parametrize(TARGET_FIXTURE, labels, ids=labels, scope="session")
+    labels = list(metafunc.config.stash[SETTINGS_KEY].target_labels)
+    metafunc.parametrize(TARGET_FIXTURE, labels, ids=labels, scope="session")
+
+
+@pytest.fixture(scope="session")
+def prod(prodsmoke_target: str) -> ProdClient:
+    """A requests.Session bound to this check's target (one of the --prod-url)."""
+    return gate_state("prod").candidate(prodsmoke_target)
+
+
+@pytest.fixture(scope="session")
+def prod_target(prodsmoke_target: str) -> Target:
+    """Read-only description of this check's target: url, expected_version, header_names."""
+    state = gate_state("prod_target")
+    return Target.from_settings(state.settings, state.urls[prodsmoke_target])
 
 
 @dataclass(frozen=True)
