@@ -1,26 +1,20 @@
-"""Shared test fixtures: real shop servers on loopback and a helper to run gate sessions.
-
-Every gate behaviour is exercised in a real pytest session (pytester, in a subprocess), once
-serially and once with pytest-xdist (``-n 2``): the ``mode`` fixture parametrizes that.
+"""Shared test fixtures: the real shop servers on loopback every test module uses, and the
+``mode`` every gate behaviour runs in (serial and pytest-xdist ``-n 2``). The suites and the
+helpers that run gate sessions are in support.py.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from examples.shop.launch import RunningShop, start_shop
+from examples.shop.launch import RunningShop, running_shop, start_shop
+from tests.support import SHARED_TOKEN
 
 pytest_plugins = ["pytester"]
-
-XDIST_ARGS = ("-n", "2")
 
 
 @pytest.fixture(autouse=True)
@@ -63,50 +57,6 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@dataclass
-class GateRun:
-    result: pytest.RunResult
-    report_path: Path
-    junit_path: Path
-
-    @property
-    def ret(self) -> int:
-        return int(self.result.ret)
-
-    @property
-    def output(self) -> str:
-        return self.result.stdout.str() + "\n" + self.result.stderr.str()
-
-    @property
-    def report(self) -> dict[str, Any]:
-        return json.loads(self.report_path.read_text())
-
-    @property
-    def codes(self) -> list[str]:
-        return [reason["code"] for reason in self.report["reasons"]]
-
-    def outcomes(self) -> dict[str, str]:
-        return {check["nodeid"]: check["outcome"] for check in self.report["checks"]}
-
-    def junit(self) -> ET.Element:
-        return ET.parse(self.junit_path).getroot()
-
-
-def run_gate(pytester: pytest.Pytester, mode: str, *args: str, url: str | None = None,
-             timeout: float = 120) -> GateRun:
-    """Run pytest in a subprocess with the gate on, JSON report and JUnit XML."""
-    report = pytester.path / "gate.json"
-    junit = pytester.path / "junit.xml"
-    argv = [*(XDIST_ARGS if mode == "xdist" else ()), "-p", "no:cacheprovider",
-            # Our own use of pytest must not be deprecated: fail the run if it is.
-            "-W", "error::pytest.PytestDeprecationWarning",
-            "--gate-report", str(report), "--junitxml", str(junit), *args]
-    if url is not None:
-        argv = ["--prod-url", url, *argv]
-    result = pytester.runpytest_subprocess(*argv, timeout=timeout)
-    return GateRun(result, report, junit)
-
-
 @pytest.fixture(scope="session")
 def private_ca(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A throw-away CA and a server certificate for 127.0.0.1, made with the openssl CLI."""
@@ -141,46 +91,48 @@ def tls_shop(private_ca: dict[str, Path]) -> Iterator[RunningShop]:
     server.stop()
 
 
-def _ignore_sigint() -> None:
-    import signal
+@pytest.fixture
+def second_shop() -> Iterator[RunningShop]:
+    """A second candidate target (several --prod-url) whose /catalog fails."""
+    server = start_shop("2.0.0", "--fail", "/catalog")
+    yield server
+    server.stop()
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+# Parallel runs: the released version and candidates that answer like it, or not.
+
+@pytest.fixture(scope="module")
+def released() -> Iterator[RunningShop]:
+    """The baseline: the released version 1.0.0."""
+    with running_shop("1.0.0") as server:
+        yield server
 
 
-def run_until_then_terminate(pytester: pytest.Pytester, args: list[str], started: Path,
-                             whole_group: bool, before_signal: Any = None,
-                             ignore_sigint: bool = False) -> tuple[int, str]:
-    """Start ``pytest *args`` in a subprocess, wait until a check creates ``started``, then
-    send SIGTERM — to the whole process group (as CI runners do on cancel) or to pytest alone.
+@pytest.fixture(scope="module")
+def released_twin() -> Iterator[RunningShop]:
+    """A second instance of the released version, for noise learning."""
+    with running_shop("1.0.0") as server:
+        yield server
 
-    ``ignore_sigint`` starts it as a script's ``pytest … &`` does in a non-interactive shell:
-    SIGINT ignored in every process of the run (so xdist cannot stop its workers with it)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
 
-    process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-                               cwd=pytester.path, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True,
-                               preexec_fn=_ignore_sigint if ignore_sigint else None)
-    try:
-        deadline = time.monotonic() + 60
-        while not started.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                out = process.stdout.read().decode() if process.stdout else ""
-                raise AssertionError(f"check never started (exit {process.poll()}):\n{out}")
-            time.sleep(0.05)
-        if before_signal is not None:
-            before_signal()
-        if whole_group:
-            os.killpg(process.pid, signal.SIGTERM)
-        else:
-            process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return process.returncode, out.decode()
+@pytest.fixture(scope="module")
+def equivalent() -> Iterator[RunningShop]:
+    """A candidate that answers like the baseline (except for noise)."""
+    with running_shop("2.0.0") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def repriced() -> Iterator[RunningShop]:
+    """A candidate whose prices changed by 10 %."""
+    with running_shop("2.0.0", "--price-factor", "1.1") as server:
+        yield server
+
+
+@pytest.fixture
+def two_shops() -> Iterator[tuple[RunningShop, RunningShop]]:
+    """A released and a candidate shop that accept the same fake user's token."""
+    token = f"{SHARED_TOKEN}=smoke-alice"
+    with running_shop("1.0.0", "--token", token) as released, \
+            running_shop("2.0.0", "--token", token) as candidate:
+        yield released, candidate

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import run_gate
+from tests.support import run_gate
 
 RECORDER = """
 import json, os, sys, time

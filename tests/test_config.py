@@ -9,6 +9,7 @@ import pytest
 
 from pytest_prodsmoke.errors import SettingsError
 from pytest_prodsmoke.settings import DEFAULT_TIMEOUT_S, load_settings
+from tests.support import NEVER_RUNS
 
 
 def _load(cli: dict[str, Any] | None = None, env: dict[str, str] | None = None,
@@ -121,7 +122,7 @@ def test_bad_configuration_is_a_usage_error(pytester: pytest.Pytester, monkeypat
         monkeypatch.setenv(name, value)
     if ini:
         pytester.makeini(f"[pytest]\n{ini}\n")
-    pytester.makepyfile(test_smoke="def test_health(prod):\n    pass\n")
+    pytester.makepyfile(test_smoke=NEVER_RUNS)
     result = pytester.runpytest_subprocess(*args, *(["-n", "2"] if mode == "xdist" else []))
     assert result.ret == 4
     result.stderr.fnmatch_lines([expected])

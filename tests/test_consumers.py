@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GateRun, run_gate
+from tests.support import GateRun, run_gate
 
 DATA = Path(__file__).with_name("data")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GateRun, run_gate
+from tests.support import SHARED_TOKEN, GateRun, run_gate
 
 HEALTHY = """
 import pytest
@@ -455,19 +455,7 @@ def test_zz_order(prod, own_order):
 
 # ------------------------------------------------------- 6. mutations on the released version
 
-SHARED_TOKEN = "token-of-smoke-alice-0123"
 PARALLEL_USERS = '[{"username": "smoke-alice", "token": "' + SHARED_TOKEN + '"}]'
-
-
-@pytest.fixture
-def two_shops():
-    """A released and a candidate shop that accept the same fake user's token."""
-    from examples.shop.launch import running_shop
-
-    token = f"{SHARED_TOKEN}=smoke-alice"
-    with running_shop("1.0.0", "--token", token) as released, \
-            running_shop("2.0.0", "--token", token) as candidate:
-        yield released, candidate
 
 
 def _open(shop) -> int:
@@ -578,7 +566,7 @@ def _cancel(pytester: pytest.Pytester, shop, monkeypatch, mode: str, undo_s: flo
             *extra: str, more: str = "pass") -> tuple[int, str, dict]:
     import json
 
-    from tests.conftest import run_until_then_terminate
+    from tests.support import run_until_then_terminate
 
     monkeypatch.setenv("PRODSMOKE_FAKE_USERS", PARALLEL_USERS)
     pytester.makepyfile(test_smoke=CANCELLED_ORDER.format(undo_s=undo_s, more=more))

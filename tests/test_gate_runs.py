@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GateRun, run_gate
+from tests.support import GateRun, run_gate
 
 HEALTHY = """
 import pytest
@@ -428,15 +428,6 @@ def test_1_broken(prod):
     assert counts["not_run"] >= 10  # nothing new started after the critical failure
     assert run.outcomes()["test_smoke.py::test_0_optional"] == "failed"  # no stop for that
     assert "--gate-fail-fast: critical check test_smoke.py::test_1_broken failed" in run.output
-
-
-@pytest.fixture
-def second_shop():
-    from examples.shop.launch import start_shop
-
-    server = start_shop("2.0.0", "--fail", "/catalog")
-    yield server
-    server.stop()
 
 
 def test_several_targets_run_every_check_on_each(pytester: pytest.Pytester, shop, second_shop,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import XDIST_ARGS
+from tests.support import NEVER_RUNS, XDIST_ARGS
 
 LONG = "x" * 300  # a path component over 255 characters: ENAMETOOLONG
 
@@ -96,7 +96,7 @@ def test_bad_input_is_one_line_exit_4_and_no_secret(pytester: pytest.Pytester, m
         pytester.makepyprojecttoml(f"[tool.pytest.ini_options]\n{case.pyproject}\n")
     for name, content in case.files.items():
         (pytester.path / name).write_bytes(content)
-    pytester.makepyfile(test_smoke="def test_health(prod):\n    pass\n")
+    pytester.makepyfile(test_smoke=NEVER_RUNS)
     result = pytester.runpytest_subprocess(*case.args, *(XDIST_ARGS if mode == "xdist" else ()),
                                            timeout=120)
     out, err = result.stdout.str(), result.stderr.str()
@@ -111,7 +111,7 @@ def test_bad_input_is_one_line_exit_4_and_no_secret(pytester: pytest.Pytester, m
 
 def test_a_broken_toml_file_names_the_line(pytester: pytest.Pytester) -> None:
     (pytester.path / "users.toml").write_text('[[users]]\nusername = "smoke-a"\nx = = 1\n')
-    pytester.makepyfile(test_smoke="def test_health(prod):\n    pass\n")
+    pytester.makepyfile(test_smoke=NEVER_RUNS)
     result = pytester.runpytest_subprocess(URL, "--fake-users", "users.toml")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["ERROR: pytest-prodsmoke: --fake-users: not valid TOML (line 3)"])
@@ -133,7 +133,7 @@ MARKER_CASES = {
 @pytest.mark.parametrize("marker", MARKER_CASES.values(), ids=list(MARKER_CASES))
 def test_a_misused_marker_fails_its_check_in_one_line(pytester: pytest.Pytester, shop,
                                                       mode: str, marker: str) -> None:
-    from tests.conftest import run_gate
+    from tests.support import run_gate
 
     pytester.makepyfile(test_smoke=f"""
 import pytest
@@ -157,7 +157,7 @@ def test_marked(prod, parallel_run):
 
 def test_a_variant_name_that_is_no_header_value_is_a_collection_error(
         pytester: pytest.Pytester, shop, mode: str) -> None:
-    from tests.conftest import run_gate
+    from tests.support import run_gate
 
     pytester.makepyfile(test_smoke="""
 import pytest
@@ -191,7 +191,7 @@ def test_newline_password(fake_user):
 def test_no_fragment_of_a_secret_reaches_any_output(pytester: pytest.Pytester, shop, mode: str,
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     password: str) -> None:
-    from tests.conftest import run_gate
+    from tests.support import run_gate
 
     monkeypatch.setenv("PRODSMOKE_FAKE_USERS",
                        json.dumps([{"username": "smoke-z", "password": password}]))

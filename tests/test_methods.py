@@ -3,40 +3,10 @@ and -n 2: parallel run (with noise learning), canary comparison, A/B variants.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from examples.shop.launch import RunningShop, running_shop
-from tests.conftest import run_gate
-
-
-@pytest.fixture(scope="module")
-def released() -> Iterator[RunningShop]:
-    """The baseline: the released version 1.0.0."""
-    with running_shop("1.0.0") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def released_twin() -> Iterator[RunningShop]:
-    """A second instance of the released version, for noise learning."""
-    with running_shop("1.0.0") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def equivalent() -> Iterator[RunningShop]:
-    """A candidate that answers like the baseline (except for noise)."""
-    with running_shop("2.0.0") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def repriced() -> Iterator[RunningShop]:
-    """A candidate whose prices changed by 10 %."""
-    with running_shop("2.0.0", "--price-factor", "1.1") as server:
-        yield server
+from tests.support import run_gate
 
 
 def gate(pytester: pytest.Pytester, mode: str, candidate: RunningShop, baseline: RunningShop,

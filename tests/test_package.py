@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import HEALTH
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,8 +45,7 @@ def test_the_wheel_installs_and_runs_a_gate(tmp_path: Path, shop) -> None:
     assert install.returncode == 0, install.stderr[-2000:]
     suite = tmp_path / "suite"  # outside the source tree: only the installed package is there
     suite.mkdir()
-    (suite / "test_smoke.py").write_text("def test_health(prod):\n"
-                                         "    assert prod.get('/healthz').ok\n")
+    (suite / "test_smoke.py").write_text(HEALTH)
     run = subprocess.run([str(python), "-m", "pytest", "-p", "no:cacheprovider", "-n", "2",
                           "--prod-url", shop.url, "--expect-version", "2.0.0",
                           "--gate-report", "gate.json", "."],

@@ -11,9 +11,7 @@ import pytest
 from examples.shop.launch import RunningShop, start_shop
 from pytest_prodsmoke.http.client import json_field
 from pytest_prodsmoke.methods.readiness import Probe, wait_until_ready
-from tests.conftest import run_gate
-
-HEALTH = "def test_health(prod):\n    assert prod.get('/healthz').ok\n"
+from tests.support import HEALTH, run_gate
 
 
 class FakeClock:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_prodsmoke.outputs.report import write_json_atomic
-from tests.conftest import run_gate
+from tests.support import run_gate
 from tests.test_gate_runs import HEALTHY
 
 FAILING = HEALTHY + """

@@ -12,7 +12,7 @@ import requests
 
 from examples.shop.launch import RunningShop, start_shop
 from pytest_prodsmoke.http.tagging import verify_signature
-from tests.conftest import run_gate, run_until_then_terminate
+from tests.support import run_gate, run_until_then_terminate
 
 USERS = [{"username": "smoke-alice", "password": "alice-pass-1"},
          {"username": "smoke-bob", "password": "bob-pass-2"}]

@@ -16,7 +16,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from pytest_prodsmoke.safety.redact import MASK
-from tests.conftest import run_gate
+from tests.support import run_gate
 
 USERS = [{"username": "smoke-leaky", "password": 'pa ss/wo"rd-1'},
          {"username": "smoke-leaky2", "password": "second-password-2"}]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_until_then_terminate
+from tests.support import run_until_then_terminate
 
 SLOW_SUITE = """
 import pathlib, time

@@ -1,0 +1,113 @@
+"""What the tests share besides fixtures (those are in conftest.py): the suites they run, the
+way they run a gate session and read its outputs, and the way they cancel one.
+
+Test modules import from here, never from each other or from conftest.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+XDIST_ARGS = ("-n", "2")
+
+# The smallest suite that checks the candidate.
+HEALTH = "def test_health(prod):\n    assert prod.get('/healthz').ok\n"
+# A fake user's token that conftest's two_shops both accept.
+SHARED_TOKEN = "token-of-smoke-alice-0123"
+# A suite for runs that must stop before any check (a usage error): it must never run.
+NEVER_RUNS = "def test_health(prod):\n    pass\n"
+
+
+@dataclass
+class GateRun:
+    result: pytest.RunResult
+    report_path: Path
+    junit_path: Path
+
+    @property
+    def ret(self) -> int:
+        return int(self.result.ret)
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout.str() + "\n" + self.result.stderr.str()
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return json.loads(self.report_path.read_text())
+
+    @property
+    def codes(self) -> list[str]:
+        return [reason["code"] for reason in self.report["reasons"]]
+
+    def outcomes(self) -> dict[str, str]:
+        return {check["nodeid"]: check["outcome"] for check in self.report["checks"]}
+
+    def junit(self) -> ET.Element:
+        return ET.parse(self.junit_path).getroot()
+
+
+def run_gate(pytester: pytest.Pytester, mode: str, *args: str, url: str | None = None,
+             timeout: float = 120) -> GateRun:
+    """Run pytest in a subprocess with the gate on, JSON report and JUnit XML."""
+    report = pytester.path / "gate.json"
+    junit = pytester.path / "junit.xml"
+    argv = [*(XDIST_ARGS if mode == "xdist" else ()), "-p", "no:cacheprovider",
+            # Our own use of pytest must not be deprecated: fail the run if it is.
+            "-W", "error::pytest.PytestDeprecationWarning",
+            "--gate-report", str(report), "--junitxml", str(junit), *args]
+    if url is not None:
+        argv = ["--prod-url", url, *argv]
+    result = pytester.runpytest_subprocess(*argv, timeout=timeout)
+    return GateRun(result, report, junit)
+
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_until_then_terminate(pytester: pytest.Pytester, args: list[str], started: Path,
+                             whole_group: bool, before_signal: Any = None,
+                             ignore_sigint: bool = False) -> tuple[int, str]:
+    """Start ``pytest *args`` in a subprocess, wait until a check creates ``started``, then
+    send SIGTERM — to the whole process group (as CI runners do on cancel) or to pytest alone.
+
+    ``ignore_sigint`` starts it as a script's ``pytest … &`` does in a non-interactive shell:
+    SIGINT ignored in every process of the run (so xdist cannot stop its workers with it)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                               cwd=pytester.path, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=_ignore_sigint if ignore_sigint else None)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                out = process.stdout.read().decode() if process.stdout else ""
+                raise AssertionError(f"check never started (exit {process.poll()}):\n{out}")
+            time.sleep(0.05)
+        if before_signal is not None:
+            before_signal()
+        if whole_group:
+            os.killpg(process.pid, signal.SIGTERM)
+        else:
+            process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, out.decode()
