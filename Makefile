@@ -74,7 +74,7 @@ bench: $(STAMP)  ## benchmarks against plain pytest + requests and deepdiff (fig
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/run.py
 
-mutate: $(STAMP)  ## mutation testing of gate.py, redact.py, compare/ (not in `make test`; ~6 min)
+mutate: $(STAMP)  ## mutation testing of gate/rules.py, gate/facts.py, safety/redact.py, compare/ (~6 min)
 	$(PY) -m pip install --quiet -e '.[mutate]'
 	$(PY) tests/mutation.py
 

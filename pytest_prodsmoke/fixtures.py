@@ -21,7 +21,7 @@ from pytest_prodsmoke.state import (
     PARALLEL_KEY,
     TARGET_FIXTURE,
     ProcessState,
-    running,
+    gate_state,
 )
 
 if TYPE_CHECKING:
@@ -31,18 +31,6 @@ if TYPE_CHECKING:
     from pytest_prodsmoke.safety.cleanup import Cleanup
     from pytest_prodsmoke.safety.redact import Secret
     from pytest_prodsmoke.safety.users import LeasedUser
-
-NO_URL = ("needs a candidate URL: pass --prod-url URL (or set PRODSMOKE_URL, or ini "
-          "prodsmoke_url)")
-
-
-def gate_state(fixture: str) -> ProcessState:
-    """The running gate's state, or the one line that says what is missing."""
-    state = running()
-    if state is None:
-        pytest.fail(f"the {fixture} fixture {NO_URL}", pytrace=False)
-    return state
-
 
 def _target_label(request: pytest.FixtureRequest) -> str | None:
     """The target of the running check (function-scoped fixtures), None: the first."""

@@ -19,15 +19,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from pytest_prodsmoke.compare.defaults import CANARY_DEFAULTS
 from pytest_prodsmoke.errors import SettingsError
 from pytest_prodsmoke.safety.redact import Secret, display_url, looks_secret
-
-if TYPE_CHECKING:
-    from pytest_prodsmoke.methods.variants import VariantRouting
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
@@ -410,6 +407,15 @@ def parse_command_text(value: Any, source: str) -> tuple[str, ...]:
     return parse_command(str(value), source)
 
 
+class VariantRouting(NamedTuple):
+    """How a check is assigned an A/B variant, and how a response says which one it served."""
+
+    request_header: str | None = None
+    cookie: str | None = None
+    response_header: str | None = None
+    field: str | None = None
+
+
 @dataclass(frozen=True, eq=False)  # one per run: equality would only cost (45 fields)
 class Settings:
     """Everything the plugin was told, validated. Immutable for the whole run.
@@ -629,8 +635,6 @@ class Settings:
     @cached_property
     def variant(self) -> VariantRouting | None:
         """How A/B variants are routed and confirmed; None when nothing is configured."""
-        from pytest_prodsmoke.methods.variants import VariantRouting
-
         response_header = self.variant_response_header or self.variant_header
         if not (self.variant_header or self.variant_cookie or response_header
                 or self.variant_field):

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from requests.adapters import HTTPAdapter
 
     from pytest_prodsmoke.http.client import CheckContext, ProdClient, ResponseRecord
-    from pytest_prodsmoke.safety.cleanup import Leftover
     from pytest_prodsmoke.safety.redact import Secret
     from pytest_prodsmoke.safety.users import FakeUser, LeaseManager
     from pytest_prodsmoke.settings import Settings
@@ -54,7 +53,7 @@ CANARY_KEY = pytest.StashKey[Any]()
 
 # item.stash, the facts of one run of the check (forgotten when a rerun starts):
 RECORDS_KEY = pytest.StashKey["list[ResponseRecord]"]()
-LEFTOVERS_KEY = pytest.StashKey[list["Leftover"]]()
+LEFTOVERS_KEY = pytest.StashKey[list[Any]]()  # safety.cleanup.Leftover: what undos left
 # The ParallelStats of a check that used parallel_run (Any: that module loads on first use).
 PARALLEL_KEY = pytest.StashKey[Any]()
 CANARY_RESULT_KEY = pytest.StashKey[dict[str, Any]]()
@@ -71,9 +70,22 @@ ATTEMPT_REPORTED_KEY = pytest.StashKey[bool]()  # this run's facts are on a repo
 _RUNNING: list[ProcessState] = []
 
 
+NO_URL = ("needs a candidate URL: pass --prod-url URL (or set PRODSMOKE_URL, or ini "
+          "prodsmoke_url)")
+
+
 def running() -> ProcessState | None:
     """This process's gate-run state; None when no gate runs (no candidate URL)."""
     return _RUNNING[-1] if _RUNNING else None
+
+
+def gate_state(fixture: str) -> ProcessState:
+    """The running gate's state, for a fixture; without one, the line that says what is
+    missing (the fixture fails)."""
+    state = running()
+    if state is None:
+        pytest.fail(f"the {fixture} fixture {NO_URL}", pytrace=False)
+    return state
 
 
 def forget(stash: pytest.Stash, *keys: pytest.StashKey[Any]) -> None:

@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{len(stale)} equivalents matched no surviving mutant (killed now, or the code "
               "changed): remove them")
         print("\n".join(f"  {line}" for line in stale))
-    return 1 if any(line.startswith("below the goal") for line in table) or stale else 0
+    failed = any(line.startswith("below the goal") for line in table)
+    return 1 if failed or unexplained or stale else 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from pytest_prodsmoke.gate import facts as facts_module
 from pytest_prodsmoke.gate.facts import (
     NO_FACTS,
     SECRET_FREE_PROPERTIES,
@@ -10,6 +13,14 @@ from pytest_prodsmoke.gate.facts import (
     from_properties,
     to_properties,
 )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reads() -> None:
+    """from_properties keeps what it read: each test reads afresh (mutation testing runs the
+    tests in processes forked after an earlier run filled the cache)."""
+    facts_module._read.cache_clear()
+
 
 EVERYTHING = CheckFacts(
     critical=False, synthetic=True, target="eu", variant="B", versions={"2.0.0": 3},
@@ -92,3 +103,52 @@ def test_equal_reports_read_once_still_count_twice() -> None:
     assert folded.versions == {"2.0.0": 2}
     assert folded.leftovers == (("order 1", "404"), ("order 1", "404"))
     assert first.versions == {"2.0.0": 1}  # the shared record is never changed
+
+
+def test_each_codec_reads_what_it_wrote_and_fails_closed_on_the_rest() -> None:
+    def read(name: str, text: str):
+        return getattr(from_properties([(f"prodsmoke.{name}", text)]), name)
+
+    assert read("critical", "true") is True and read("critical", "false") is False
+    assert read("synthetic", "true") is True and read("synthetic", "TRUE") is False
+    assert read("versions", '{"2.0.0": 3, "1": "4"}') == {"2.0.0": 3, "1": 4}
+    for broken in ("[1]", '{"2": "x"}', "{", '{"2": null}'):
+        assert read("versions", broken) == {"<unreadable>": 1}, broken
+    assert read("requests", '{"count": 3, "p50_ms": 1}') == {"count": 3, "p50_ms": 1}
+    numbers = read("requests", '{"count": 3, "p95_ms": "2.5"}')
+    assert numbers == {"count": 3, "p95_ms": 2.5} and isinstance(numbers["p95_ms"], float)
+    assert isinstance(read("requests", '{"count": 3}')["count"], int)
+    for broken in ("[]", "{", '{"count": null}', '{"count": "x"}'):
+        assert read("requests", broken) is None, broken
+    assert read("canary", '{"verdict": "pass"}') == {"verdict": "pass"}
+    long_text = "[" + "1," * 300 + "1]"
+    assert read("canary", long_text) == {"unreadable": long_text[:200]}
+    assert read("canary", "{x") == {"unreadable": "{x"}
+    assert read("leftovers", '[["a", "b"], [1, 2]]') == (("a", "b"), ("1", "2"))
+    assert read("leftovers", "5") == (("<unreadable leftovers record>", "5"),)
+    assert read("leftovers", "[[1, 2, 3]]") == (("<unreadable leftovers record>", "[[1, 2, 3]]"),)
+    assert read("leftovers", "{" + "x" * 300)[0][1] == ("{" + "x" * 300)[:200]
+    assert read("mismatches", "3") == 3 and read("mismatches", "3.5") is None
+    assert read("target", "eu") == "eu"
+
+
+def test_every_fact_declares_where_it_travels() -> None:
+    from dataclasses import fields
+
+    declared = {f.name: (f.metadata["prop"], f.metadata["fold"], f.metadata["at_collection"])
+                for f in fields(CheckFacts)}
+    assert declared == {
+        "critical": ("prodsmoke.critical", "first", True),
+        "synthetic": ("prodsmoke.synthetic", "any", True),
+        "target": ("prodsmoke.target", "first", True),
+        "variant": ("prodsmoke.variant", "first", True),
+        "versions": ("prodsmoke.versions", "sum", False),
+        "requests": ("prodsmoke.requests", "first", False),
+        "parallel_run": ("prodsmoke.parallel_run", "first", False),
+        "mismatches": ("prodsmoke.mismatches", "first", False),
+        "canary": ("prodsmoke.canary", "first", False),
+        "teardown": ("prodsmoke.teardown", "first", False),
+        "leftovers": ("prodsmoke.leftovers", "concat", False),
+        "trace_id": ("prodsmoke.trace_id", "first", False),
+        "trace_url": ("prodsmoke.trace_url", "first", False),
+    }

@@ -131,6 +131,15 @@ def test_query_values_and_display_url() -> None:
     assert display_url("http://u?:password@h") == "http://***@h"
     assert display_url("see a:b@c and x:PASS@y") == "see a:***@y"  # too much, never too little
     assert display_url("no url") == "no url" and display_url(42) == "42"  # type: ignore[arg-type]
+    # A password after a path, where the user-info pattern (anchored at the start) sees none.
+    assert display_url("https://h/p?u=x:PASS@y") == "https://h/p?u=x:***@y"
+
+
+def test_secret_looking_names() -> None:
+    from pytest_prodsmoke.safety.redact import looks_secret
+
+    assert all(looks_secret(n) for n in ("password", "API_KEY", "X-Auth-Token", "session_id"))
+    assert not any(looks_secret(n) for n in ("page", "q", "Content-Type", "version"))
 
 
 def test_fragments_around_ellipses_in_detail() -> None:

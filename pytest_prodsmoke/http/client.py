@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
@@ -52,10 +52,8 @@ from pytest_prodsmoke.settings import (
     DEFAULT_RUN_HEADER,
     DEFAULT_TIMEOUT_S,
     DEFAULT_VERSION_HEADER,
+    VariantRouting,
 )
-
-if TYPE_CHECKING:
-    from pytest_prodsmoke.methods.variants import VariantRouting
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 # Idempotent methods (RFC 9110): repeating them cannot create a second order.

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_prodsmoke.fixtures import gate_state
-from pytest_prodsmoke.state import SETTINGS_KEY, TARGET_FIXTURE
+from pytest_prodsmoke.state import SETTINGS_KEY, TARGET_FIXTURE, gate_state
 
 if TYPE_CHECKING:
     from pytest_prodsmoke.http.client import ProdClient

@@ -8,23 +8,12 @@ parametrization, the marker's checks at collection and the rule that holds after
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import pytest
 
 from pytest_prodsmoke.errors import VariantMismatchError
 from pytest_prodsmoke.state import MARKER_ERROR_KEY, SETTINGS_KEY, VARIANT_KEY, ProcessState
 
 VARIANT_FIXTURE = "prodsmoke_variant"
-
-
-class VariantRouting(NamedTuple):
-    """How a check is assigned an A/B variant, and how a response says which one it served."""
-
-    request_header: str | None = None
-    cookie: str | None = None
-    response_header: str | None = None
-    field: str | None = None
 
 
 @pytest.fixture(scope="session", autouse=True)
