@@ -243,11 +243,16 @@ def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def parse_timeout(value: Any, source: str) -> float:
+def _number(value: Any) -> float:
+    """The value as a number, NaN when it is none: NaN fails every range test below."""
     try:
-        seconds = float(str(value).strip())
+        return float(str(value).strip())
     except ValueError:
-        seconds = math.nan
+        return math.nan
+
+
+def parse_timeout(value: Any, source: str) -> float:
+    seconds = _number(value)
     if not (0 < seconds <= MAX_TIMEOUT_S):  # also rejects NaN
         raise SettingsError(
             f"{source}: {value!r} is not a number of seconds between 0 (exclusive) "
@@ -258,10 +263,7 @@ def parse_timeout(value: Any, source: str) -> float:
 
 def parse_seconds(value: Any, source: str, hint: str = "") -> float:
     """A deadline in seconds: 0 < s <= 24 h."""
-    try:
-        seconds = float(str(value).strip())
-    except ValueError:
-        seconds = math.nan
+    seconds = _number(value)
     if not (0 < seconds <= 86_400):
         raise SettingsError(f"{source}: {value!r} is not a number of seconds between 0 "
                             f"(exclusive) and 86400{hint}")
@@ -269,10 +271,7 @@ def parse_seconds(value: Any, source: str, hint: str = "") -> float:
 
 
 def parse_millis(value: Any, source: str) -> float:
-    try:
-        millis = float(str(value).strip())
-    except ValueError:
-        millis = math.nan
+    millis = _number(value)
     if not (0 < millis <= 3_600_000):
         raise SettingsError(f"{source}: {value!r} is not a number of milliseconds above 0")
     return millis
@@ -336,10 +335,7 @@ def readable_file(value: Any, source: str, base_dir: Path) -> Path:
 
 
 def parse_rate(value: Any, source: str) -> float:
-    try:
-        rate = float(str(value).strip())
-    except ValueError:
-        rate = math.nan
+    rate = _number(value)
     if not (0 < rate <= MAX_RPS):
         raise SettingsError(f"{source}: {value!r} is not a rate between 0 (exclusive) and "
                             f"{MAX_RPS:g} per second")

@@ -6,11 +6,13 @@ Test modules import from here, never from each other or from conftest.
 
 from __future__ import annotations
 
+import base64
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -22,6 +24,16 @@ HEALTH = "def test_health(prod):\n    assert prod.get('/healthz').ok\n"
 SHARED_TOKEN = "token-of-smoke-alice-0123"
 # A suite for runs that must stop before any check (a usage error): it must never run.
 NEVER_RUNS = "def test_health(prod):\n    pass\n"
+
+
+def secret_forms(value: str, username: str | None = None) -> set[str]:
+    """The forms in which a leaked secret would show: raw, URL-quoted, JSON-escaped, base64
+    (and base64 of ``user:value``, as Basic auth sends it)."""
+    found = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1],
+             base64.b64encode(value.encode()).decode()}
+    if username is not None:
+        found.add(base64.b64encode(f"{username}:{value}".encode()).decode())
+    return found
 
 
 @dataclass

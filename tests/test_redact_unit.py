@@ -6,17 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from urllib.parse import quote, quote_plus
 
 from pytest_prodsmoke.safety.redact import MASK, Secret, SecretRegistry, display_url
-
-
-def forms(value: str, username: str | None = None) -> set[str]:
-    found = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1],
-             base64.b64encode(value.encode()).decode()}
-    if username is not None:
-        found.add(base64.b64encode(f"{username}:{value}".encode()).decode())
-    return found
+from tests.support import secret_forms
 
 
 def test_secret_type_never_shows_its_value() -> None:
@@ -28,7 +20,7 @@ def test_secret_type_never_shows_its_value() -> None:
 def test_registry_scrubs_every_encoding() -> None:
     registry = SecretRegistry()
     registry.add('pa ss/wo"rd', username="smoke-x")
-    text = " ".join(forms('pa ss/wo"rd', "smoke-x"))
+    text = " ".join(secret_forms('pa ss/wo"rd', "smoke-x"))
     assert registry.scrub(text).replace(MASK, "").strip() == ""
 
 
@@ -56,7 +48,6 @@ def test_fragments_pytest_prints_of_a_secret_are_masked() -> None:
 # -------------------------------------------------- what mutation testing found untested (#11)
 
 def test_every_form_of_a_secret_is_registered() -> None:
-    import base64
 
     from pytest_prodsmoke.safety.redact import encoded_forms
 

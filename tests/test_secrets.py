@@ -8,15 +8,13 @@ encoding: raw, URL-quoted, base64 (and Basic-auth user:password), JSON-escaped.
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import pytest
 
 from pytest_prodsmoke.safety.redact import MASK
-from tests.support import run_gate
+from tests.support import run_gate, secret_forms
 
 USERS = [{"username": "smoke-leaky", "password": 'pa ss/wo"rd-1'},
          {"username": "smoke-leaky2", "password": "second-password-2"}]
@@ -71,14 +69,6 @@ def test_leaky_failing_cleanup(prod, fake_user, cleanup):
 """
 
 
-def forms(value: str, username: str | None = None) -> set[str]:
-    found = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1],
-             base64.b64encode(value.encode()).decode()}
-    if username is not None:
-        found.add(base64.b64encode(f"{username}:{value}".encode()).decode())
-    return found
-
-
 # xunit1: the JUnit family that also carries the per-check properties (xunit2 has none).
 @pytest.mark.parametrize("family", ["xunit2", "xunit1"])
 @pytest.mark.parametrize("mode", ["serial", "xdist"])
@@ -101,14 +91,15 @@ def test_no_secret_in_any_output(pytester: pytest.Pytester, shop, mode: str,
 
     secrets: dict[str, set[str]] = {}
     for user in USERS:
-        secrets[f"password of {user['username']}"] = forms(user["password"], user["username"])
+        secrets[f"password of {user['username']}"] = secret_forms(user["password"],
+                                                                   user["username"])
     tokens = tokens_file.read_text().split()
     assert tokens, "the login hook never ran"
     for token in tokens:
-        secrets[f"login token {token[:4]}"] = forms(token)
+        secrets[f"login token {token[:4]}"] = secret_forms(token)
     for name, value in [("secret env", SECRET_ENV), ("signing key", SIGNING_KEY),
                         ("routing header", ROUTING_TOKEN), ("runtime secret", RUNTIME_SECRET)]:
-        secrets[name] = forms(value)
+        secrets[name] = secret_forms(value)
 
     artifacts = {"terminal": run.output}
     for path in pytester.path.rglob("*"):
