@@ -1,5 +1,5 @@
-"""`make mutate`: mutation testing of the pure cores (gate/rules.py, safety/redact.py,
-compare/) with their unit tests, and the goal the project holds them to.
+"""`make mutate`: mutation testing of the pure cores (gate/rules.py, gate/facts.py,
+safety/redact.py, compare/) with their unit tests, and the goal the project holds them to.
 
 mutmut (configured in pyproject's [tool.mutmut]) changes the code one small edit at a time and
 runs the unit tests against each change. A change the tests do not notice "survives". Some
