@@ -17,11 +17,10 @@ import pytest
 
 from pytest_prodsmoke.errors import ProdsmokeError
 from pytest_prodsmoke.state import (
-    LEFTOVERS_KEY,
-    PARALLEL_KEY,
     TARGET_FIXTURE,
     ProcessState,
     gate_state,
+    record_facts,
 )
 
 if TYPE_CHECKING:
@@ -92,7 +91,11 @@ def parallel_run(request: pytest.FixtureRequest) -> ParallelRun:
                for value in (ignore, headers)):
         pytest.fail("@pytest.mark.parallel_run: ignore= and headers= take lists of strings",
                     pytrace=False)
-    stats = item.stash.setdefault(PARALLEL_KEY, ParallelStats())
+    stats = ParallelStats()
+    # Counted while the check runs; its facts once it is over (finalizers run before the
+    # teardown report, which carries them).
+    request.addfinalizer(lambda: record_facts(item, parallel_run=stats.as_dict(),
+                                              mismatches=stats.mismatches))
     hook = request.config.hook
 
     def judge(method: str, url: str, baseline: object, candidate: object,
@@ -176,7 +179,8 @@ def cleanup(request: pytest.FixtureRequest) -> Iterator[Cleanup]:
             undo.run()
         finally:
             if undo.leftovers:
-                item.stash.setdefault(LEFTOVERS_KEY, []).extend(undo.leftovers)
+                record_facts(item, leftovers=tuple((left.description, left.error)
+                                                   for left in undo.leftovers))
     if undo.leftovers:
         names = "; ".join(f"{left.description} ({left.error})" for left in undo.leftovers)
         pytest.fail(f"cleanup left fake data in production: {names}", pytrace=False)

@@ -33,22 +33,29 @@ from pytest_prodsmoke.safety.scrubbing import needs_scrubbing, scrub_report
 from pytest_prodsmoke.settings import Settings
 from pytest_prodsmoke.state import (
     ATTEMPT_REPORTED_KEY,
-    CANARY_RESULT_KEY,
     CRITICAL_KEY,
     FAILED_KEY,
     LATENCY_KEY,
-    LEFTOVERS_KEY,
-    PARALLEL_KEY,
     RECORDS_KEY,
+    RUN_FACTS_KEY,
     SYNTHETIC_KEY,
     TARGET_FIXTURE,
-    TEARDOWN_KEY,
     VARIANT_KEY,
     ProcessState,
     forget,
+    record_facts,
 )
 
 STOP_FILE = "fail-fast-stop"  # in the run directory shared by all processes of the run
+
+
+def closest_markers(item: pytest.Item) -> dict[str, pytest.Mark]:
+    """The closest marker of each name on a check, in one walk up its nodes (what
+    ``get_closest_marker`` returns, without a walk per name)."""
+    found: dict[str, pytest.Mark] = {}
+    for mark in item.iter_markers():  # closest first
+        found.setdefault(mark.name, mark)
+    return found
 
 
 class CheckRecorder:
@@ -68,11 +75,12 @@ class CheckRecorder:
             items.clear()
             return
         for item in items:
-            critical = item.get_closest_marker("noncritical") is None
-            synthetic = item.get_closest_marker("synthetic") is not None
+            markers = closest_markers(item)
+            critical = "noncritical" not in markers
+            synthetic = "synthetic" in markers
             item.stash[SYNTHETIC_KEY] = synthetic
             item.stash[CRITICAL_KEY] = critical
-            latency = item.get_closest_marker("latency")
+            latency = markers.get("latency")
             if latency is not None:
                 item.stash[LATENCY_KEY] = latency_budget(latency.args, latency.kwargs)
             callspec = getattr(item, "callspec", None)
@@ -89,8 +97,7 @@ class CheckRecorder:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        forget(item.stash, FAILED_KEY, CANARY_RESULT_KEY, TEARDOWN_KEY,  # facts of one run
-               ATTEMPT_REPORTED_KEY)
+        forget(item.stash, FAILED_KEY, RUN_FACTS_KEY, ATTEMPT_REPORTED_KEY)  # of one run
         self.state.begin(item)
 
     @pytest.hookimpl(tryfirst=True)
@@ -137,21 +144,18 @@ class CheckRecorder:
                            if record.target == "candidate" and (by_header or record.version)
                            and not ((record.redirect or record.retried or record.error)
                                     and record.version is None))
-        parallel = item.stash.get(PARALLEL_KEY, None)
         context = self.state.context
         own_context = context is not None and context.check_id == item.nodeid
         url = self._trace_url() if own_context else None
+        found = item.stash.get(RUN_FACTS_KEY, {})  # by the methods the check used
+        if "teardown" in found and not report.failed:
+            found = {k: v for k, v in found.items() if k != "teardown"}  # e.g. skipped in it
         facts = CheckFacts(
             versions=versions or None,
             requests=latency_summary(records) if records else None,
-            parallel_run=parallel.as_dict() if parallel is not None else None,
-            mismatches=parallel.mismatches if parallel is not None else None,
-            canary=item.stash.get(CANARY_RESULT_KEY, None),
-            teardown=item.stash.get(TEARDOWN_KEY, None) if report.failed else None,
-            leftovers=tuple((left.description, left.error)
-                            for left in item.stash.get(LEFTOVERS_KEY, None) or ()),
             trace_id=context.trace_id if own_context and context is not None else "",
             trace_url=url if url and item.stash.get(FAILED_KEY, False) else "",
+            **found,
         )
         report.user_properties.extend(to_properties(facts, at_collection=False))
 
@@ -168,7 +172,7 @@ class BodyRules:
     def needed(settings: Settings, items: list[pytest.Item]) -> bool:
         return (settings.latency_p95_ms is not None
                 or (settings.version_header is None and settings.version_path is not None)
-                or any(bool(variant_of(item)) or item.get_closest_marker("latency") is not None
+                or any(bool(variant_of(item)) or LATENCY_KEY in item.stash
                        for item in items))
 
     @pytest.hookimpl(wrapper=True)
@@ -248,11 +252,12 @@ class TeardownAttribution:
         from pytest_prodsmoke.gate.teardown import attribute
 
         try:
-            item.stash[TEARDOWN_KEY] = attribute(
-                call.excinfo.value, item, list(item.session.items), self.shared_fixture_code,
-                lambda check: check.stash.get(CRITICAL_KEY, True))
+            whose = attribute(call.excinfo.value, item, list(item.session.items),
+                              self.shared_fixture_code,
+                              lambda check: check.stash.get(CRITICAL_KEY, True))
         except Exception:  # unknown: the gate counts it as the check's own
-            forget(item.stash, TEARDOWN_KEY)
+            return
+        record_facts(item, teardown=whose)
 
 
 class FailFast:

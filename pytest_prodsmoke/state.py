@@ -53,12 +53,9 @@ CANARY_KEY = pytest.StashKey[Any]()
 
 # item.stash, the facts of one run of the check (forgotten when a rerun starts):
 RECORDS_KEY = pytest.StashKey["list[ResponseRecord]"]()
-LEFTOVERS_KEY = pytest.StashKey[list[Any]]()  # safety.cleanup.Leftover: what undos left
-# The ParallelStats of a check that used parallel_run (Any: that module loads on first use).
-PARALLEL_KEY = pytest.StashKey[Any]()
-CANARY_RESULT_KEY = pytest.StashKey[dict[str, Any]]()
-# Whose a failed teardown was (its own part, the shared fixtures that failed): gate/teardown.py.
-TEARDOWN_KEY = pytest.StashKey[dict[str, Any]]()
+# What the methods a check used found (canary verdict, parallel-run counts, leftovers, whose a
+# failed teardown was), by gate.facts.CheckFacts field name: see record_facts().
+RUN_FACTS_KEY = pytest.StashKey[dict[str, Any]]()
 FAILED_KEY = pytest.StashKey[bool]()
 ATTEMPT_REPORTED_KEY = pytest.StashKey[bool]()  # this run's facts are on a report already
 
@@ -86,6 +83,14 @@ def gate_state(fixture: str) -> ProcessState:
     if state is None:
         pytest.fail(f"the {fixture} fixture {NO_URL}", pytrace=False)
     return state
+
+
+def record_facts(item: pytest.Item, **facts: Any) -> None:
+    """Facts of this run of the check, by ``CheckFacts`` field (``record_facts(item,
+    canary=...)``), for a method that produces one: the check recorder (process.py) writes them,
+    with the facts it gathers itself, onto the run's last report. A new fact needs its field in
+    gate/facts.py, this call where it is found, and the outputs that show it."""
+    item.stash.setdefault(RUN_FACTS_KEY, {}).update(facts)
 
 
 def forget(stash: pytest.Stash, *keys: pytest.StashKey[Any]) -> None:
@@ -146,7 +151,6 @@ class ProcessState:
         # Each run of a check starts afresh: a rerun (pytest-rerunfailures) reports its own
         # requests and leftovers, not again those of the attempts before it.
         self.records = item.stash[RECORDS_KEY] = []
-        forget(item.stash, LEFTOVERS_KEY, PARALLEL_KEY)
         budget = item.stash.get(LATENCY_KEY, (None, None))
         if isinstance(budget, str):
             pytest.fail(budget, pytrace=False)

@@ -7,7 +7,8 @@ shows it too, one ``prodsmoke.*`` property per fact), is read back once (``from_
 and is then what the gate, the report, JUnit and Allure read.
 
 Adding a fact: a field here with its ``fact(...)`` (property name, codec, how several reports of
-one check combine), the code that sets it where the check runs, and the outputs that show it.
+one check combine), ``state.record_facts(item, <field>=value)`` where the check's method finds
+it, and the outputs that show it. Nothing else: the check recorder writes every recorded fact.
 """
 
 from __future__ import annotations
@@ -137,26 +138,34 @@ class CheckFacts:
 
 NO_FACTS = CheckFacts()
 _FIELDS = tuple(fields(CheckFacts))
-_BY_PROPERTY = {f.metadata["prop"]: f for f in _FIELDS}
 SECRET_FREE_PROPERTIES = frozenset(f.metadata["prop"] for f in _FIELDS
                                    if f.metadata["secret_free"])
+
+
+# (field name, property, writer) of the facts known at collection (True) and after a run (False);
+# (field name, reader) by property. Tables, not a walk over field metadata on every report.
+_WRITERS = {when: tuple((f.name, f.metadata["prop"], f.metadata["codec"].write)  # pragma: no mutate
+                        for f in _FIELDS  # pragma: no mutate
+                        if f.metadata["at_collection"] == when)  # pragma: no mutate
+            for when in (True, False)}  # pragma: no mutate
+_READERS = {f.metadata["prop"]: (f.name, f.metadata["codec"].read)  # pragma: no mutate
+            for f in _FIELDS}  # pragma: no mutate
 
 
 def to_properties(facts: CheckFacts, at_collection: bool) -> list[tuple[str, str]]:
     """The properties of the facts known at collection, or of those known after a run."""
     out = []
-    for f in _FIELDS:
-        if f.metadata["at_collection"] == at_collection:
-            text = f.metadata["codec"].write(getattr(facts, f.name))
-            if text is not None:
-                out.append((f.metadata["prop"], text))
+    for name, prop, write in _WRITERS[at_collection]:
+        text = write(getattr(facts, name))
+        if text is not None:
+            out.append((prop, text))
     return out
 
 
 def from_properties(properties: Iterable[tuple[object, object]]) -> CheckFacts:
     """The facts a report carries; properties that are not ours are the user's, not read."""
-    ours = tuple((str(name), str(value)) for name, value in properties
-                 if str(name) in _BY_PROPERTY)
+    ours = tuple((name, value if isinstance(value, str) else str(value))
+                 for name, value in properties if isinstance(name, str) and name in _READERS)
     return _read(ours) if ours else NO_FACTS
 
 
@@ -165,9 +174,9 @@ def _read(properties: tuple[tuple[str, str], ...]) -> CheckFacts:
     # Cached: the setup and call reports of most checks carry the same few facts (critical,
     # synthetic), so they share one frozen record instead of building one per report.
     found: dict[str, Any] = {}
-    for name, value in properties:
-        known = _BY_PROPERTY[name]
-        found[known.name] = known.metadata["codec"].read(value)
+    for prop, value in properties:
+        name, read = _READERS[prop]
+        found[name] = read(value)
     return CheckFacts(**found)
 
 

@@ -21,10 +21,10 @@ from pytest_prodsmoke.errors import ProdsmokeError
 from pytest_prodsmoke.safety.redact import REGISTRY
 from pytest_prodsmoke.state import (
     CANARY_KEY,
-    CANARY_RESULT_KEY,
     MARKER_ERROR_KEY,
     RECORDS_KEY,
     ProcessState,
+    record_facts,
 )
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ class CanaryRuns:
         __tracebackhide__ = True
         baseline = self.state.baseline("a canary check")
         result, failure = run_canary(pyfuncitem, policy, baseline, pyfuncitem.stash[RECORDS_KEY])
-        pyfuncitem.stash[CANARY_RESULT_KEY] = result.as_dict()
+        record_facts(pyfuncitem, canary=result.as_dict())
         if failure is not None:
             pytest.fail(failure, pytrace=False)
         return True
