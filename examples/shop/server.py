@@ -12,7 +12,8 @@ X-Variant header or the ab_variant cookie, named in the X-Variant response heade
 "variant" field), POST /login, POST /orders, GET /orders/<id>, DELETE /orders/<id>,
 GET /slow?ms=N; for tests: GET /echo
 (the request's headers), GET /_counts (requests seen per path), GET /_orders (open orders),
-GET /redirect?to=URL (a 302), GET /logo.png (64 bytes of binary that depend on the version).
+GET /redirect?to=URL (a 302), GET /logo.png (64 bytes of binary that depend on the version),
+POST /_faults {"fail": [PATH, ...]} (replace the --fail paths while it runs: break, repair).
 Fault switches: --fail PATH (answer 500 on that path and below), --delay PATH=MS (answer late),
 --unavailable PATH=N (answer 503 to the first N requests of PATH), --ready-after SECONDS
 (/healthz answers 503 for that long after start, like a deploy still starting),
@@ -149,6 +150,13 @@ class Handler(BaseHTTPRequestHandler):
         # keep-alive connection and be taken for the next request.
         length = int(self.headers.get("Content-Length") or 0)
         self.raw_body = self.rfile.read(length) if length else b""
+        if method == "POST" and path == "/_faults":  # the tests' switch: break and repair
+            body = self._body()
+            with shop.lock:
+                shop.fail = [str(p) for p in body.get("fail", [])] if isinstance(body, dict) \
+                    else shop.fail
+            self._send(200, {"fail": shop.fail})
+            return
         with shop.lock:
             shop.requests_seen += 1
             shop.counts[path] = shop.counts.get(path, 0) + 1

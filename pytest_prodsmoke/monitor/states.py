@@ -1,0 +1,172 @@
+"""The monitor's state machine: what each check's state is after a cycle, and which alerts
+that changes. Plain functions on plain data (no pytest, no I/O, no clock): a cycle's results go
+in, the new states and the alert transitions come out.
+
+Per check (and per target), one of:
+
+- ``passing``  — it passed, and has not failed K of the last N cycles since;
+- ``failing``  — a critical check failed in K of the last N cycles;
+- ``degraded`` — the same for a noncritical check;
+- ``unknown``  — it was seen in an earlier cycle and is missing in K of the last N (a failed
+  cycle, a check renamed or deselected); also the state of a check before its first result.
+
+A bad state recovers to ``passing`` after M consecutive passes. One bad cycle among good ones
+changes nothing (no flapping); so does one good cycle among bad ones. An alert fires when a
+check enters a bad state, is resolved when it recovers, and nothing is sent in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+PASSING, FAILING, DEGRADED, UNKNOWN = "passing", "failing", "degraded", "unknown"
+STATES = (PASSING, DEGRADED, FAILING, UNKNOWN)
+BAD_STATES = frozenset({FAILING, DEGRADED, UNKNOWN})
+# prodsmoke_check_state's value per state (a gauge cannot hold a string).
+STATE_NUMBERS = {PASSING: 0, DEGRADED: 1, FAILING: 2, UNKNOWN: 3}
+
+# One observation of a check in one cycle.
+PASSED, FAILED, MISSING = "passed", "failed", "missing"
+
+# The cycle itself is watched like a check: a cycle without a usable result is a failed one.
+CYCLE_CHECK = "(cycle)"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """``fail_after`` (K) of the last ``window`` (N) cycles bad: a bad state; ``recover_after``
+    (M) passes in a row: passing again."""
+
+    fail_after: int = 2
+    window: int = 3
+    recover_after: int = 2
+
+    def problem(self) -> str | None:
+        """What is wrong with these numbers, in one line (None: usable)."""
+        if self.window < 1 or self.fail_after < 1 or self.recover_after < 1:
+            return "--fail-after, --window and --recover-after must be at least 1"
+        if self.fail_after > self.window:
+            return (f"--fail-after {self.fail_after} cannot exceed --window {self.window} "
+                    "(K failed of the last N cycles)")
+        return None
+
+
+class Observation(NamedTuple):
+    """What one cycle says of one check."""
+
+    result: str  # PASSED, FAILED or MISSING
+    critical: bool = True
+    reason: str = ""  # the failure's one line ("" when it passed)
+    trace_url: str = ""
+
+
+class CheckState(NamedTuple):
+    """Where one check stands after the cycles so far."""
+
+    state: str = UNKNOWN
+    recent: tuple[str, ...] = ()  # the last N results, oldest first
+    passes_in_a_row: int = 0
+    critical: bool = True
+    reason: str = ""  # why it is in a bad state (the latest bad result's line)
+    trace_url: str = ""
+    since_cycle: int = 0  # the cycle in which it entered this state
+    alerting: bool = False  # an alert is firing for it (fired, not yet resolved)
+
+
+class Transition(NamedTuple):
+    """An alert to send: ``firing`` when a check entered a bad state, ``resolved`` when it
+    recovered. ``key`` is (check, target)."""
+
+    key: tuple[str, str]
+    status: str  # "firing" or "resolved"
+    state: str  # the state entered
+    previous: str
+    reason: str
+    trace_url: str
+
+
+def bad_state(observation: Observation) -> str:
+    """The bad state a bad observation points to."""
+    if observation.result == MISSING:
+        return UNKNOWN
+    return FAILING if observation.critical else DEGRADED
+
+
+def step(check: CheckState, observation: Observation, thresholds: Thresholds,
+         cycle: int) -> tuple[CheckState, Transition | None, str]:
+    """One check after one more cycle: its new state, the alert transition (if any) and the
+    state it left (equal to the new one when nothing changed). The transition's key is left
+    empty for the caller to fill."""
+    recent = (*check.recent, observation.result)[-thresholds.window:]
+    passes = check.passes_in_a_row + 1 if observation.result == PASSED else 0
+    bad_count = sum(1 for result in recent if result != PASSED)
+    state = check.state
+    if observation.result == PASSED:
+        if state == UNKNOWN and not check.alerting:
+            state = PASSING  # its first result (or back after a quiet absence): nothing to heal
+        elif state in BAD_STATES and passes >= thresholds.recover_after:
+            state = PASSING
+    elif bad_count >= thresholds.fail_after:
+        state = bad_state(observation)
+    updated = CheckState(
+        state=state, recent=recent, passes_in_a_row=passes, critical=observation.critical,
+        reason=observation.reason if observation.result != PASSED else check.reason,
+        trace_url=observation.trace_url if observation.result != PASSED else check.trace_url,
+        since_cycle=cycle if state != check.state else check.since_cycle,
+        alerting=check.alerting)
+    transition = None
+    if state in BAD_STATES and not check.alerting and state != check.state:
+        transition = Transition(("", ""), "firing", state, check.state, updated.reason,
+                                updated.trace_url)
+        updated = updated._replace(alerting=True)
+    elif state == PASSING and check.alerting:
+        transition = Transition(("", ""), "resolved", state, check.state, check.reason,
+                                check.trace_url)
+        updated = updated._replace(alerting=False, reason="", trace_url="")
+    elif state == PASSING:
+        updated = updated._replace(reason="", trace_url="")
+    return updated, transition, check.state
+
+
+@dataclass(frozen=True)
+class MonitorState:
+    """Every check the monitor has seen, by (check id, target), and the cycles so far."""
+
+    checks: Mapping[tuple[str, str], CheckState]
+    cycles: int = 0
+
+
+EMPTY = MonitorState(checks={})
+
+
+def advance(monitor: MonitorState, observations: Mapping[tuple[str, str], Observation],
+            thresholds: Thresholds) -> tuple[MonitorState, tuple[Transition, ...],
+                                             tuple[tuple[tuple[str, str], str, str], ...]]:
+    """The monitor after one more cycle. ``observations``: what the cycle said, by (check,
+    target); a check seen before and absent from them is MISSING. Returns the new state, the
+    alerts to send, and every state change ((check, target), from, to), alerts or not."""
+    cycle = monitor.cycles + 1
+    keys = list(monitor.checks) + [k for k in observations if k not in monitor.checks]
+    checks: dict[tuple[str, str], CheckState] = {}
+    transitions: list[Transition] = []
+    changes: list[tuple[tuple[str, str], str, str]] = []
+    for key in keys:
+        previous = monitor.checks.get(key, CheckState())
+        observation = observations.get(key)
+        if observation is None:
+            observation = Observation(MISSING, previous.critical,
+                                      "not reported by this cycle")
+        updated, transition, left = step(previous, observation, thresholds, cycle)
+        checks[key] = updated
+        if transition is not None:
+            transitions.append(transition._replace(key=key))
+        if updated.state != left and key in monitor.checks:  # not a check's first result
+            changes.append((key, left, updated.state))
+    return replace(monitor, checks=checks, cycles=cycle), tuple(transitions), tuple(changes)
+
+
+def active_alerts(monitor: MonitorState) -> Iterable[tuple[tuple[str, str], CheckState]]:
+    """The checks whose alert is firing (Alertmanager wants them re-sent every cycle)."""
+    return ((key, check) for key, check in monitor.checks.items() if check.alerting)

@@ -1,0 +1,188 @@
+"""The real monitoring components the monitor's tests talk to: Debian's Prometheus,
+Pushgateway and Alertmanager, each started on a free loopback port with its own temporary
+config and data directory, and stopped afterwards. Plus a webhook receiver (a loopback HTTP
+server that keeps what it is sent).
+
+``make test`` installs the Debian packages when missing (``make system-tools``); without them
+these tests fail under ``PRODSMOKE_REQUIRE_TOOLS`` (as in ``make test``) and skip otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+PROMETHEUS = "prometheus"
+PUSHGATEWAY = "prometheus-pushgateway"
+ALERTMANAGER = "prometheus-alertmanager"
+PROMTOOL = "promtool"
+
+
+def binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (make test installs Debian's package)"
+        if os.environ.get("PRODSMOKE_REQUIRE_TOOLS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Daemon:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+def start_daemon(name: str, argv: list[str], url: str, ready_path: str, workdir: Path,
+                 timeout_s: float = 30.0) -> Daemon:
+    log = workdir / f"{name}.log"
+    process = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, cwd=workdir)
+    daemon = Daemon(name, url, process, log)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited {process.returncode}:\n{daemon.output()}")
+        try:
+            if requests.get(url + ready_path, timeout=1).ok:
+                return daemon
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    daemon.stop()
+    raise RuntimeError(f"{name} did not become ready in {timeout_s} s:\n{daemon.output()}")
+
+
+@contextmanager
+def pushgateway(workdir: Path) -> Iterator[Daemon]:
+    port = free_port()
+    daemon = start_daemon(PUSHGATEWAY, [binary(PUSHGATEWAY), f"--web.listen-address=127.0.0.1:"
+                                        f"{port}", "--persistence.interval=1h"],
+                          f"http://127.0.0.1:{port}", "/-/ready", workdir)
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+@contextmanager
+def alertmanager(workdir: Path) -> Iterator[Daemon]:
+    port = free_port()
+    config = workdir / "alertmanager.yml"
+    # A receiver without integrations: Alertmanager keeps the alerts; the test reads them.
+    config.write_text("route:\n  receiver: keep\n  group_wait: 1s\nreceivers:\n  - name: keep\n")
+    storage = workdir / "alertmanager-data"
+    storage.mkdir()
+    daemon = start_daemon(ALERTMANAGER, [
+        binary(ALERTMANAGER), f"--config.file={config}", f"--storage.path={storage}",
+        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        f"http://127.0.0.1:{port}", "/-/ready", workdir)
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+@contextmanager
+def prometheus(workdir: Path, scrape_target: str) -> Iterator[Daemon]:
+    """Prometheus scraping ``scrape_target`` (host:port) every second."""
+    port = free_port()
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: prodsmoke-monitor\n"
+        f"    static_configs:\n      - targets: ['{scrape_target}']\n")
+    storage = workdir / "prometheus-data"
+    storage.mkdir()
+    daemon = start_daemon(PROMETHEUS, [
+        binary(PROMETHEUS), f"--config.file={config}", f"--storage.tsdb.path={storage}",
+        f"--web.listen-address=127.0.0.1:{port}"], f"http://127.0.0.1:{port}", "/-/ready",
+        workdir)
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def query(prometheus_url: str, expression: str) -> list[dict[str, Any]]:
+    answer = requests.get(prometheus_url + "/api/v1/query", params={"query": expression},
+                          timeout=5).json()
+    assert answer["status"] == "success", answer
+    return list(answer["data"]["result"])
+
+
+@dataclass
+class WebhookReceiver:
+    """A loopback HTTP server that keeps every JSON body POSTed to it; ``fail_next`` answers
+    that many requests with a 503 first."""
+
+    url: str = ""
+    received: list[Any] = field(default_factory=list)
+    fail_next: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with receiver.lock:
+                failing = receiver.fail_next > 0
+                if failing:
+                    receiver.fail_next -= 1
+                else:
+                    receiver.received.append(json.loads(body))
+            self.send_response(503 if failing else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/alerts"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()

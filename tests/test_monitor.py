@@ -1,0 +1,267 @@
+"""``prodsmoke monitor`` for real: the command in its own process, each cycle a real pytest
+process against the example shop on loopback, and the real Prometheus, Pushgateway and
+Alertmanager (tests/daemons.py). The shop is broken and repaired while the monitor runs
+(``POST /_faults``); the assertions are on what the receivers got.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from examples.shop.launch import RunningShop, start_shop
+from tests import daemons
+from tests.support import MONITOR_SUITE
+
+COMMAND = [sys.executable, "-m", "pytest_prodsmoke.cli", "monitor"]
+QUIET = ["-p", "no:cacheprovider", "-p", "no:randomly", "-q"]
+
+
+@pytest.fixture
+def breakable_shop() -> RunningShop:
+    """A shop of its own: the test breaks and repairs it."""
+    server = start_shop("2.0.0")
+    yield server
+    server.stop()
+
+
+def break_orders(shop: RunningShop) -> None:
+    requests.post(shop.url + "/_faults", json={"fail": ["/orders"]}, timeout=5).raise_for_status()
+
+
+def repair(shop: RunningShop) -> None:
+    requests.post(shop.url + "/_faults", json={"fail": []}, timeout=5).raise_for_status()
+
+
+def suite(tmp_path: Path, text: str = MONITOR_SUITE) -> Path:
+    folder = tmp_path / "suite"
+    folder.mkdir()
+    (folder / "test_monitored.py").write_text(text)
+    return folder
+
+
+def monitor(options: list[str], suite_dir: Path, url: str, *pytest_args: str,
+            on_line: Callable[[str], None] = lambda line: None,
+            timeout_s: float = 120) -> tuple[int, list[str]]:
+    """Run the monitor until it exits; ``on_line`` sees each line as it comes."""
+    process = subprocess.Popen(
+        [*COMMAND, *options, "--", str(suite_dir), "--prod-url", url, *QUIET, *pytest_args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=suite_dir)
+    lines = []
+    deadline = time.monotonic() + timeout_s
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        on_line(lines[-1])
+        if time.monotonic() > deadline:
+            process.kill()
+            break
+    return process.wait(timeout=30), lines
+
+
+def cycle_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("prodsmoke monitor: cycle ")]
+
+
+def at_cycles(actions: dict[int, Callable[[], None]]) -> Callable[[str], None]:
+    """Run an action once the line of cycle N is printed (before cycle N + 1 starts)."""
+    def on_line(line: str) -> None:
+        for number, action in list(actions.items()):
+            if line.startswith(f"prodsmoke monitor: cycle {number} "):
+                action()
+                del actions[number]
+    return on_line
+
+
+# ----------------------------------------------------------------------------- one cycle
+
+def test_once_exits_with_the_gates_status(shop: RunningShop, tmp_path: Path) -> None:
+    folder = suite(tmp_path)
+    status, lines = monitor(["--once"], folder, shop.url)
+    assert status == 0, lines
+    assert len(cycle_lines(lines)) == 1
+    assert " pass " in cycle_lines(lines)[0] and "3/3 passed" in cycle_lines(lines)[0]
+
+
+def test_once_against_a_broken_service_fails(breakable_shop: RunningShop,
+                                             tmp_path: Path) -> None:
+    break_orders(breakable_shop)
+    status, lines = monitor(["--once"], suite(tmp_path), breakable_shop.url)
+    assert status == 1, lines
+    assert "not passed: test_monitored.py::test_orders (failed)" in cycle_lines(lines)[0]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("import not_a_module\n", "collection_error"),
+    ("", "no_checks"),
+    ("import os\n\ndef test_crash(prod):\n    os._exit(3)\n", "no_report"),
+], ids=["collection-error", "no-checks", "crash"])
+def test_a_cycle_without_a_usable_result_is_a_failed_cycle(shop: RunningShop, tmp_path: Path,
+                                                           text: str, problem: str) -> None:
+    status, lines = monitor(["--once"], suite(tmp_path, text), shop.url)
+    assert status != 0, lines
+    assert f"cycle failed: {problem}" in cycle_lines(lines)[0], lines
+
+
+def test_an_overrunning_cycle_is_stopped_with_its_process_group(shop: RunningShop,
+                                                                tmp_path: Path) -> None:
+    marker = tmp_path / "child.pid"
+    folder = suite(tmp_path, f"""
+import subprocess, sys, time
+
+def test_stuck(prod):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    open({str(marker)!r}, "w").write(str(child.pid))
+    time.sleep(120)
+""")
+    started = time.monotonic()
+    status, lines = monitor(["--once", "--cycle-timeout", "3"], folder, shop.url)
+    assert time.monotonic() - started < 60
+    assert status != 0
+    assert "cycle failed: timeout: the cycle ran over --cycle-timeout 3 s" in lines[-1] or any(
+        "cycle failed: timeout" in line for line in lines), lines
+    child = int(marker.read_text())
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):  # the suite's own child went with the group
+        os.kill(child, 0)
+
+
+def test_usage_errors_are_one_line_with_status_4(tmp_path: Path) -> None:
+    for argv in (["--fail-after", "4", "--window", "3", "--", "x"], ["--every", "-1", "--",
+                 "x"], ["--every", "10"], ["--push", "ftp://x", "--", "x"]):
+        result = subprocess.run([*COMMAND, *argv], capture_output=True, text=True,
+                                cwd=tmp_path)
+        assert result.returncode == 4, (argv, result.stdout, result.stderr)
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, argv
+        assert result.stderr.startswith("prodsmoke monitor: error: ")
+
+
+# ----------------------------------------------------------------- states and alerts
+
+def test_break_and_repair_fire_once_and_resolve_once(breakable_shop: RunningShop,
+                                                      tmp_path: Path) -> None:
+    with daemons.webhook_receiver() as hook:
+        status, lines = monitor(
+            ["--every", "0.5", "--max-cycles", "9", "--webhook", hook.url,
+             "--location", "eu-test"], suite(tmp_path), breakable_shop.url,
+            on_line=at_cycles({2: lambda: break_orders(breakable_shop),
+                               5: lambda: repair(breakable_shop)}))
+    assert status == 0, lines
+    cycles = cycle_lines(lines)
+    assert len(cycles) == 9
+    # Cycles 3-5 fail test_orders; it turns failing at the 2nd (4) and recovers at the 2nd
+    # pass (7): one firing, one resolved, nothing in between.
+    assert "alerts: firing test_monitored.py::test_orders" in cycles[3]
+    assert "alerts: resolved test_monitored.py::test_orders" in cycles[6]
+    assert [(a["status"], a["check"]) for a in hook.received] == [
+        ("firing", "test_monitored.py::test_orders"),
+        ("resolved", "test_monitored.py::test_orders")]
+    firing = hook.received[0]
+    assert firing["location"] == "eu-test" and firing["state"] == "failing"
+    assert firing["target"] == breakable_shop.url
+    assert "500" in firing["reason"] and firing["run_id"]
+
+
+def test_a_single_failed_cycle_does_not_alert(breakable_shop: RunningShop,
+                                              tmp_path: Path) -> None:
+    with daemons.webhook_receiver() as hook:
+        status, lines = monitor(
+            ["--every", "0.5", "--max-cycles", "5", "--webhook", hook.url], suite(tmp_path),
+            breakable_shop.url, on_line=at_cycles({1: lambda: break_orders(breakable_shop),
+                                                   2: lambda: repair(breakable_shop)}))
+    assert status == 0, lines
+    assert hook.received == []
+    assert not any("changed:" in line for line in cycle_lines(lines)[1:])
+
+
+def test_a_failed_delivery_is_retried_next_cycle(breakable_shop: RunningShop,
+                                                 tmp_path: Path) -> None:
+    with daemons.webhook_receiver() as hook:
+        hook.fail_next = 2  # both attempts of the first delivery
+        status, lines = monitor(
+            ["--every", "0.5", "--max-cycles", "5", "--webhook", hook.url], suite(tmp_path),
+            breakable_shop.url, on_line=at_cycles({1: lambda: break_orders(breakable_shop)}))
+    assert status == 0
+    assert any("webhook delivery of firing test_monitored.py::test_orders failed (HTTP 503); "
+               "retried next cycle" in line for line in lines), lines
+    assert [a["status"] for a in hook.received] == ["firing"]
+
+
+def test_sigterm_finishes_the_cycle_and_exits_0(shop: RunningShop, tmp_path: Path) -> None:
+    folder = suite(tmp_path, MONITOR_SUITE + "\n\ndef test_slow(prod):\n"
+                   "    import time; time.sleep(2)\n")
+    process = subprocess.Popen([*COMMAND, "--every", "30", "--", str(folder), "--prod-url",
+                                shop.url, *QUIET], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, cwd=folder)
+    time.sleep(1.5)  # inside the first cycle
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "SIGTERM: finishing the running cycle" in output
+    assert "cycle 1 " in output and "4/4 passed" in output, output
+
+
+# ------------------------------------------------------------------- real Prometheus parts
+
+def test_pushgateway_receives_each_cycle(shop: RunningShop, tmp_path: Path) -> None:
+    with daemons.pushgateway(tmp_path) as gateway:
+        status, lines = monitor(["--every", "0.5", "--max-cycles", "2", "--push", gateway.url,
+                                 "--location", "eu-test"], suite(tmp_path), shop.url)
+        assert status == 0, lines
+        text = requests.get(gateway.url + "/metrics", timeout=5).text
+    assert 'prodsmoke_check_success{check="test_monitored.py::test_health",instance="",' \
+           f'job="prodsmoke",location="eu-test",target="{shop.url}"}} 1' in text, text[-3000:]
+    assert 'prodsmoke_cycle_last_completed_timestamp_seconds{' in text
+    assert 'push_time_seconds{instance="",job="prodsmoke",location="eu-test"' in text
+
+
+def test_alertmanager_gets_the_alert_and_its_resolution(breakable_shop: RunningShop,
+                                                        tmp_path: Path) -> None:
+    seen: list[list[dict]] = []
+
+    def alerts() -> list[dict]:
+        return list(requests.get(manager.url + "/api/v2/alerts", timeout=5).json())
+
+    with daemons.alertmanager(tmp_path) as manager:
+        status, lines = monitor(
+            ["--every", "0.5", "--max-cycles", "8", "--alertmanager", manager.url],
+            suite(tmp_path), breakable_shop.url,
+            on_line=at_cycles({2: lambda: break_orders(breakable_shop),
+                               4: lambda: seen.append(alerts()),
+                               5: lambda: repair(breakable_shop)}))
+        assert status == 0, lines
+        after = alerts()
+    firing = [a for a in seen[0] if a["labels"]["check"] == "test_monitored.py::test_orders"]
+    assert len(firing) == 1 and firing[0]["status"]["state"] == "active", seen
+    assert firing[0]["labels"]["alertname"] == "ProdsmokeCheckFailing"
+    resolved = [a for a in after if a["labels"]["check"] == "test_monitored.py::test_orders"]
+    # Resolved alerts leave the active list (Alertmanager keeps them only as resolved).
+    assert all(a["status"]["state"] != "active" for a in resolved), after
+
+
+def test_prometheus_scrapes_the_metrics_endpoint(shop: RunningShop, tmp_path: Path) -> None:
+    port = daemons.free_port()
+    with daemons.prometheus(tmp_path, f"127.0.0.1:{port}") as server:
+        found: list[dict] = []
+
+        def look() -> None:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not found:
+                found.extend(daemons.query(server.url, "prodsmoke_check_state"))
+                time.sleep(0.5)
+
+        # Prometheus applies new scrape targets every 5 s: the monitor runs long enough.
+        status, lines = monitor(["--every", "1", "--max-cycles", "15", "--metrics-port",
+                                 str(port)], suite(tmp_path), shop.url,
+                                on_line=at_cycles({2: look}))
+        assert status == 0, lines
+    assert {r["metric"]["check"] for r in found} >= {"test_monitored.py::test_health"}, found
+    assert all(r["value"][1] == "0" for r in found)  # passing
