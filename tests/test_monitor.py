@@ -265,3 +265,127 @@ def test_prometheus_scrapes_the_metrics_endpoint(shop: RunningShop, tmp_path: Pa
         assert status == 0, lines
     assert {r["metric"]["check"] for r in found} >= {"test_monitored.py::test_health"}, found
     assert all(r["value"][1] == "0" for r in found)  # passing
+
+
+def test_once_runs_sharing_a_state_dir_count_k_of_n(breakable_shop: RunningShop,
+                                                     tmp_path: Path) -> None:
+    """Cron: each --once run is one cycle; --state-dir carries the states to the next."""
+    state_dir = tmp_path / "state"
+    folder = suite(tmp_path)
+    break_orders(breakable_shop)
+    with daemons.webhook_receiver() as hook:
+        first = monitor(["--once", "--state-dir", str(state_dir), "--webhook", hook.url],
+                        folder, breakable_shop.url)
+        assert hook.received == []  # 1 failed of 1: not yet
+        second = monitor(["--once", "--state-dir", str(state_dir), "--webhook", hook.url],
+                         folder, breakable_shop.url)
+    assert first[0] == second[0] == 1
+    assert "states of 4 checks after 1 cycles" in second[1][0]
+    assert "cycle 2 " in cycle_lines(second[1])[0]
+    assert [(a["status"], a["check"]) for a in hook.received] == [
+        ("firing", "test_monitored.py::test_orders")]
+
+
+def test_an_unreadable_state_file_is_a_usage_error(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    (state_dir / "monitor-state.json").write_text("{broken")
+    result = subprocess.run([*COMMAND, "--once", "--state-dir", str(state_dir), "--", "x"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 4
+    assert result.stderr.startswith("prodsmoke monitor: error: cannot read the monitor state")
+    assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- the shipped examples
+
+MONITORING = Path(__file__).resolve().parent.parent / "examples" / "monitoring"
+
+
+def test_the_alerting_rules_pass_their_promtool_unit_tests() -> None:
+    promtool = daemons.binary(daemons.PROMTOOL)
+    check = subprocess.run([promtool, "check", "rules", "rules.yml"], cwd=MONITORING,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    result = subprocess.run([promtool, "test", "rules", "rules-test.yml"], cwd=MONITORING,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_the_rules_use_the_metrics_the_monitor_exports(shop: RunningShop,
+                                                       tmp_path: Path) -> None:
+    import re
+
+    rules = (MONITORING / "rules.yml").read_text()
+    used = set(re.findall(r"\b(prodsmoke_[a-z_]+)", rules))
+    with daemons.pushgateway(tmp_path) as gateway:
+        status, lines = monitor(["--once", "--push", gateway.url], suite(tmp_path), shop.url)
+        assert status == 0, lines
+        exported = set(re.findall(r"^(prodsmoke_[a-z_]+)\{", requests.get(
+            gateway.url + "/metrics", timeout=5).text, re.MULTILINE))
+    assert used and used <= exported, used - exported
+
+
+def test_the_kubernetes_manifests_validate() -> None:
+    import yaml
+
+    manifests = sorted((MONITORING / "kubernetes").glob("*.yaml"))
+    result = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict",
+                             *map(str, manifests)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(" passed for resource ") == 3, result.stdout  # CronJob, ...
+    # kubernetes-validate has no schema for the Prometheus Operator's CRD: its shape here.
+    (monitor_crd,) = yaml.safe_load_all((MONITORING / "kubernetes" /
+                                         "servicemonitor.yaml").read_text())
+    assert monitor_crd["kind"] == "ServiceMonitor"
+    assert monitor_crd["spec"]["endpoints"][0]["port"] == "metrics"
+    assert monitor_crd["spec"]["endpoints"][0]["honorLabels"] is True
+    for manifest in manifests:
+        for resource in yaml.safe_load_all(manifest.read_text()):
+            spec = resource["spec"]
+            pod = (spec.get("jobTemplate", {}).get("spec", spec).get("template", {})
+                   .get("spec"))
+            if pod is None:
+                continue
+            args = pod["containers"][0]["args"]
+            # The monitor's own command line parses (up to the suite after --).
+            from pytest_prodsmoke.monitor.command import build_parser, split_argv
+
+            own, suite_args = split_argv(args[2:])
+            assert args[:2] == ["prodsmoke", "monitor"] and suite_args
+            build_parser().parse_args(own)
+
+
+# ------------------------------------------------------------------- retries in a cycle
+
+def test_a_retry_that_passes_keeps_every_attempt(shop: RunningShop, tmp_path: Path) -> None:
+    seen = tmp_path / "attempted"
+    folder = suite(tmp_path, MONITOR_SUITE + f"""
+
+def test_flaky_once(prod):
+    import pathlib
+    marker = pathlib.Path({str(seen)!r})
+    first = not marker.exists()
+    marker.write_text("x")
+    assert not first, "first attempt fails"
+""")
+    status, lines = monitor(["--once", "--retries", "2", "--retry-delay", "0.1"], folder,
+                            shop.url)
+    line = cycle_lines(lines)[0]
+    assert status == 0, lines  # passed when retried: degraded, not failed
+    assert " degraded " in line and "4/4 passed" in line, line
+    assert "retried: test_monitored.py::test_flaky_once (failed: AssertionError: first " \
+           "attempt fails" in line and "-> passed)" in line, line
+
+
+def test_retries_are_bounded_and_all_shown(shop: RunningShop, tmp_path: Path) -> None:
+    folder = suite(tmp_path, MONITOR_SUITE + "\n\ndef test_broken(prod):\n"
+                   "    assert prod.get('/broken').status_code == 200\n")
+    status, lines = monitor(["--once", "--retries", "2", "--retry-delay", "0.1"], folder,
+                            shop.url)
+    line = cycle_lines(lines)[0]
+    assert status == 1, lines
+    history = line.split("retried: test_monitored.py::test_broken (", 1)[1]
+    assert history.count("failed: ") == 3, line  # the run and two retries
+    assert "not passed: test_monitored.py::test_broken (failed)" in line

@@ -26,6 +26,8 @@ from pytest_prodsmoke.monitor.states import (
     Observation,
     Thresholds,
     advance,
+    from_json,
+    to_json,
 )
 
 KEY = ("test_x.py::test_order", "https://shop.example")
@@ -212,3 +214,44 @@ def test_delivery_retries_are_bounded() -> None:
     assert deliver("http://x", {}, 1.0, lambda *a: calls.append(1) or 400, attempts=3,
                    delay_s=0) == "HTTP 400"
     assert len(calls) == 1  # a 4xx is not retried
+
+
+@settings(max_examples=100, deadline=None)
+@given(results, thresholds)
+def test_the_state_survives_a_round_trip_through_json(sequence: list[str],
+                                                      limits: Thresholds) -> None:
+    state = EMPTY
+    for result in sequence:
+        observations = {} if result == M else {KEY: Observation(result, True, "x", "u")}
+        state = advance(state, observations, limits)[0]
+        assert from_json(json.loads(json.dumps(to_json(state)))) == state
+
+
+@pytest.mark.parametrize("data", [None, [], {"schema": "other"},
+                                  {"schema": "pytest-prodsmoke/monitor-state/1", "cycles": 1},
+                                  {"schema": "pytest-prodsmoke/monitor-state/1", "cycles": 1,
+                                   "checks": [{"check": "a", "target": "b", "state": "bad"}]}])
+def test_a_broken_state_is_refused(data: object) -> None:
+    with pytest.raises(ValueError):
+        from_json(data)
+
+
+def test_merge_retry_keeps_every_attempt() -> None:
+    from pytest_prodsmoke.monitor.cycle import CheckRun, CycleResult, merge_retry
+
+    def check(name: str, outcome: str, critical: bool = True) -> CheckRun:
+        return CheckRun(name, "", outcome, critical, 0.1, "boom" if outcome != "passed" else "",
+                        1, "")
+
+    first = CycleResult(0.0, 1.0, "fail", 1, (check("a", "passed"), check("b", "failed"),
+                                               check("c", "failed", critical=False)), "")
+    retry = CycleResult(0.0, 1.0, "degraded", 0, (check("b", "passed"),
+                                                  check("c", "failed", critical=False)), "")
+    merged = merge_retry(first, retry)
+    assert [(c.check, c.outcome, c.history, c.attempts) for c in merged.checks] == [
+        ("a", "passed", (), 1), ("b", "passed", ("failed: boom", "passed"), 2),
+        ("c", "failed", ("failed: boom", "failed: boom"), 2)]
+    assert (merged.verdict, merged.exit_status, merged.duration_s) == ("degraded", 0, 2.0)
+    broken = merge_retry(first, CycleResult(0.0, 1.0, "fail", 1, (), "timeout: over"))
+    assert broken.checks[1].history == ("failed: boom", "retry failed: timeout: over")
+    assert (broken.verdict, broken.exit_status) == ("fail", 1)

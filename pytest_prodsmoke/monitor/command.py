@@ -12,6 +12,7 @@ changes become alerts (monitor/alerts.py); metrics go to /metrics and a Pushgate
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import signal
@@ -35,11 +36,14 @@ from pytest_prodsmoke.monitor.states import (
     Transition,
     active_alerts,
     advance,
+    from_json,
+    to_json,
 )
 
 EXIT_USAGE = 4  # pytest's usage-error status, for a misused command line
 CYCLE_TIMEOUT_SHARE = 0.9  # the default --cycle-timeout: this share of --every
 MAX_LISTED = 3  # failing checks named on a cycle's line
+STATE_FILE = "monitor-state.json"  # in --state-dir
 
 
 class UsageError(Exception):
@@ -74,6 +78,16 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if not 1 <= value <= 1000:
         raise argparse.ArgumentTypeError(f"{text!r} must be between 1 and 1000")
+    return value
+
+
+def _retries(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 10")
     return value
 
 
@@ -119,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the N of 'K of the last N cycles' (default 3)")
     parser.add_argument("--recover-after", type=_count, default=2, metavar="M",
                         help="a failing check recovers after M passes in a row (default 2)")
+    parser.add_argument("--retries", type=_retries, default=0, metavar="N",
+                        help="retry the checks that failed up to N times within the cycle, "
+                        "each retry a fresh pytest process, before the failure counts "
+                        "(default 0); every attempt is shown")
+    parser.add_argument("--retry-delay", type=_positive, default=1.0, metavar="SECONDS",
+                        help="wait before the first retry, doubled for each next one "
+                        "(default 1); retries stop when the cycle's timeout is near")
     parser.add_argument("--metrics-port", type=_port, metavar="PORT",
                         help="serve /metrics on this port while the monitor runs")
     parser.add_argument("--metrics-address", default="127.0.0.1", metavar="ADDRESS",
@@ -135,8 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-cycles", type=_count, metavar="N",
                         help="stop after N cycles (default: run until SIGTERM / Ctrl-C)")
     parser.add_argument("--state-dir", type=Path, metavar="DIR",
-                        help="where each cycle's gate report and output are kept (default: a "
-                        "temporary directory, removed at exit)")
+                        help="where the per-check states are kept between runs (consecutive "
+                        "--once runs go on counting K of N) and each cycle's gate report and "
+                        "output (default: a temporary directory, removed at exit)")
     return parser
 
 
@@ -176,8 +198,12 @@ class Monitor:
         self.location = args.location or socket.gethostname()
         self.target = main_target(pytest_args)
         timeout = args.cycle_timeout or max(1.0, CYCLE_TIMEOUT_SHARE * args.every)
-        self.runner = CycleRunner(pytest_args, work_dir, timeout)
+        self.runner = CycleRunner(pytest_args, work_dir, timeout, retries=args.retries,
+                                  retry_delay_s=args.retry_delay)
         self.state: MonitorState = EMPTY
+        # With --state-dir the states survive the process: consecutive --once runs (cron) and
+        # a restarted monitor go on counting K of N where the last one stopped.
+        self.state_file = args.state_dir / STATE_FILE if args.state_dir is not None else None
         self.stopping = threading.Event()  # set by the first signal: finish the cycle, exit
         self.signals = 0
         self.webhook = Webhook(args.webhook, args.alert_timeout) if args.webhook else None
@@ -200,6 +226,28 @@ class Monitor:
             say(f"{signal.Signals(signum).name} again: aborting the running cycle (its cleanup "
                 "still runs)")
             self.runner.abort()
+
+    def load_state(self) -> None:
+        """The states a previous run left in --state-dir (none: start afresh)."""
+        if self.state_file is None or not self.state_file.exists():
+            return
+        try:
+            self.state = from_json(json.loads(self.state_file.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read the monitor state {self.state_file}: {exc}") from None
+        say(f"states of {len(self.state.checks)} checks after {self.state.cycles} cycles "
+            f"from {self.state_file}")
+
+    def save_state(self) -> list[str]:
+        if self.state_file is None:
+            return []
+        from pytest_prodsmoke.outputs.report import write_json_atomic
+
+        try:
+            write_json_atomic(self.state_file, to_json(self.state))
+        except OSError as exc:
+            return [f"cannot save the monitor state to {self.state_file}: {exc}"]
+        return []
 
     def start(self) -> None:
         if self.args.metrics_port is not None:
@@ -256,7 +304,8 @@ class Monitor:
             problems += self.alertmanager.send(dict(active_alerts(self.state)), resolved,
                                                self.location, result.run_id, now,
                                                hold_s=3 * self.args.every + 60)
-        say(cycle_line(cycle, result, self.state, transitions, changes))
+        problems += self.save_state()
+        say(cycle_line(self.state.cycles, result, self.state, transitions, changes))
         for problem in problems:
             say(problem)
         if result.problem and result.output_tail:
@@ -278,6 +327,10 @@ def cycle_line(cycle: int, result: CycleResult, state: MonitorState,
             named = ", ".join(f"{c.check} ({c.outcome})" for c in failing[:MAX_LISTED])
             more = f" and {len(failing) - MAX_LISTED} more" if len(failing) > MAX_LISTED else ""
             parts.append(f"not passed: {named}{more}")
+    retried = [c for c in result.checks if c.history]
+    if retried:
+        parts.append("retried: " + ", ".join(
+            f"{c.check} ({' -> '.join(c.history)})" for c in retried[:MAX_LISTED]))
     if changes:
         parts.append("changed: " + ", ".join(
             f"{key[0]} {before} -> {after}" for key, before, after in changes))
@@ -322,6 +375,11 @@ def main(argv: Sequence[str]) -> int:
     work_dir = Path(tempfile.mkdtemp(prefix="prodsmoke-monitor-")) if own_dir else args.state_dir
     work_dir.mkdir(parents=True, exist_ok=True)
     monitor = Monitor(args, pytest_args, work_dir)
+    try:
+        monitor.load_state()
+    except UsageError as exc:
+        print(f"prodsmoke monitor: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     previous = {s: signal.signal(s, monitor.on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         try:

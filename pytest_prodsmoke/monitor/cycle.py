@@ -28,12 +28,13 @@ CHECK_REASONS = frozenset({
     "fixture_failed", "parallel_run_mismatch", "canary_failed"})
 # A check's outcomes in the gate report that count as a pass of it.
 PASSING_OUTCOMES = frozenset({"passed"})
+ONLY_ENV = "PRODSMOKE_MONITOR_ONLY"  # monitor/only.py: the checks a retry runs
 STOP_GRACE_S = 10.0  # after SIGTERM, how long a cycle's process group may take to clean up
 OUTPUT_TAIL_CHARS = 4000
 
 
 class CheckRun(NamedTuple):
-    """One check in one cycle, from the gate report."""
+    """One check in one cycle, from the gate report (merged with its retries)."""
 
     check: str
     target: str
@@ -43,6 +44,8 @@ class CheckRun(NamedTuple):
     message: str
     attempts: int
     trace_url: str
+    # Every attempt of a check the monitor retried, oldest first ("failed: why", "passed").
+    history: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -85,6 +88,36 @@ class CycleResult(NamedTuple):
                 "" if check.passed else f"{check.outcome}: {check.message}".rstrip(": "),
                 check.trace_url)
         return found
+
+
+def attempt_line(check: CheckRun) -> str:
+    return "passed" if check.passed else f"{check.outcome}: {check.message}".rstrip(": ")
+
+
+def merge_retry(first: CycleResult, retry: CycleResult) -> CycleResult:
+    """The cycle after a retry of its failed checks: each retried check takes the retry's
+    outcome and keeps every attempt in ``history``; the verdict follows (a check that passed
+    only when retried makes the cycle ``degraded``, as a rerun does in a gate run). A retry
+    that produced no usable result changes no outcome: its problem is the attempt's line."""
+    retried = {(c.check, c.target): c for c in retry.checks} if retry.completed else {}
+    checks = []
+    for check in first.checks:
+        if check.passed:
+            checks.append(check)
+            continue
+        history = check.history or (attempt_line(check),)
+        again = retried.get((check.check, check.target))
+        if again is None:
+            why = retry.problem or "not reported by the retry"
+            checks.append(check._replace(history=(*history, f"retry failed: {why}")))
+            continue
+        checks.append(again._replace(history=(*history, attempt_line(again)),
+                                     attempts=check.attempts + again.attempts))
+    broken = any(not c.passed and c.critical for c in checks)
+    shaky = any(not c.passed or c.history for c in checks)
+    verdict = "fail" if broken else "degraded" if shaky else "pass"
+    return first._replace(checks=tuple(checks), verdict=verdict, exit_status=1 if broken else 0,
+                          duration_s=first.duration_s + retry.duration_s)
 
 
 def cycle_problem(report: Mapping[str, Any]) -> str:
@@ -159,11 +192,13 @@ class CycleRunner:
     """Runs the suite once per cycle; ``abort()`` (from a signal handler) stops a running one."""
 
     def __init__(self, pytest_args: Sequence[str], work_dir: Path, timeout_s: float,
-                 env: Mapping[str, str] | None = None, stop_grace_s: float = STOP_GRACE_S
-                 ) -> None:
+                 env: Mapping[str, str] | None = None, stop_grace_s: float = STOP_GRACE_S,
+                 retries: int = 0, retry_delay_s: float = 1.0) -> None:
         self.pytest_args = list(pytest_args)
         self.work_dir = work_dir
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s  # the whole cycle, its retries included
+        self.retries = retries
+        self.retry_delay_s = retry_delay_s  # doubled after each retry
         self.env = dict(env if env is not None else os.environ)
         self.stop_grace_s = stop_grace_s
         self.process: subprocess.Popen[bytes] | None = None
@@ -179,12 +214,32 @@ class CycleRunner:
                 os.killpg(process.pid, signal.SIGTERM)
 
     def run(self, cycle: int) -> CycleResult:
+        """One cycle: the suite, then up to ``retries`` runs of the checks that failed, with
+        a growing delay, all within the cycle's timeout."""
+        deadline = time.monotonic() + self.timeout_s
+        result = self._run_once(cycle, self.timeout_s, {})
+        delay = self.retry_delay_s
+        for _ in range(self.retries):
+            failed = [c.check for c in result.checks if not c.passed]
+            left = deadline - time.monotonic() - delay
+            if not result.completed or not failed or self.aborted or left < 1.0:
+                break  # nothing to retry, or no time left in the cycle for it
+            time.sleep(delay)
+            retry = self._run_once(cycle, left, {ONLY_ENV: json.dumps(failed)},
+                                   ["-p", "pytest_prodsmoke.monitor.only"])
+            result = merge_retry(result, retry)
+            delay *= 2
+        return result
+
+    def _run_once(self, cycle: int, timeout_s: float, extra_env: Mapping[str, str],
+                  extra_args: Sequence[str] = ()) -> CycleResult:
         report = self.work_dir / "cycle-report.json"
         output = self.work_dir / "cycle-output.log"
         with contextlib.suppress(FileNotFoundError):
             report.unlink()  # never read the previous cycle's report as this one's
-        argv = [sys.executable, "-m", "pytest", *self.pytest_args, "--gate-report", str(report)]
-        env = {**self.env, "PRODSMOKE_MONITOR_CYCLE": str(cycle)}
+        argv = [sys.executable, "-m", "pytest", *self.pytest_args, *extra_args,
+                "--gate-report", str(report)]
+        env = {**self.env, "PRODSMOKE_MONITOR_CYCLE": str(cycle), **extra_env}
         started_at, started = time.time(), time.monotonic()
         timed_out = False
         with open(output, "wb") as sink:
@@ -196,7 +251,7 @@ class CycleRunner:
                 return CycleResult(started_at, 0.0, "fail", 1, (),
                                    f"not_started: {type(exc).__name__}: {exc}")
             try:
-                returncode = self.process.wait(timeout=self.timeout_s)
+                returncode = self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 stop_group(self.process, self.stop_grace_s)

@@ -170,3 +170,35 @@ def advance(monitor: MonitorState, observations: Mapping[tuple[str, str], Observ
 def active_alerts(monitor: MonitorState) -> Iterable[tuple[tuple[str, str], CheckState]]:
     """The checks whose alert is firing (Alertmanager wants them re-sent every cycle)."""
     return ((key, check) for key, check in monitor.checks.items() if check.alerting)
+
+
+STATE_SCHEMA = "pytest-prodsmoke/monitor-state/1"
+
+
+def to_json(monitor: MonitorState) -> dict[str, object]:
+    """The monitor's state as JSON-ready data (kept in --state-dir between runs)."""
+    return {"schema": STATE_SCHEMA, "cycles": monitor.cycles, "checks": [
+        {"check": check, "target": target, **check_state._asdict(),
+         "recent": list(check_state.recent)}
+        for (check, target), check_state in monitor.checks.items()]}
+
+
+def from_json(data: object) -> MonitorState:
+    """A state saved by ``to_json``; anything else raises ValueError (the caller says so)."""
+    if not isinstance(data, dict) or data.get("schema") != STATE_SCHEMA:
+        raise ValueError(f"not a {STATE_SCHEMA} file")
+    checks: dict[tuple[str, str], CheckState] = {}
+    try:
+        for entry in data["checks"]:
+            state = entry["state"]
+            if state not in STATES or not all(r in (PASSED, FAILED, MISSING)
+                                              for r in entry["recent"]):
+                raise ValueError(f"unknown state in {entry!r}")
+            checks[(str(entry["check"]), str(entry["target"]))] = CheckState(
+                state=state, recent=tuple(entry["recent"]),
+                passes_in_a_row=int(entry["passes_in_a_row"]), critical=bool(entry["critical"]),
+                reason=str(entry["reason"]), trace_url=str(entry["trace_url"]),
+                since_cycle=int(entry["since_cycle"]), alerting=bool(entry["alerting"]))
+        return MonitorState(checks=checks, cycles=int(data["cycles"]))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"incomplete monitor state: {exc}") from None
