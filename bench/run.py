@@ -16,6 +16,10 @@
    self time of the plugin's own modules (``python -X importtime``) plus its pytest_configure
    (the hook's time with the plugin minus without), and the whole process's CPU time against
    plain pytest + requests. Target: import + configure <= 20 ms.
+6. monitor-cycle: ``prodsmoke monitor`` running examples/smoke, per cycle, against plain
+   ``pytest`` with the plugin running the same suite (target <= 1.10).
+7. monitor-soak: 500 monitor cycles at --every 0.2 s: RSS growth (target <= 5 MB), file
+   descriptors, threads, zombie processes.
 
 Wall time of the whole pytest process (start-up included), runs interleaved, median reported.
 Results: a table on stdout and bench-out/results.json.
@@ -289,7 +293,107 @@ def startup(root: Path, url: str, repeat: int) -> dict[str, float]:
     return figures
 
 
-SCENARIOS = ("overhead", "scale", "fail-fast", "json-diff", "startup")
+def monitor_cycle(root: Path, shop_url: str, baseline_url: str, repeat: int
+                  ) -> dict[str, float]:
+    """A monitor cycle of the example suite against plain ``pytest`` with the plugin running
+    the same suite: wall time per cycle, the monitor's own work between cycles included
+    (N cycles at --every 0.01, total / N). Target <= 1.10."""
+    import os
+
+    env = {**os.environ, "PRODSMOKE_FAKE_USERS": json.dumps([
+        {"username": "smoke-bench-1", "password": "bench-password-1"},
+        {"username": "smoke-bench-2", "password": "bench-password-2"}])}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    suite_args = [str(ROOT / "examples" / "smoke"), "-q", "-p", "no:cacheprovider", "-p",
+                  "no:hypothesispytest", "--prod-url", shop_url, "--baseline-url",
+                  baseline_url, "--expect-version", "2.0.0"]
+    cycles = 5
+    plain, monitored = [], []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for _ in range(cycles):
+            subprocess.run([sys.executable, "-m", "pytest", *suite_args,
+                            "--gate-report", str(root / "plain-gate.json")],
+                           cwd=ROOT, env=env, capture_output=True, check=True)
+        plain.append((time.perf_counter() - started) / cycles)
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "pytest_prodsmoke.cli", "monitor",
+                                 "--every", "0.01", "--max-cycles", str(cycles), "--",
+                                 *suite_args], cwd=ROOT, env=env, capture_output=True,
+                                text=True)
+        monitored.append((time.perf_counter() - started) / cycles)
+        if result.returncode != 0 or result.stdout.count(" pass ") != cycles:
+            raise SystemExit(f"monitor benchmark: unexpected cycles:\n{result.stdout[-2000:]}")
+    figures = {"plain_s": statistics.median(plain), "monitor_s": statistics.median(monitored)}
+    figures["ratio"] = figures["monitor_s"] / figures["plain_s"]
+    print("\n6. a monitor cycle of examples/smoke vs plain pytest with the plugin (per cycle)")
+    print(f"  plain pytest  {figures['plain_s']:.3f} s   monitor {figures['monitor_s']:.3f} s"
+          f"   ratio {figures['ratio']:.3f} (target <= 1.10; {repeat} x {cycles} cycles)")
+    return figures
+
+
+def monitor_soak(root: Path, shop_url: str, cycles: int = 500) -> dict[str, float]:
+    """``cycles`` cycles at --every 0.2: the monitor's RSS, open file descriptors and threads
+    after the first 10 cycles and at the end, and zombie children (target: RSS +<= 5 MB, the
+    rest flat)."""
+    suite = root / "soak"
+    suite.mkdir()
+    (suite / "test_soak.py").write_text("def test_health(prod):\n    assert prod.get('/healthz')"
+                                        ".ok\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_prodsmoke.cli", "monitor", "--every", "0.2",
+         "--max-cycles", str(cycles), "--metrics-port", "0", "--", str(suite), "--prod-url",
+         shop_url, "-q", "-p", "no:cacheprovider"], stdout=subprocess.PIPE, text=True,
+        cwd=suite)
+    proc = Path(f"/proc/{process.pid}")
+
+    def sample() -> dict[str, float]:
+        status = dict(line.split(":", 1) for line in (proc / "status").read_text().splitlines())
+        children = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                    and _parent(p) == process.pid]
+        return {"rss_mb": int(status["VmRSS"].split()[0]) / 1024,
+                "threads": int(status["Threads"]), "fds": len(list((proc / "fd").iterdir())),
+                "zombies": sum(1 for c in children if _state(c) == "Z")}
+
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    done = 0
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("prodsmoke monitor: cycle "):
+            done += 1
+            if done == 10:
+                first = sample()
+            if done == cycles - 1:
+                last = sample()
+    process.wait()
+    figures = {"cycles": done, **{f"{k}_after_10": v for k, v in first.items()},
+               **{f"{k}_at_end": v for k, v in last.items()}}
+    figures["rss_growth_mb"] = last["rss_mb"] - first["rss_mb"]
+    print(f"\n7. {done} monitor cycles at --every 0.2 s")
+    print(f"  RSS {first['rss_mb']:.1f} -> {last['rss_mb']:.1f} MB "
+          f"(+{figures['rss_growth_mb']:.2f}; target <= 5), fds {first['fds']:.0f} -> "
+          f"{last['fds']:.0f}, threads {first['threads']:.0f} -> {last['threads']:.0f}, "
+          f"zombies {last['zombies']:.0f}")
+    return figures
+
+
+def _parent(proc: Path) -> int:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _state(proc: Path) -> str:
+    try:
+        return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "?"
+
+
+SCENARIOS = ("overhead", "scale", "fail-fast", "json-diff", "startup", "monitor-cycle",
+             "monitor-soak")
 
 
 def main() -> int:
@@ -347,6 +451,12 @@ def main() -> int:
             results["fail_fast"] = fail_fast(root, shop.url, max(3, args.repeat // 3))
         if "startup" in only:
             results["startup"] = startup(root, shop.url, max(10, args.repeat))
+        if "monitor-cycle" in only:
+            with running_shop("1.0.0") as baseline:
+                results["monitor_cycle"] = monitor_cycle(root, shop.url, baseline.url,
+                                                         max(3, args.repeat // 3))
+        if "monitor-soak" in only:
+            results["monitor_soak"] = monitor_soak(root, shop.url)
     if "json-diff" in only:
         results["json_diff"] = json_diff(args.repeat)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

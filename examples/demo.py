@@ -14,7 +14,13 @@ check (30 samples against each version) in every scenario.
 
 Every run waits for the candidate first (--wait-ready), as a pipeline would right after deploy.
 
-Exits 0 when all five verdicts are as expected. Reports go to demo-out/<scenario>/.
+Then the same suite as a monitor (`prodsmoke monitor`, a cycle every half second): it watches
+the healthy shop, the shop's orders break, one `firing` alert is delivered after 2 failed of 3
+cycles, the shop is repaired, one `resolved` follows; the timeline and the final metrics are
+printed.
+
+Exits 0 when all five verdicts and the monitor's two alerts are as expected. Reports go to
+demo-out/<scenario>/.
 """
 
 from __future__ import annotations
@@ -82,6 +88,75 @@ def run_scenario(scenario: Scenario, baseline_url: str) -> tuple[int, dict]:
     return exit_status, report
 
 
+def run_monitor(baseline_url: str) -> bool:
+    """The monitor scenario: healthy -> orders broken at cycle 2 -> repaired at cycle 5."""
+    import threading
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Receiver(BaseHTTPRequestHandler):  # the team's webhook
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    def post(url: str, body: dict) -> None:
+        request = urllib.request.Request(url, json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=5).close()
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    metrics: list[str] = []
+    print("\n### monitor: healthy shop 2.0.0, orders break after cycle 2, repaired after "
+          "cycle 5", flush=True)
+    with running_shop("2.0.0") as shop:
+        command = [sys.executable, "-m", "pytest_prodsmoke.cli", "monitor", "--every", "0.5",
+                   "--max-cycles", "10", "--location", "demo", "--metrics-port", "0",
+                   "--webhook", f"http://127.0.0.1:{hook.server_address[1]}/alerts", "--",
+                   str(ROOT / "examples" / "smoke"), "-q", "-p", "no:cacheprovider",
+                   "--prod-url", shop.url, "--baseline-url", baseline_url,
+                   "--expect-version", "2.0.0"]
+        monitor = subprocess.Popen(command, cwd=ROOT, env=DEMO_ENV, stdout=subprocess.PIPE,
+                                   text=True)
+        assert monitor.stdout is not None
+        metrics_url = ""
+        for line in monitor.stdout:
+            print(line, end="", flush=True)
+            if "metrics on " in line:
+                metrics_url = line.rsplit(" ", 1)[1].strip()
+            if line.startswith("prodsmoke monitor: cycle 2 "):
+                post(shop.url + "/_faults", {"fail": ["/orders"]})
+                print("  -- the shop's orders break --", flush=True)
+            if line.startswith("prodsmoke monitor: cycle 5 "):
+                post(shop.url + "/_faults", {"fail": []})
+                print("  -- the shop is repaired --", flush=True)
+            if line.startswith("prodsmoke monitor: cycle 9 ") and metrics_url:
+                with urllib.request.urlopen(metrics_url, timeout=5) as answer:
+                    metrics = [m for m in answer.read().decode().splitlines()
+                               if (m.startswith("prodsmoke_check_state")
+                                   and "test_place_an_order" in m)
+                               or m.startswith("prodsmoke_cycle")]
+        status = monitor.wait()
+    hook.shutdown()
+    print("\nalerts delivered to the webhook:")
+    for alert in received:
+        print(f"  {alert['at']} {alert['status']:8} {alert['check']} ({alert['state']}): "
+              f"{alert['reason'] or '-'}")
+    print("final metrics (the broken check, the cycles):")
+    for line in metrics:
+        print(f"  {line}")
+    expected = [("firing", "examples/smoke/test_shop.py::test_place_an_order"),
+                ("resolved", "examples/smoke/test_shop.py::test_place_an_order")]
+    return status == 0 and [(a["status"], a["check"]) for a in received] == expected
+
+
 def main() -> int:
     results = []
     with ExitStack() as stack:
@@ -89,6 +164,7 @@ def main() -> int:
         for scenario in SCENARIOS:
             exit_status, report = run_scenario(scenario, baseline.url)
             results.append((scenario, exit_status, report))
+        monitor_ok = run_monitor(baseline.url)
 
     print("\n=== pytest-prodsmoke demo ===")
     all_as_expected = True
@@ -100,6 +176,9 @@ def main() -> int:
         print(f"{'as expected' if ok else 'UNEXPECTED':12} {scenario.title:50} "
               f"verdict {verdict.upper():5} exit {exit_status}  reasons: {codes}")
         print(f"{'':12} report: {OUT / scenario.name / 'gate.json'}")
+    print(f"{'as expected' if monitor_ok else 'UNEXPECTED':12} monitor: one firing after 2 of "
+          "3 failed cycles, one resolved after 2 passes")
+    all_as_expected &= monitor_ok
     print("demo " + ("succeeded: every verdict came out as it should" if all_as_expected
                      else "FAILED: a verdict was not what it should be"))
     return 0 if all_as_expected else 1
