@@ -136,20 +136,20 @@ def fake_user(request: pytest.FixtureRequest) -> Iterator[LeasedUser]:
     try:
         leased = LeasedUser(user, state.login_tokens.get(user.username))
         if user.username not in state.login_tokens:
-            leased.session_token = _login(request, state, leased)
+            leased.session_token = login_once(request.config, state, leased,
+                                              state.candidate(_target_label(request)))
         yield leased
     finally:
         state.leases.release(handle)
 
 
-def _login(request: pytest.FixtureRequest, state: ProcessState,
-           leased: LeasedUser) -> Secret | None:
+def login_once(config: pytest.Config, state: ProcessState, leased: LeasedUser,
+               client: ProdClient) -> Secret | None:
     """Once per user and process: the pytest_prodsmoke_login hook's token, as a secret."""
     from pytest_prodsmoke.safety.redact import REGISTRY, Secret
 
-    client = state.candidate(_target_label(request))
     with client.mutations_allowed("fake-user login"):
-        token = request.config.hook.pytest_prodsmoke_login(user=leased, client=client)
+        token = config.hook.pytest_prodsmoke_login(user=leased, client=client)
     if token is None:
         state.login_tokens[leased.username] = leased.user.token
         return leased.user.token
@@ -170,8 +170,17 @@ def cleanup(request: pytest.FixtureRequest) -> Iterator[Cleanup]:
 
     state = gate_state("cleanup")
     item = request.node
-    undo = Cleanup(CleanupJournal(state.run_dir, item.nodeid, state.process_name)
-                   if state.run_dir is not None else None)
+    durable = state.settings.state_dir  # outlives the run: journalled calls are replayed
+    base = durable if durable is not None else state.run_dir
+    if durable is not None:
+        from pytest_prodsmoke.safety.redact import REGISTRY
+        from pytest_prodsmoke.safety.replay import encode_object
+
+        undo = Cleanup(CleanupJournal(durable, item.nodeid, state.process_name, state.run_id),
+                       encode_object(state), lambda text: REGISTRY.scrub(text) != text)
+    else:
+        undo = Cleanup(CleanupJournal(base, item.nodeid, state.process_name, state.run_id)
+                       if base is not None else None)
     try:
         yield undo
     finally:

@@ -198,6 +198,11 @@ class GateOwner:
     def pytest_unconfigure(self) -> None:
         if self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
+        if self.settings.state_dir is not None and self.verdict is not None and \
+                not self.report_error:
+            from pytest_prodsmoke.safety.cleanup import forget_reported
+
+            forget_reported(self.settings.state_dir, self.run_id)  # they are in its report
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -274,11 +279,16 @@ class GateOwner:
     def _decide(self, session: pytest.Session, exitstatus: int) -> Verdict:
         stops = tuple(str(s) for s in (session.shouldfail, session.shouldstop) if s)
         facts = self.recorder.facts(exitstatus, self.settings, stops, self.not_ready)
-        if self.run_dir is not None and (self.run_dir / JOURNAL_DIR).is_dir():
+        journal_base = self.settings.state_dir or self.run_dir
+        if journal_base is not None and (journal_base / JOURNAL_DIR).is_dir():
             from pytest_prodsmoke.safety.cleanup import read_journal  # checks that cleaned up
 
-            # Undo actions still journalled now never ran to the end.
-            facts = facts._replace(journal=tuple(read_journal(self.run_dir)))
+            # Undo actions of this run still journalled now never ran to the end.
+            facts = facts._replace(journal=tuple(read_journal(journal_base, self.run_id)))
+        if self.settings.state_dir is not None:
+            from pytest_prodsmoke.safety.replay import read_results
+
+            facts = facts._replace(replayed=read_results(self.run_dir))
         inject("decide")
         return decide(facts)
 

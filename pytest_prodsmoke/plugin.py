@@ -240,6 +240,12 @@ def pytest_configure(config: pytest.Config) -> None:
         plugins["prodsmoke-targets"] = targets
     if settings.fail_fast:
         plugins["prodsmoke-fail-fast"] = FailFast(state, run_dir)
+    if settings.state_dir is not None and worker_index == 0 and \
+            not is_xdist_controller(config):
+        # One process replays what earlier runs left: the only one, or worker gw0.
+        from pytest_prodsmoke.safety.replay import UndoReplay
+
+        plugins["prodsmoke-undo-replay"] = UndoReplay(state, config)
     if config.getoption("allure_report_dir", None):
         from pytest_prodsmoke.outputs.allure import AllureLabels  # allure-pytest is writing
 

@@ -327,6 +327,19 @@ def report_path(value: Any, source: str, base_dir: Path) -> Path:
     return path
 
 
+def state_directory(value: Any, source: str, base_dir: Path) -> Path:
+    """A directory that outlives the run (made if missing)."""
+    if not str(value).strip():
+        raise SettingsError(f"{source}: empty path")
+    path = usable_path(base_dir, value, source)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as exc:  # not a directory, no permission, a NUL byte
+        raise SettingsError(f"{source}: cannot use {_shorten(str(path))!r} as a directory: "
+                            f"{getattr(exc, 'strerror', None) or type(exc).__name__}") from None
+    return path
+
+
 def readable_file(value: Any, source: str, base_dir: Path) -> Path:
     path = usable_path(base_dir, value, source)
     if not _probe(path.is_file, source):
@@ -467,6 +480,12 @@ class Settings:
         "prodsmoke_fake_users_file", "str", "JSON (or .toml) file of fake users", readable_file,
         flag="--fake-users", env="PRODSMOKE_FAKE_USERS_FILE", ini="prodsmoke_fake_users_file",
         metavar="PATH", needs_url=True, path=True)
+    state_dir: Path | None = option(
+        "prodsmoke_state_dir", "str", "a directory that outlives the run: undo actions a "
+        "killed run left pending are replayed from it by the next run, and fake-user leases "
+        "are taken in it (default: leases in one directory per host and user)",
+        state_directory, flag="--prodsmoke-state-dir", env="PRODSMOKE_STATE_DIR",
+        ini="prodsmoke_state_dir", metavar="DIR", needs_url=True, path=True)
     fake_user_pattern: str = option(
         "prodsmoke_fake_user_pattern", "str", "regex every fake username must match "
         f"(case-insensitive; default {DEFAULT_FAKE_USER_PATTERN!r})", parse_pattern,

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 # pay for the HTTP stack: ProcessState imports it when a gate run makes one.
 
 # The run directory (one per run, shared by every process of it) holds: "undo" (the cleanup
-# journal, safety/cleanup.py), "leases" (fake users), "rate" (the request budget), "workers"
+# journal, safety/cleanup.py), the fake users' lease files when no other directory can take
+# them (safety/users.py: lease_directory), "rate" (the request budget), "workers"
 # (where the controller's cancel reaches them) and "fail-fast-stop" (process.py).
 JOURNAL_DIR = "undo"
 
@@ -138,9 +139,10 @@ class ProcessState:
         """The fake-user leases of this process, made when a check first asks for a user."""
         if self.run_dir is None:
             return None
-        from pytest_prodsmoke.safety.users import LeaseManager
+        from pytest_prodsmoke.safety.users import LeaseManager, lease_directory
 
-        return LeaseManager(self.run_dir, self.users, self.settings.fake_user_wait_s,
+        directory = lease_directory(self.settings.state_dir) or self.run_dir
+        return LeaseManager(directory, self.users, self.settings.fake_user_wait_s,
                             start_at=self.worker_index)
 
     def begin(self, item: pytest.Item) -> None:

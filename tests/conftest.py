@@ -6,6 +6,7 @@ helpers that run gate sessions are in support.py.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,13 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     installed for this suite's property tests, it adds ~0.6 s to every pytest process.
     (pytester clears PYTEST_ADDOPTS when it starts, so it is set here, after it.)"""
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
+    # Fake users are leased host-wide (safety/users.py: lease_directory, under the temporary
+    # directory): each test's sessions get a temporary directory of their own, so tests
+    # running at the same time in other xdist workers never compete for a user.
+    tmp = pytester.path / ".tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))  # inline sessions: tempfile's cache
     return pytester
 
 

@@ -125,6 +125,16 @@ def run_until_then_terminate(pytester: pytest.Pytester, args: list[str], started
     return process.returncode, out.decode()
 
 
+# A suite's login hook for the shop's fake users (POST /login -> a session token).
+LOGIN_CONFTEST = """
+def pytest_prodsmoke_login(user, client):
+    response = client.post("/login", json={"username": user.username,
+                                           "password": user.password.reveal()})
+    assert response.status_code == 200
+    return response.json()["token"]
+"""
+
+
 # The monitor's suite (tests/test_monitor.py): two critical checks and a noncritical one;
 # test_orders fails while the shop's /orders is broken (POST /_faults).
 MONITOR_SUITE = '''import pytest

@@ -19,7 +19,7 @@ import requests
 
 from examples.shop.launch import RunningShop, start_shop
 from tests import daemons
-from tests.support import MONITOR_SUITE
+from tests.support import LOGIN_CONFTEST, MONITOR_SUITE
 
 COMMAND = [sys.executable, "-m", "pytest_prodsmoke.cli", "monitor"]
 QUIET = ["-p", "no:cacheprovider", "-p", "no:randomly", "-q"]
@@ -83,9 +83,11 @@ def at_cycles(actions: dict[int, Callable[[], None]]) -> Callable[[str], None]:
 
 # ----------------------------------------------------------------------------- one cycle
 
-def test_once_exits_with_the_gates_status(shop: RunningShop, tmp_path: Path) -> None:
+@pytest.mark.parametrize("distributed", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_once_exits_with_the_gates_status(shop: RunningShop, tmp_path: Path,
+                                          distributed: list[str]) -> None:
     folder = suite(tmp_path)
-    status, lines = monitor(["--once"], folder, shop.url)
+    status, lines = monitor(["--once"], folder, shop.url, *distributed)
     assert status == 0, lines
     assert len(cycle_lines(lines)) == 1
     assert " pass " in cycle_lines(lines)[0] and "3/3 passed" in cycle_lines(lines)[0]
@@ -152,6 +154,7 @@ def test_break_and_repair_fire_once_and_resolve_once(breakable_shop: RunningShop
         status, lines = monitor(
             ["--every", "0.5", "--max-cycles", "9", "--webhook", hook.url,
              "--location", "eu-test"], suite(tmp_path), breakable_shop.url,
+            "--trace-url", "https://traces.example/trace/{trace_id}",
             on_line=at_cycles({2: lambda: break_orders(breakable_shop),
                                5: lambda: repair(breakable_shop)}))
     assert status == 0, lines
@@ -168,6 +171,8 @@ def test_break_and_repair_fire_once_and_resolve_once(breakable_shop: RunningShop
     assert firing["location"] == "eu-test" and firing["state"] == "failing"
     assert firing["target"] == breakable_shop.url
     assert "500" in firing["reason"] and firing["run_id"]
+    assert firing["trace_url"].startswith("https://traces.example/trace/")  # the failing run's
+    assert hook.received[1]["state"] == "passing"
 
 
 def test_a_single_failed_cycle_does_not_alert(breakable_shop: RunningShop,
@@ -207,6 +212,49 @@ def test_sigterm_finishes_the_cycle_and_exits_0(shop: RunningShop, tmp_path: Pat
     assert process.returncode == 0, output
     assert "SIGTERM: finishing the running cycle" in output
     assert "cycle 1 " in output and "4/4 passed" in output, output
+
+
+def test_a_second_signal_aborts_the_cycle_with_its_cleanup(breakable_shop: RunningShop,
+                                                            tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    import json
+
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", json.dumps(
+        [{"username": "smoke-aborted", "password": "aborted-pass-1"}]))
+    started = tmp_path / "started"
+    folder = suite(tmp_path, f"""
+import pathlib, time
+import pytest
+
+
+def delete_order(prod, order_id, auth):
+    assert prod.delete(f"/orders/{{order_id}}", auth=auth).status_code == 204
+
+
+@pytest.mark.synthetic
+def test_long_journey(prod, fake_user, cleanup):
+    order = prod.post("/orders", json={{"items": ["tea-01"]}}, auth=fake_user.auth).json()["id"]
+    cleanup.add(delete_order, prod, order, fake_user.auth, description=f"order {{order}}")
+    pathlib.Path({str(started)!r}).write_text("x")
+    time.sleep(60)
+""")
+    (folder / "conftest.py").write_text(LOGIN_CONFTEST)
+    process = subprocess.Popen([*COMMAND, "--every", "30", "--", str(folder), "--prod-url",
+                                breakable_shop.url, *QUIET], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, cwd=folder)
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)  # the cycle would run for a minute: abort it
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "SIGTERM again: aborting the running cycle" in output
+    assert "cycle 1 " in output and "cycle failed:" in output, output
+    orders = requests.get(breakable_shop.url + "/_orders", timeout=5).json()["open_orders"]
+    assert orders == 0, output  # the aborted cycle's cleanup ran
 
 
 # ------------------------------------------------------------------- real Prometheus parts
@@ -389,3 +437,82 @@ def test_retries_are_bounded_and_all_shown(shop: RunningShop, tmp_path: Path) ->
     history = line.split("retried: test_monitored.py::test_broken (", 1)[1]
     assert history.count("failed: ") == 3, line  # the run and two retries
     assert "not passed: test_monitored.py::test_broken (failed)" in line
+
+
+def test_no_secret_reaches_the_monitors_outputs(shop: RunningShop, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from tests.support import secret_forms
+
+    password = "pw-of-smoke-monitor-9f3a1c"
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", json.dumps(
+        [{"username": "smoke-monitor", "password": password}]))
+    folder = suite(tmp_path, """
+def test_leaky(prod, fake_user):
+    secret = fake_user.password.reveal()
+    print("the password is", secret)
+    assert False, f"login with {secret} failed"
+""")
+    with daemons.webhook_receiver() as hook, daemons.pushgateway(tmp_path) as gateway:
+        status, lines = monitor(["--every", "0.5", "--max-cycles", "2", "--webhook", hook.url,
+                                 "--push", gateway.url], folder, shop.url)
+        metrics = requests.get(gateway.url + "/metrics", timeout=5).text
+    assert status == 0, lines
+    assert hook.received and "login with ***" in hook.received[0]["reason"], hook.received
+    outputs = "\n".join(lines) + json.dumps(hook.received) + metrics
+    leaked = [form for form in secret_forms(password, "smoke-monitor") if form in outputs]
+    assert not leaked, leaked
+
+
+def test_a_killed_cycles_fake_order_is_undone_by_the_next(breakable_shop: RunningShop,
+                                                          tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", json.dumps(
+        [{"username": "smoke-cycles", "password": "cycles-pass-1"}]))
+    killed_once = tmp_path / "killed-once"
+    folder = suite(tmp_path, f"""
+import os, pathlib, signal
+import pytest
+
+
+def delete_order(prod, order_id, auth):
+    assert prod.delete(f"/orders/{{order_id}}", auth=auth).status_code == 204
+
+
+@pytest.mark.synthetic
+def test_order(prod, fake_user, cleanup):
+    order = prod.post("/orders", json={{"items": ["tea-01"]}}, auth=fake_user.auth).json()["id"]
+    cleanup.add(delete_order, prod, order, fake_user.auth, description=f"order {{order}}")
+    marker = pathlib.Path({str(killed_once)!r})
+    if not marker.exists():
+        marker.write_text("x")
+        os.kill(os.getpid(), signal.SIGKILL)  # the cycle dies before its cleanup
+""")
+    (folder / "conftest.py").write_text(LOGIN_CONFTEST)
+    status, lines = monitor(["--every", "0.5", "--max-cycles", "2"], folder,
+                            breakable_shop.url)
+    assert status == 0, lines
+    cycles = cycle_lines(lines)
+    assert "cycle failed: no_report" in cycles[0], lines
+    assert "replayed 1 undo left by an earlier cycle: 1 undone" in cycles[1], lines
+    assert requests.get(breakable_shop.url + "/_orders", timeout=5).json()["open_orders"] == 0
+
+
+def test_every_monitor_option_and_metric_is_in_the_readme() -> None:
+    import re
+
+    from pytest_prodsmoke.monitor.command import build_parser
+
+    readme = (MONITORING.parent.parent / "README.md").read_text()
+    flags = sorted(set(re.findall(r"(--[a-z][a-z-]+)", build_parser().format_help()))
+                   - {"--help"})
+    assert flags and [f for f in flags if f"`{f}" not in readme] == []
+    metrics = ["prodsmoke_check_success", "prodsmoke_check_duration_seconds",
+               "prodsmoke_check_attempts_total", "prodsmoke_check_last_success_timestamp_seconds",
+               "prodsmoke_check_state", "prodsmoke_cycle_success",
+               "prodsmoke_cycle_duration_seconds",
+               "prodsmoke_cycle_last_completed_timestamp_seconds", "prodsmoke_checks_collected"]
+    assert [m for m in metrics if f"`{m}`" not in readme] == []

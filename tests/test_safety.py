@@ -5,25 +5,22 @@ credentials, shared rate limit."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
 from examples.shop.launch import RunningShop, start_shop
 from pytest_prodsmoke.http.tagging import verify_signature
-from tests.support import run_gate, run_until_then_terminate
+from tests.support import LOGIN_CONFTEST, run_gate, run_until_then_terminate
 
 USERS = [{"username": "smoke-alice", "password": "alice-pass-1"},
          {"username": "smoke-bob", "password": "bob-pass-2"}]
 
-LOGIN_CONFTEST = """
-def pytest_prodsmoke_login(user, client):
-    response = client.post("/login", json={"username": user.username,
-                                           "password": user.password.reveal()})
-    assert response.status_code == 200
-    return response.json()["token"]
-"""
 
 
 @pytest.fixture
@@ -137,6 +134,41 @@ def test_c(fake_user):
     assert run.report["verdict"] == "fail" and "worker_crashed" in run.codes
     outcomes = run.outcomes()
     assert outcomes["test_smoke.py::test_b"] == outcomes["test_smoke.py::test_c"] == "passed"
+
+
+def test_two_runs_on_one_host_never_hold_the_same_user(pytester: pytest.Pytester, shop,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A monitor cycle and a gate run (here: two gate runs) on the same host: one user, held
+    by the first run's check; the second run's check waits for it and gives up."""
+    monkeypatch.setenv("PRODSMOKE_FAKE_USERS", json.dumps(USERS[:1]))
+    held = pytester.path / "held"
+    pytester.makepyfile(test_holder=f"""
+import pathlib, time
+
+def test_hold(fake_user):
+    pathlib.Path({str(held)!r}).write_text(fake_user.username)
+    time.sleep(4)
+""", test_other="""
+def test_other(fake_user):
+    pass
+""")
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--prod-url",
+               shop.url, "--fake-user-wait", "1"]
+    first = subprocess.Popen([*command, "test_holder.py"], cwd=pytester.path,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while not held.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = subprocess.run([*command, "test_other.py"], cwd=pytester.path,
+                            capture_output=True, text=True)
+    first_output, _ = first.communicate(timeout=60)
+    assert first.returncode == 0, first_output
+    assert second.returncode == 1, second.stdout
+    assert "no fake user became free within 1 s" in second.stdout
+    # Runs that share the user only one after the other both get it.
+    again = subprocess.run([*command, "test_other.py"], cwd=pytester.path,
+                           capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout
 
 
 def test_login_hook_once_per_user_and_worker(pytester: pytest.Pytester, shop, mode: str,
@@ -255,6 +287,76 @@ def test_order_deleted_after_sigterm(pytester: pytest.Pytester, fresh_shop, fake
     assert _open_orders(fresh_shop) == 0
     report = json.loads((pytester.path / "gate.json").read_text())
     assert report["verdict"] == "fail"
+
+
+# ------------------------------------------------- undo actions a killed run left behind
+
+KILLED_AFTER_ORDER = ("    import os, signal\n"
+                      "    if os.environ.get('KILL_THE_RUN'):\n"
+                      "        os.kill(os.getpid(), signal.SIGKILL)  # OOM, kill -9")
+
+
+def test_the_next_run_replays_what_a_killed_run_left(pytester: pytest.Pytester, fresh_shop,
+                                                     mode: str, fake_users,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An order, its undo journalled with the call (a module-level function, the client and
+    the fake user's auth as references); the process is SIGKILLed before its cleanup runs.
+    The next run with the same --prodsmoke-state-dir deletes the order first, and says so."""
+    pytester.makeconftest(ORDER_SUITE)
+    pytester.makepyfile(test_smoke=_order_check(KILLED_AFTER_ORDER))
+    state = ["--prodsmoke-state-dir", str(pytester.path / "state")]
+    monkeypatch.setenv("KILL_THE_RUN", "1")
+    killed = run_gate(pytester, mode, *state, url=fresh_shop.url)
+    assert killed.ret != 0
+    assert _open_orders(fresh_shop) == 1  # left behind
+    monkeypatch.delenv("KILL_THE_RUN")
+    run = run_gate(pytester, mode, *state, url=fresh_shop.url)
+    assert run.ret == 0, run.output
+    assert _open_orders(fresh_shop) == 0
+    [replayed] = run.report["replayed"]
+    assert replayed["check"] == "test_smoke.py::test_place_order"
+    assert replayed["outcome"] == "undone" and replayed["description"].startswith("order ")
+    assert run.report["leftovers"] == []
+    assert "replayed 1 undo action an earlier run left (--prodsmoke-state-dir): 1 undone" \
+        in run.output
+    again = run_gate(pytester, mode, *state, url=fresh_shop.url)  # replayed once, not again
+    assert again.ret == 0 and again.report["replayed"] == []
+
+
+def test_an_undo_that_cannot_be_replayed_is_an_unknown_leftover_once(
+        pytester: pytest.Pytester, fresh_shop, fake_users,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makeconftest(ORDER_SUITE)
+    pytester.makepyfile(test_smoke=_order_check(KILLED_AFTER_ORDER).replace(
+        "cleanup.add(delete_order, prod, order_id, fake_user.auth,",
+        "cleanup.add(lambda: delete_order(prod, order_id, fake_user.auth),"))
+    state = ["--prodsmoke-state-dir", str(pytester.path / "state")]
+    monkeypatch.setenv("KILL_THE_RUN", "1")
+    run_gate(pytester, "serial", *state, url=fresh_shop.url)
+    monkeypatch.delenv("KILL_THE_RUN")
+    run = run_gate(pytester, "serial", *state, url=fresh_shop.url)
+    assert run.ret == 1 and run.codes == ["leftovers"], run.output
+    [left] = run.report["leftovers"]
+    assert left["unknown"] is True and left["check"] == "test_smoke.py::test_place_order"
+    assert "could not be replayed" in left["error"]
+    assert "an earlier run left could not be replayed" in run.report["reasons"][0]["message"]
+    again = run_gate(pytester, "serial", *state, url=fresh_shop.url)  # reported once
+    assert again.ret == 0, again.output
+    assert _open_orders(fresh_shop) == 1  # nobody could delete it: that is what was reported
+
+
+def test_a_running_processs_journal_is_never_replayed(tmp_path: Path) -> None:
+    """Two runs share the state directory at the same time: the second must not undo what
+    the first is still doing (it may clean up itself)."""
+    from pytest_prodsmoke.safety.cleanup import Cleanup, CleanupJournal
+    from pytest_prodsmoke.safety.replay import replay
+
+    cleanup = Cleanup(CleanupJournal(tmp_path, "t.py::test_a", "main", "run-1"),
+                      lambda value: None)
+    cleanup.add(_open_orders, None, description="an order")
+    calls: list[dict] = []
+    assert replay(tmp_path / "undo", "run-2", calls.append) == []
+    assert calls == []  # this process (run-1's) still runs
 
 
 # --------------------------------------------------------------------------- tagged traffic

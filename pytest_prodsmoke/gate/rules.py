@@ -108,6 +108,10 @@ class RunFacts(NamedTuple):
     # What the cleanup journal still holds at the end (safety/cleanup.py): {"check", "state":
     # "pending" | "done", "actions": [descriptions], "leftovers": [[description, error]]}.
     journal: Sequence[Mapping[str, Any]] = ()
+    # Undo actions earlier runs left in the state directory, replayed before this run's checks
+    # (safety/replay.py): {"check", "run_id", "description", "outcome": "undone" | "failed" |
+    # "unknown", "error"}.
+    replayed: Sequence[Mapping[str, Any]] = ()
     pytest_exit_status: int = EXIT_OK
     expected_version: str | None = None
     strict: bool = False
@@ -159,6 +163,7 @@ class Verdict:
     counts: Mapping[str, int]
     observed_versions: Mapping[str, int]
     exit_status: int
+    replayed: tuple[Mapping[str, Any], ...] = ()  # RunFacts.replayed, for the outputs
 
     @property
     def ok(self) -> bool:
@@ -490,6 +495,14 @@ def decide(facts: RunFacts) -> Verdict:
                          f"production by {', '.join(names[:5])}")
         add(LEFTOVERS, "; ".join(parts), dirty)
 
+    not_undone = [r for r in facts.replayed if r.get("outcome") != "undone"]
+    if not_undone:
+        add(LEFTOVERS, f"{_plural(len(not_undone), 'undo action')} an earlier run left could "
+            "not be replayed: fake data may be left in production by "
+            + ", ".join(dict.fromkeys(f"{r.get('check') or '<unknown check>'} (run "
+                                      f"{str(r.get('run_id', ''))[:8] or '?'})"
+                                      for r in not_undone[:5])))
+
     for message in facts.internal_errors:
         add(INTERNAL_ERROR, f"internal error: {message}")
     if facts.pytest_exit_status == EXIT_INTERNAL_ERROR and not facts.internal_errors:
@@ -546,4 +559,5 @@ def decide(facts: RunFacts) -> Verdict:
         counts=counts,
         observed_versions=dict(sorted(observed.items())),
         exit_status=exit_status_for(status, facts.pytest_exit_status, facts.strict),
+        replayed=tuple(facts.replayed),
     )

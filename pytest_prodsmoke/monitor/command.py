@@ -327,6 +327,10 @@ def cycle_line(cycle: int, result: CycleResult, state: MonitorState,
             named = ", ".join(f"{c.check} ({c.outcome})" for c in failing[:MAX_LISTED])
             more = f" and {len(failing) - MAX_LISTED} more" if len(failing) > MAX_LISTED else ""
             parts.append(f"not passed: {named}{more}")
+    if result.replayed:
+        undone = sum(1 for r in result.replayed if r.get("outcome") == "undone")
+        parts.append(f"replayed {len(result.replayed)} undo left by an earlier cycle: "
+                     f"{undone} undone")
     retried = [c for c in result.checks if c.history]
     if retried:
         parts.append("retried: " + ", ".join(

@@ -63,6 +63,8 @@ class CycleResult(NamedTuple):
     problem: str  # why the cycle failed as a whole ("" when it produced a usable result)
     run_id: str = ""
     output_tail: str = ""  # the end of pytest's output, for the log of a failed cycle
+    # Undo actions an earlier (killed) cycle left, replayed by this one (the report's).
+    replayed: tuple[dict[str, Any], ...] = ()
 
     @property
     def completed(self) -> bool:
@@ -171,9 +173,11 @@ def result_from_report(report_path: Path, started_at: float, duration_s: float,
         problem = f"crashed: pytest exited {returncode}, its gate report says {exit_status}"
     else:
         problem = cycle_problem(report)
+    replayed = tuple(r for r in report.get("replayed") or () if isinstance(r, dict))
     return CycleResult(started_at, duration_s, verdict, returncode or (1 if problem else 0),
                        checks_of(report), problem, str(report.get("run_id") or ""),
-                       output_tail=output_tail if problem or returncode else "")
+                       output_tail=output_tail if problem or returncode else "",
+                       replayed=replayed)
 
 
 def stop_group(process: subprocess.Popen[bytes], grace_s: float) -> None:
@@ -203,6 +207,15 @@ class CycleRunner:
         self.stop_grace_s = stop_grace_s
         self.process: subprocess.Popen[bytes] | None = None
         self.aborted = False
+
+    def _state_dir_args(self) -> list[str]:
+        """Every cycle shares one state directory (unless the suite names its own): what a
+        killed cycle left is replayed by the next (safety/replay.py)."""
+        named = any(a == "--prodsmoke-state-dir" or a.startswith("--prodsmoke-state-dir=")
+                    for a in self.pytest_args)
+        if named or self.env.get("PRODSMOKE_STATE_DIR", "").strip():
+            return []
+        return ["--prodsmoke-state-dir", str(self.work_dir / "suite-state")]
 
     def abort(self) -> None:
         """Stop the running cycle now (a second signal): SIGTERM to its group, so its cleanup
@@ -238,7 +251,7 @@ class CycleRunner:
         with contextlib.suppress(FileNotFoundError):
             report.unlink()  # never read the previous cycle's report as this one's
         argv = [sys.executable, "-m", "pytest", *self.pytest_args, *extra_args,
-                "--gate-report", str(report)]
+                *self._state_dir_args(), "--gate-report", str(report)]
         env = {**self.env, "PRODSMOKE_MONITOR_CYCLE": str(cycle), **extra_env}
         started_at, started = time.time(), time.monotonic()
         timed_out = False

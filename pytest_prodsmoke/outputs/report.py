@@ -130,7 +130,12 @@ def build_report(verdict: Verdict, settings: Settings, run: RunInfo) -> dict[str
         "counts": dict(verdict.counts),
         "checks": [_check_entry(c) for c in verdict.checks],
         "leftovers": [{"check": c.nodeid, **_leftover(d, e)}
-                      for c in verdict.checks for d, e in c.leftovers],
+                      for c in verdict.checks for d, e in c.leftovers]
+                     + [{"check": r.get("check") or None, "description": r.get("description"),
+                         "error": r.get("error"), "run_id": r.get("run_id") or None,
+                         **({"unknown": True} if r.get("outcome") == "unknown" else {})}
+                        for r in verdict.replayed if r.get("outcome") != "undone"],
+        "replayed": [dict(r) for r in verdict.replayed],
         "variants": variant_summary(verdict.checks),
         "options": {"strict": settings.gate_strict, "allow_skips": settings.allow_skips,
                     "timeout_s": settings.timeout_s, "retries": settings.retries},
@@ -296,6 +301,14 @@ def render_gate_block(verdict: Verdict, settings: Settings, report_path: Path | 
     for check in verdict.failed_critical():
         if check.facts.trace_url:
             lines.append(f"  trace of {check.nodeid}: {check.facts.trace_url}")
+    if verdict.replayed:
+        undone = sum(1 for r in verdict.replayed if r.get("outcome") == "undone")
+        count = len(verdict.replayed)
+        lines.append(f"  replayed {count} undo action{'s' if count != 1 else ''} an earlier run "
+                     f"left (--prodsmoke-state-dir): {undone} undone"
+                     + "".join(f"; {r.get('description')}: {r.get('outcome')} {r.get('error')}"
+                               .rstrip() for r in verdict.replayed
+                               if r.get("outcome") != "undone"))
     if settings.insecure:
         lines.append("  WARNING: --prod-insecure is on: TLS certificates were NOT verified")
     if settings.allow_skips:

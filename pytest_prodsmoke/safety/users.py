@@ -4,19 +4,25 @@ A record is a mapping with ``username`` (required), optional ``password`` and ``
 extra fields. Every username must match the fake-user pattern, so a real customer's account can
 never be configured by mistake. Errors name the record's position, never its values.
 
-Leases are ``flock`` locks on one file per user in a directory shared by every process of the
-run (the xdist controller creates it and tells the workers). The kernel drops a dead process's
-locks, so a crashed worker can never keep a user leased.
+Leases are ``flock`` locks on one file per username in a directory shared by every process on
+the host that may use the same users: the ``--prodsmoke-state-dir``'s ``leases``, else one
+directory per host and OS user (``lease_directory``). So neither two xdist workers, nor two
+cycles of ``prodsmoke monitor``, nor a monitor cycle and a gate run on the same host ever hold
+the same user at once. The kernel drops a dead process's locks, so a crashed worker can never
+keep a user leased.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
+import stat
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -150,6 +156,33 @@ def load_users(file_path: Path | None, file_source: str, env_text: str | None,
     return tuple(users.values())
 
 
+def lease_directory(state_dir: Path | None) -> Path | None:
+    """Where fake users are leased: the state directory's ``leases``, else
+    ``<tmp>/pytest-prodsmoke-<uid>/leases`` (private to this OS user; None when that directory
+    is not ours, e.g. made by another user first: then each run leases in its own directory)."""
+    if state_dir is not None:
+        directory = state_dir / "leases"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+    base = Path(tempfile.gettempdir()) / f"pytest-prodsmoke-{os.getuid()}"
+    try:
+        base.mkdir(mode=0o700, exist_ok=True)
+        info = base.lstat()
+        if info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode) or \
+                info.st_mode & 0o077:
+            return None  # someone else's (or a symlink): never lock files there
+        directory = base / "leases"
+        directory.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    return directory
+
+
+def lock_name(username: str) -> str:
+    """The lock file of a username (any username makes a safe file name)."""
+    return "user-" + hashlib.sha256(username.encode()).hexdigest()[:24] + ".lock"
+
+
 class LeaseManager:
     """Exclusive leases on fake users, shared by every process that uses the same directory."""
 
@@ -170,7 +203,8 @@ class LeaseManager:
         while True:
             for offset in range(count):
                 index = (self.start_at + offset) % count
-                fd = os.open(self.directory / f"user-{index}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+                fd = os.open(self.directory / lock_name(self.users[index].username),
+                             os.O_CREAT | os.O_RDWR, 0o600)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
