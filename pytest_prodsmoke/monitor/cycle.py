@@ -160,7 +160,9 @@ def result_from_report(report_path: Path, started_at: float, duration_s: float,
             raise ValueError("not a gate report")
     except FileNotFoundError:
         return CycleResult(started_at, duration_s, "fail", returncode or 1, (),
-                           f"no_report: pytest exited {returncode} without a gate report",
+                           f"no_report: pytest exited {returncode} without a gate report"
+                           + (" (the gate runs only with --prod-url or PRODSMOKE_URL)"
+                              if returncode in (0, 5) else ""),
                            output_tail=output_tail)
     except (OSError, ValueError) as exc:
         return CycleResult(started_at, duration_s, "fail", returncode or 1, (),

@@ -9,7 +9,7 @@ what Prometheus reads is what the state machine decided, never a half-updated mi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,37 @@ class MonitorFigures:
                 figures.success = 0  # not reported: never a stale 1
 
 
+# (name, kind, help, the figure) of each metric: per check, then per target's cycles.
+CHECK_METRICS: tuple[tuple[str, str, str, Callable[[CheckFigures], float]], ...] = (
+    ("prodsmoke_check_success", "gauge", "1 if the check passed in the last cycle",
+     lambda f: f.success),
+    ("prodsmoke_check_duration_seconds", "gauge", "the check's duration in the last cycle",
+     lambda f: f.duration_s),
+    ("prodsmoke_check_attempts", "counter", "attempts of the check, retries included",
+     lambda f: f.attempts_total),
+    ("prodsmoke_check_last_success_timestamp_seconds", "gauge",
+     "when the check last passed (0: not yet)", lambda f: f.last_success_s),
+    ("prodsmoke_check_state", "gauge",
+     "0 passing, 1 degraded, 2 failing, 3 unknown (after K of N cycles)", lambda f: f.state),
+)
+CYCLE_METRICS: tuple[tuple[str, str, str, Callable[[TargetFigures], float]], ...] = (
+    ("prodsmoke_cycle_success", "gauge", "1 if the last cycle's gate passed",
+     lambda f: f.cycle_success),
+    ("prodsmoke_cycle_duration_seconds", "gauge", "the last cycle's duration",
+     lambda f: f.cycle_duration_s),
+    ("prodsmoke_cycle_last_completed_timestamp_seconds", "gauge",
+     "when a cycle last produced a usable result (a dead man's switch)",
+     lambda f: f.cycle_last_completed_s),
+    ("prodsmoke_checks_collected", "gauge", "checks the last usable cycle reported",
+     lambda f: f.checks_collected),
+)
+
+
+def _family(name: str, kind: str, help_text: str, labels: list[str]) -> Any:
+    family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+    return family(name, help_text, labels=labels)
+
+
 class FiguresCollector(Collector):
     """Turns the figures into metric families at each collection (scrape or push)."""
 
@@ -91,55 +122,20 @@ class FiguresCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         location = self.figures.location
-        check_labels = ["check", "target", "location"]
-        cycle_labels = ["target", "location"]
-        families: dict[str, Any] = {
-            "success": GaugeMetricFamily(
-                "prodsmoke_check_success", "1 if the check passed in the last cycle",
-                labels=check_labels),
-            "duration": GaugeMetricFamily(
-                "prodsmoke_check_duration_seconds", "the check's duration in the last cycle",
-                labels=check_labels),
-            "attempts": CounterMetricFamily(
-                "prodsmoke_check_attempts", "attempts of the check, retries included",
-                labels=check_labels),
-            "last_success": GaugeMetricFamily(
-                "prodsmoke_check_last_success_timestamp_seconds",
-                "when the check last passed (0: not yet)", labels=check_labels),
-            "state": GaugeMetricFamily(
-                "prodsmoke_check_state",
-                "0 passing, 1 degraded, 2 failing, 3 unknown (after K of N cycles)",
-                labels=check_labels),
-            "cycle_success": GaugeMetricFamily(
-                "prodsmoke_cycle_success", "1 if the last cycle's gate passed",
-                labels=cycle_labels),
-            "cycle_duration": GaugeMetricFamily(
-                "prodsmoke_cycle_duration_seconds", "the last cycle's duration",
-                labels=cycle_labels),
-            "cycle_completed": GaugeMetricFamily(
-                "prodsmoke_cycle_last_completed_timestamp_seconds",
-                "when a cycle last produced a usable result (a dead man's switch)",
-                labels=cycle_labels),
-            "collected": GaugeMetricFamily(
-                "prodsmoke_checks_collected", "checks the last usable cycle reported",
-                labels=cycle_labels),
-        }
+        checks = [_family(name, kind, text, ["check", "target", "location"])
+                  for name, kind, text, _ in CHECK_METRICS]
+        cycles = [_family(name, kind, text, ["target", "location"])
+                  for name, kind, text, _ in CYCLE_METRICS]
         for target, figures in sorted(self.figures.targets.items()):
             if self.only_target is not None and target != self.only_target:
                 continue
-            cycle = [target, location]
-            families["cycle_success"].add_metric(cycle, figures.cycle_success)
-            families["cycle_duration"].add_metric(cycle, figures.cycle_duration_s)
-            families["cycle_completed"].add_metric(cycle, figures.cycle_last_completed_s)
-            families["collected"].add_metric(cycle, figures.checks_collected)
+            for family, (*_, value) in zip(cycles, CYCLE_METRICS, strict=True):
+                family.add_metric([target, location], value(figures))
             for check_id, check in sorted(figures.checks.items()):
-                labels = [check_id, target, location]
-                families["success"].add_metric(labels, check.success)
-                families["duration"].add_metric(labels, check.duration_s)
-                families["attempts"].add_metric(labels, check.attempts_total)
-                families["last_success"].add_metric(labels, check.last_success_s)
-                families["state"].add_metric(labels, check.state)
-        yield from families.values()
+                for family, (*_, figure) in zip(checks, CHECK_METRICS, strict=True):
+                    family.add_metric([check_id, target, location], figure(check))
+        yield from checks
+        yield from cycles
 
 
 def registry_for(figures: MonitorFigures, only_target: str | None = None) -> CollectorRegistry:
