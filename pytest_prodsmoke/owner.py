@@ -100,6 +100,7 @@ class GateOwner:
         self.command_result: CommandResult | None = None
         self.command_for = ""  # the verdict whose --on-gate-* command ran
         self.report_error: str | None = None
+        self.chaos_recovery: Any = None  # methods/chaos/runs.ChaosRecovery, with --chaos
         self.block_printed = False
         self.junit_without_case_properties = (junit_requested(config)
                                               and config.getini("junit_family") == "xunit2")
@@ -289,6 +290,8 @@ class GateOwner:
             from pytest_prodsmoke.safety.replay import read_results
 
             facts = facts._replace(replayed=read_results(self.run_dir))
+        if self.chaos_recovery is not None:
+            facts = facts._replace(chaos_recovered=tuple(self.chaos_recovery.results))
         inject("decide")
         return decide(facts)
 

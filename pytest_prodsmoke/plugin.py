@@ -51,6 +51,8 @@ MARKERS = (
     "the candidate and fail when the candidate is significantly worse (or inconclusive)",
     "variants(*names): run the check once per A/B variant, assigned by the configured header "
     "or cookie; every answer must confirm the variant",
+    "chaos(duration=10, interval=1, recovery=30): a chaos experiment (with --chaos): the check's "
+    "body is the hypothesis, probed before, during and after the fault its fixture returns",
 )
 
 
@@ -240,6 +242,9 @@ def pytest_configure(config: pytest.Config) -> None:
         plugins["prodsmoke-targets"] = targets
     if settings.fail_fast:
         plugins["prodsmoke-fail-fast"] = FailFast(state, run_dir)
+    from pytest_prodsmoke.methods.chaos.runs import ChaosSelection
+
+    plugins["prodsmoke-chaos"] = ChaosSelection(state)
     if settings.state_dir is not None and worker_index == 0 and \
             not is_xdist_controller(config):
         # One process replays what earlier runs left: the only one, or worker gw0.
@@ -262,6 +267,11 @@ def pytest_configure(config: pytest.Config) -> None:
                                        if os.environ.get("GITHUB_ACTIONS") == "true" else []),
                       state=state)
     config.pluginmanager.register(owner, "prodsmoke-gate")
+    if settings.chaos:
+        from pytest_prodsmoke.methods.chaos.runs import ChaosRecovery
+
+        owner.chaos_recovery = ChaosRecovery(state)
+        config.pluginmanager.register(owner.chaos_recovery, "prodsmoke-chaos-recovery")
     if owner.distributed:
         from pytest_prodsmoke.xdist import XdistControllerHooks
 

@@ -340,6 +340,12 @@ def state_directory(value: Any, source: str, base_dir: Path) -> Path:
     return path
 
 
+def any_path(value: Any, source: str, base_dir: Path) -> Path:
+    if not str(value).strip():
+        raise SettingsError(f"{source}: empty path")
+    return usable_path(base_dir, value, source)
+
+
 def readable_file(value: Any, source: str, base_dir: Path) -> Path:
     path = usable_path(base_dir, value, source)
     if not _probe(path.is_file, source):
@@ -575,6 +581,18 @@ class Settings:
         "prodsmoke_gate_fail_fast", "bool", "stop the whole run (every xdist worker) at the "
         "first critical failure: checks in flight finish, nothing new starts", parse_bool,
         default=False, flag="--gate-fail-fast", ini="prodsmoke_gate_fail_fast")
+    chaos: bool = option(
+        "prodsmoke_chaos", "bool", "run the @pytest.mark.chaos experiments (without it they "
+        "are deselected, said in one line)", parse_bool, default=False, flag="--chaos")
+    chaos_max_duration_s: float = option(
+        "prodsmoke_chaos_max_duration", "str", "the longest a chaos experiment may keep its "
+        "fault in, in seconds (default 60)", parse_timeout, default=60.0,
+        flag="--chaos-max-duration", ini="prodsmoke_chaos_max_duration", metavar="SECONDS")
+    chaos_halt_file: Path | None = option(
+        "prodsmoke_chaos_halt_file", "str", "while this file exists no experiment starts, and "
+        "a running one stops within one probe interval, rolled back", any_path,
+        flag="--chaos-halt-file", env="PRODSMOKE_CHAOS_HALT_FILE",
+        ini="prodsmoke_chaos_halt_file", metavar="PATH", path=True)
     insecure: bool = option(
         "prodsmoke_insecure", "bool", "do not verify TLS certificates (loudly reported; never "
         "for a real release gate)", parse_flag, default=False, flag="--prod-insecure",

@@ -147,8 +147,17 @@ def test_every_fact_declares_where_it_travels() -> None:
         "parallel_run": ("prodsmoke.parallel_run", "first", False),
         "mismatches": ("prodsmoke.mismatches", "first", False),
         "canary": ("prodsmoke.canary", "first", False),
+        "chaos": ("prodsmoke.chaos", "first", False),
         "teardown": ("prodsmoke.teardown", "first", False),
         "leftovers": ("prodsmoke.leftovers", "concat", False),
         "trace_id": ("prodsmoke.trace_id", "first", False),
         "trace_url": ("prodsmoke.trace_url", "first", False),
     }
+
+
+def test_property_values_that_are_not_text_are_read_as_their_text() -> None:
+    # xdist and other plugins may hand back numbers: read as str(value), never as they are.
+    facts = from_properties([("prodsmoke.mismatches", 1), ("prodsmoke.canary", 5),
+                             (7, "not ours")])
+    assert facts.mismatches == 1
+    assert facts.canary == {"unreadable": "5"}

@@ -708,3 +708,49 @@ def test_summaries_of_plain_and_repeated_runs() -> None:
     check = summarize_check("e", each)
     assert check.outcome == "error" and not check.own_failure
     assert [f["fixture"] for f in check.fixture_errors] == ["db", "cache"]
+
+
+def test_undo_actions_an_earlier_run_left_and_could_not_replay_fail_the_gate() -> None:
+    undone = {"check": "t.py::a", "run_id": "0123456789ab", "description": "order 1",
+              "outcome": "undone", "error": ""}
+    verdict = decide(facts(passed("a"), replayed=(undone,)))
+    assert verdict.status == "pass" and verdict.replayed == (undone,)
+    failed_replay = {**undone, "description": "order 2", "outcome": "failed", "error": "404"}
+    unknown = {"check": "", "run_id": "", "description": "order 3", "outcome": "unknown",
+               "error": "could not be replayed"}
+    verdict = decide(facts(passed("a"), replayed=(undone, failed_replay, unknown)))
+    assert codes(verdict) == ["leftovers"] and verdict.status == "fail"
+    assert verdict.reasons[0].message == (
+        "2 undo actions an earlier run left could not be replayed: fake data may be left in "
+        "production by t.py::a (run 01234567), <unknown check> (run ?)")
+    assert verdict.replayed == (undone, failed_replay, unknown)
+
+
+def test_chaos_verdicts_fail_the_gate_with_their_own_reason() -> None:
+    def experiment(verdict: str) -> list[PhaseEvent]:
+        chaos = {"fault": "pause the payments", "verdict": verdict, "reason": f"it {verdict}"}
+        events = failed("x") if verdict != "passed" else passed("x")
+        return [e._replace(facts=replace(e.facts, chaos=chaos)) if e.when == "call" else e
+                for e in events]
+
+    assert decide(facts(experiment("passed"))).status == "pass"
+    for verdict in ("deviated", "aborted", "not_recovered", "rollback_failed"):
+        judged = decide(facts(experiment(verdict), pytest_exit_status=1))
+        assert codes(judged) == ["check_failed", f"chaos_{verdict}"], verdict
+        loud = "THE FAULT IS STILL IN PRODUCTION: " if verdict == "rollback_failed" else ""
+        assert judged.reasons[1].message == (f"{loud}chaos experiment "
+                                             f"{verdict.replace('_', ' ')}: x: it {verdict}")
+        assert judged.reasons[1].checks == ("x",)
+
+
+def test_a_fault_an_earlier_run_left_that_stays_fails_the_gate() -> None:
+    left = {"check": "t.py::c", "run_id": "r", "fault": "pause pid 9", "outcome":
+            "rollback_failed", "error": "no permission", "manual": "kill -CONT 9"}
+    rolled = {**left, "outcome": "rolled_back", "error": ""}
+    assert decide(facts(passed("a"), chaos_recovered=(rolled,))).status == "pass"
+    verdict = decide(facts(passed("a"), chaos_recovered=(rolled, left)))
+    assert codes(verdict) == ["chaos_rollback_failed"]
+    assert verdict.reasons[0].message == (
+        "THE FAULT IS STILL IN PRODUCTION: an earlier run's fault could not be rolled back: "
+        "pause pid 9 (no permission); kill -CONT 9")
+    assert verdict.chaos_recovered == (rolled, left)

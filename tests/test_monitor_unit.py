@@ -23,8 +23,11 @@ from pytest_prodsmoke.monitor.states import (
     PASSED,
     PASSING,
     UNKNOWN,
+    CheckState,
+    MonitorState,
     Observation,
     Thresholds,
+    Transition,
     advance,
     from_json,
     to_json,
@@ -255,3 +258,68 @@ def test_merge_retry_keeps_every_attempt() -> None:
     broken = merge_retry(first, CycleResult(0.0, 1.0, "fail", 1, (), "timeout: over"))
     assert broken.checks[1].history == ("failed: boom", "retry failed: timeout: over")
     assert (broken.verdict, broken.exit_status) == ("fail", 1)
+
+
+# ------------------------------------------------------------- every field, exactly
+
+def test_thresholds_at_their_bounds() -> None:
+    assert Thresholds(1, 1, 1).problem() is None
+    message = "--fail-after, --window and --recover-after must be at least 1"
+    assert Thresholds(0, 1, 1).problem() == message
+    assert Thresholds(1, 0, 1).problem() == message
+    assert Thresholds(1, 1, 0).problem() == message
+    assert Thresholds(2, 1, 1).problem() == ("--fail-after 2 cannot exceed --window 1 (K failed "
+                                             "of the last N cycles)")
+
+
+def test_each_field_of_a_checks_state_through_a_break_and_a_repair() -> None:
+    limits = Thresholds(2, 3, 2)
+    seen = advance(EMPTY, {KEY: Observation(P, True, "", "")}, limits)[0]
+    assert seen.cycles == 1
+    assert seen.checks[KEY] == CheckState(PASSING, (P,), 1, True, "", "", 1, False)
+    one, alerts, changes = advance(seen, {KEY: Observation(F, False, "boom 1", "u1")}, limits)
+    assert (alerts, changes) == ((), ())
+    assert one.checks[KEY] == CheckState(PASSING, (P, F), 0, False, "", "", 1, False)
+    two, alerts, changes = advance(one, {KEY: Observation(F, True, "boom 2", "u2")}, limits)
+    assert alerts == (Transition(KEY, "firing", FAILING, PASSING, "boom 2", "u2"),)
+    assert changes == ((KEY, PASSING, FAILING),)
+    assert two.checks[KEY] == CheckState(FAILING, (P, F, F), 0, True, "boom 2", "u2", 3, True)
+    healing, alerts, changes = advance(two, {KEY: Observation(P, True, "", "")}, limits)
+    assert (alerts, changes) == ((), ())
+    assert healing.checks[KEY] == CheckState(FAILING, (F, F, P), 1, True, "boom 2", "u2", 3,
+                                             True)
+    healed, alerts, changes = advance(healing, {KEY: Observation(P, True, "", "")}, limits)
+    assert alerts == (Transition(KEY, "resolved", PASSING, FAILING, "boom 2", "u2"),)
+    assert changes == ((KEY, FAILING, PASSING),)
+    assert healed.checks[KEY] == CheckState(PASSING, (F, P, P), 2, True, "", "", 5, False)
+    assert healed.cycles == 5
+    gone, alerts, changes = advance(advance(healed, {}, limits)[0], {}, limits)
+    assert alerts == (Transition(KEY, "firing", UNKNOWN, PASSING,
+                                 "not reported by this cycle", ""),)
+    assert changes == ((KEY, PASSING, UNKNOWN),)
+    assert gone.checks[KEY].recent == (P, M, M) and gone.checks[KEY].since_cycle == 7
+
+
+def test_the_state_file_keeps_every_field() -> None:
+    state = MonitorState(checks={KEY: CheckState(DEGRADED, (F, P), 1, False, "why", "url", 4,
+                                                 True)}, cycles=9)
+    data = to_json(state)
+    assert data == {"schema": "pytest-prodsmoke/monitor-state/1", "cycles": 9, "checks": [
+        {"check": KEY[0], "target": KEY[1], "state": DEGRADED, "recent": (F, P),
+         "passes_in_a_row": 1, "critical": False, "reason": "why", "trace_url": "url",
+         "since_cycle": 4, "alerting": True}]}
+    assert from_json(json.loads(json.dumps(data))) == state
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"schema": "other"}, "not a pytest-prodsmoke/monitor-state/1 file"),
+    ({"schema": "pytest-prodsmoke/monitor-state/1", "cycles": 1}, "incomplete monitor state: "
+     "'checks'"),
+    ({"schema": "pytest-prodsmoke/monitor-state/1", "cycles": 1, "checks": [
+        {"check": "a", "target": "b", "state": "passing", "recent": ["maybe"]}]},
+     "unknown state in"),
+])
+def test_a_broken_state_says_what_is_wrong(data: object, message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        from_json(data)
+    assert str(raised.value).startswith(message)

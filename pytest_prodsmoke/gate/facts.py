@@ -126,6 +126,9 @@ class CheckFacts:
                                                   secret_free=False)
     mismatches: int | None = fact("prodsmoke.mismatches", COUNT)  # parallel-run mismatches
     canary: Mapping[str, Any] | None = fact("prodsmoke.canary", OBJECT)  # verdict, reasons, ..
+    # A chaos experiment: fault, verdict, reason, phases (methods/chaos/experiment.py). Not
+    # secret-free: a fault's description and probe failures are the user's text.
+    chaos: Mapping[str, Any] | None = fact("prodsmoke.chaos", OBJECT, secret_free=False)
     # A failed teardown: {"own": bool, "fixtures": [{"fixture", "scope", "node", "message",
     # "critical", "users"}]} (gate/teardown.py); None: unknown, so all of it is the check's own.
     teardown: Mapping[str, Any] | None = fact("prodsmoke.teardown", OBJECT, secret_free=False)
@@ -164,7 +167,7 @@ def to_properties(facts: CheckFacts, at_collection: bool) -> list[tuple[str, str
 
 def from_properties(properties: Iterable[tuple[object, object]]) -> CheckFacts:
     """The facts a report carries; properties that are not ours are the user's, not read."""
-    ours = tuple((name, value if isinstance(value, str) else str(value))
+    ours = tuple((name, str(value))
                  for name, value in properties if isinstance(name, str) and name in _READERS)
     return _read(ours) if ours else NO_FACTS
 

@@ -54,6 +54,9 @@ LEFTOVERS = "leftovers"
 PARALLEL_RUN_MISMATCH = "parallel_run_mismatch"
 CANARY_FAILED = "canary_failed"
 CANARY_INCONCLUSIVE = "canary_inconclusive"
+# A chaos experiment's verdict other than "passed" (methods/chaos): chaos_<verdict>.
+CHAOS_CODES = {verdict: f"chaos_{verdict}" for verdict in
+               ("deviated", "aborted", "not_recovered", "rollback_failed")}
 PYTEST_STATUS = "pytest_status"
 FIXTURE_FAILED = "fixture_failed"  # the teardown of a shared fixture a critical check used
 # Reasons that only degrade.
@@ -112,6 +115,9 @@ class RunFacts(NamedTuple):
     # (safety/replay.py): {"check", "run_id", "description", "outcome": "undone" | "failed" |
     # "unknown", "error"}.
     replayed: Sequence[Mapping[str, Any]] = ()
+    # Faults earlier runs left in the chaos ledger, rolled back at the start of this one
+    # (methods/chaos/ledger.py): {"check", "run_id", "fault", "outcome", "error", "manual"}.
+    chaos_recovered: Sequence[Mapping[str, Any]] = ()
     pytest_exit_status: int = EXIT_OK
     expected_version: str | None = None
     strict: bool = False
@@ -164,6 +170,7 @@ class Verdict:
     observed_versions: Mapping[str, int]
     exit_status: int
     replayed: tuple[Mapping[str, Any], ...] = ()  # RunFacts.replayed, for the outputs
+    chaos_recovered: tuple[Mapping[str, Any], ...] = ()  # RunFacts.chaos_recovered
 
     @property
     def ok(self) -> bool:
@@ -395,6 +402,19 @@ def decide(facts: RunFacts) -> Verdict:
                         else "was inconclusive, which is never a pass")
                 add(code, f"canary {what}: {detail}", judged)
 
+    for verdict, code in CHAOS_CODES.items():
+        judged = [c for c in checks if c.facts.chaos and c.facts.chaos.get("verdict") == verdict]
+        if judged:
+            detail = "; ".join(f"{c.nodeid}: {c.facts.chaos.get('reason', '')}"
+                               for c in judged[:3] if c.facts.chaos is not None)
+            loud = "THE FAULT IS STILL IN PRODUCTION: " if verdict == "rollback_failed" else ""
+            add(code, f"{loud}chaos experiment {verdict.replace('_', ' ')}: {detail}", judged)
+    for recovered in facts.chaos_recovered:
+        if recovered.get("outcome") == "rollback_failed":
+            add(CHAOS_CODES["rollback_failed"], "THE FAULT IS STILL IN PRODUCTION: an earlier "
+                f"run's fault could not be rolled back: {recovered.get('fault')} "
+                f"({recovered.get('error')}); {recovered.get('manual')}")
+
     crashed = [c for c in checks if c.outcome == CRASHED]
     if facts.crashed_workers or crashed:
         detail = "; ".join(facts.crashed_workers) or "a worker process died"
@@ -560,4 +580,5 @@ def decide(facts: RunFacts) -> Verdict:
         observed_versions=dict(sorted(observed.items())),
         exit_status=exit_status_for(status, facts.pytest_exit_status, facts.strict),
         replayed=tuple(facts.replayed),
+        chaos_recovered=tuple(facts.chaos_recovered),
     )

@@ -95,39 +95,34 @@ def bad_state(observation: Observation) -> str:
 
 
 def step(check: CheckState, observation: Observation, thresholds: Thresholds,
-         cycle: int) -> tuple[CheckState, Transition | None, str]:
-    """One check after one more cycle: its new state, the alert transition (if any) and the
-    state it left (equal to the new one when nothing changed). The transition's key is left
-    empty for the caller to fill."""
+         cycle: int) -> tuple[CheckState, str | None]:
+    """One check after one more cycle: its new state, and the alert that sends ("firing",
+    "resolved" or None)."""
     recent = (*check.recent, observation.result)[-thresholds.window:]
-    passes = check.passes_in_a_row + 1 if observation.result == PASSED else 0
-    bad_count = sum(1 for result in recent if result != PASSED)
+    passed = observation.result == PASSED
+    passes = check.passes_in_a_row + 1 if passed else 0
     state = check.state
-    if observation.result == PASSED:
+    if passed:
         if state == UNKNOWN and not check.alerting:
             state = PASSING  # its first result (or back after a quiet absence): nothing to heal
         elif state in BAD_STATES and passes >= thresholds.recover_after:
             state = PASSING
-    elif bad_count >= thresholds.fail_after:
+    elif sum(1 for result in recent if result != PASSED) >= thresholds.fail_after:
         state = bad_state(observation)
-    updated = CheckState(
-        state=state, recent=recent, passes_in_a_row=passes, critical=observation.critical,
-        reason=observation.reason if observation.result != PASSED else check.reason,
-        trace_url=observation.trace_url if observation.result != PASSED else check.trace_url,
-        since_cycle=cycle if state != check.state else check.since_cycle,
-        alerting=check.alerting)
-    transition = None
-    if state in BAD_STATES and not check.alerting and state != check.state:
-        transition = Transition(("", ""), "firing", state, check.state, updated.reason,
-                                updated.trace_url)
-        updated = updated._replace(alerting=True)
-    elif state == PASSING and check.alerting:
-        transition = Transition(("", ""), "resolved", state, check.state, check.reason,
-                                check.trace_url)
-        updated = updated._replace(alerting=False, reason="", trace_url="")
-    elif state == PASSING:
-        updated = updated._replace(reason="", trace_url="")
-    return updated, transition, check.state
+    alert = None
+    alerting = check.alerting
+    if state in BAD_STATES and not alerting and state != check.state:
+        alert, alerting = "firing", True
+    elif state == PASSING and alerting:
+        alert, alerting = "resolved", False
+    # A bad state keeps the line of its latest failure; a passing one has none.
+    reason = "" if state == PASSING else observation.reason if not passed else check.reason
+    trace_url = "" if state == PASSING else (observation.trace_url if not passed
+                                              else check.trace_url)
+    return CheckState(state=state, recent=recent, passes_in_a_row=passes,
+                      critical=observation.critical, reason=reason, trace_url=trace_url,
+                      since_cycle=cycle if state != check.state else check.since_cycle,
+                      alerting=alerting), alert
 
 
 @dataclass(frozen=True)
@@ -158,12 +153,15 @@ def advance(monitor: MonitorState, observations: Mapping[tuple[str, str], Observ
         if observation is None:
             observation = Observation(MISSING, previous.critical,
                                       "not reported by this cycle")
-        updated, transition, left = step(previous, observation, thresholds, cycle)
+        updated, alert = step(previous, observation, thresholds, cycle)
         checks[key] = updated
-        if transition is not None:
-            transitions.append(transition._replace(key=key))
-        if updated.state != left and key in monitor.checks:  # not a check's first result
-            changes.append((key, left, updated.state))
+        if alert is not None:
+            # A resolution names the failure it ends; a firing the one that started it.
+            told = updated if alert == "firing" else previous
+            transitions.append(Transition(key, alert, updated.state, previous.state,
+                                          told.reason, told.trace_url))
+        if updated.state != previous.state and key in monitor.checks:  # not a first result
+            changes.append((key, previous.state, updated.state))
     return replace(monitor, checks=checks, cycles=cycle), tuple(transitions), tuple(changes)
 
 
@@ -178,8 +176,7 @@ STATE_SCHEMA = "pytest-prodsmoke/monitor-state/1"
 def to_json(monitor: MonitorState) -> dict[str, object]:
     """The monitor's state as JSON-ready data (kept in --state-dir between runs)."""
     return {"schema": STATE_SCHEMA, "cycles": monitor.cycles, "checks": [
-        {"check": check, "target": target, **check_state._asdict(),
-         "recent": list(check_state.recent)}
+        {"check": check, "target": target, **check_state._asdict()}
         for (check, target), check_state in monitor.checks.items()]}
 
 

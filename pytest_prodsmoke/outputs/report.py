@@ -136,6 +136,7 @@ def build_report(verdict: Verdict, settings: Settings, run: RunInfo) -> dict[str
                          **({"unknown": True} if r.get("outcome") == "unknown" else {})}
                         for r in verdict.replayed if r.get("outcome") != "undone"],
         "replayed": [dict(r) for r in verdict.replayed],
+        "chaos_recovered": [dict(r) for r in verdict.chaos_recovered],
         "variants": variant_summary(verdict.checks),
         "options": {"strict": settings.gate_strict, "allow_skips": settings.allow_skips,
                     "timeout_s": settings.timeout_s, "retries": settings.retries},
@@ -301,6 +302,18 @@ def render_gate_block(verdict: Verdict, settings: Settings, report_path: Path | 
     for check in verdict.failed_critical():
         if check.facts.trace_url:
             lines.append(f"  trace of {check.nodeid}: {check.facts.trace_url}")
+    for check in verdict.checks:
+        chaos = check.facts.chaos
+        if chaos and chaos.get("verdict") == "rollback_failed":
+            lines.append(f"  !!! FAULT LEFT IN PRODUCTION by {check.nodeid}: {chaos.get('fault')}"
+                         f" -- {chaos.get('reason')}")
+    for recovered in verdict.chaos_recovered:
+        state = ("!!! STILL IN PRODUCTION" if recovered.get("outcome") == "rollback_failed"
+                 else str(recovered.get("outcome", "")).replace("_", " "))
+        lines.append(f"  chaos ledger: a fault an earlier run left ({recovered.get('check')}): "
+                     f"{recovered.get('fault')}: {state}"
+                     + (f" -- {recovered.get('error')}; {recovered.get('manual')}"
+                        if recovered.get("outcome") == "rollback_failed" else ""))
     if verdict.replayed:
         undone = sum(1 for r in verdict.replayed if r.get("outcome") == "undone")
         count = len(verdict.replayed)

@@ -19,7 +19,6 @@ holds an ``flock`` on its own lock file in the journal directory while it runs.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import threading
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_prodsmoke.safety.ownership import hold_owner_lock
 from pytest_prodsmoke.state import JOURNAL_DIR
 
 
@@ -42,44 +42,6 @@ class UndoAction:
     description: str
     action: Callable[[], object]
     call: dict[str, Any] | None = None  # its journal form (None: cannot be replayed)
-
-
-# The lock files the processes of this interpreter hold on their journal directories, by
-# directory: held until the process ends (the kernel drops the lock of a dead one).
-_OWNER_LOCKS: dict[Path, int] = {}
-
-
-def owner_lock_name(process: str, pid: int) -> str:
-    return f"{process}-{pid}.lock"
-
-
-def _hold_owner_lock(directory: Path, process: str) -> None:
-    if directory in _OWNER_LOCKS:
-        return
-    fd = os.open(directory / owner_lock_name(process, os.getpid()), os.O_CREAT | os.O_RDWR,
-                 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)  # ours: nobody else holds a file named by our pid
-    _OWNER_LOCKS[directory] = fd
-
-
-def owner_is_gone(directory: Path, process: str, pid: int) -> bool:
-    """True when the process that wrote a journal entry no longer runs (its lock is free)."""
-    path = directory / owner_lock_name(process, pid)
-    if directory in _OWNER_LOCKS and pid == os.getpid():
-        return False
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
-        return True  # never locked (an entry without its lock file): nobody holds it
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # closing drops the test lock again
-    return True
 
 
 class CleanupJournal:
@@ -108,7 +70,7 @@ class CleanupJournal:
                  "calls": calls if calls is not None else [None] * len(actions),
                  "leftovers": [[left.description, left.error] for left in leftovers]}
         self.directory.mkdir(parents=True, exist_ok=True)
-        _hold_owner_lock(self.directory, self.process)
+        hold_owner_lock(self.directory, self.process)
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(entry), encoding="utf-8")
         os.replace(temporary, self.path)  # readers see the old entry or the new one

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from pytest_prodsmoke.safety.cleanup import REFERENCE, owner_is_gone, resolve
+from pytest_prodsmoke.safety.cleanup import REFERENCE, resolve
+from pytest_prodsmoke.safety.ownership import owner_is_gone
 from pytest_prodsmoke.state import JOURNAL_DIR, ProcessState
 
 RESULTS_FILE = "replayed.json"  # in the run directory

@@ -20,9 +20,7 @@ import hashlib
 import json
 import os
 import re
-import stat
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from typing import Any
 import requests
 
 from pytest_prodsmoke.errors import ProdsmokeError, SettingsError
+from pytest_prodsmoke.safety.ownership import host_directory
 from pytest_prodsmoke.safety.redact import Secret, looks_secret
 from pytest_prodsmoke.settings import compile_user_pattern
 
@@ -157,25 +156,8 @@ def load_users(file_path: Path | None, file_source: str, env_text: str | None,
 
 
 def lease_directory(state_dir: Path | None) -> Path | None:
-    """Where fake users are leased: the state directory's ``leases``, else
-    ``<tmp>/pytest-prodsmoke-<uid>/leases`` (private to this OS user; None when that directory
-    is not ours, e.g. made by another user first: then each run leases in its own directory)."""
-    if state_dir is not None:
-        directory = state_dir / "leases"
-        directory.mkdir(parents=True, exist_ok=True)
-        return directory
-    base = Path(tempfile.gettempdir()) / f"pytest-prodsmoke-{os.getuid()}"
-    try:
-        base.mkdir(mode=0o700, exist_ok=True)
-        info = base.lstat()
-        if info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode) or \
-                info.st_mode & 0o077:
-            return None  # someone else's (or a symlink): never lock files there
-        directory = base / "leases"
-        directory.mkdir(mode=0o700, exist_ok=True)
-    except OSError:
-        return None
-    return directory
+    """Where fake users are leased: the state directory's ``leases``, else the host's."""
+    return host_directory(state_dir, "leases")
 
 
 def lock_name(username: str) -> str:

@@ -1,0 +1,233 @@
+"""The pytest shell of chaos experiments: ``--chaos``, ``@pytest.mark.chaos(...)``, and the
+experiment run in place of the check's body.
+
+    @pytest.fixture
+    def frozen_payments(payment_service):
+        return PauseProcess(payment_service.pid, name="the payment service")
+
+    @pytest.mark.chaos(duration=10, interval=1, recovery=30)
+    def test_orders_survive_a_frozen_payment_service(prod, frozen_payments):
+        assert prod.post("/orders", ...).status_code == 201   # the hypothesis
+
+The check's body is the steady-state hypothesis: probed before the fault (else ``aborted``,
+nothing injected), every ``interval`` seconds while the fault is in, and after the rollback
+until it holds again (within ``recovery`` seconds). The fault is the one ``Fault`` among the
+check's fixtures. The result is the check's ``chaos`` fact (gate report, JUnit); a verdict other
+than ``passed`` fails the check and the gate (``chaos_<verdict>``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_prodsmoke.methods.chaos.experiment import (
+    PASSED,
+    ROLLBACK_FAILED,
+    PhaseRecord,
+    Timing,
+    run_experiment,
+)
+from pytest_prodsmoke.methods.chaos.faults import Fault
+from pytest_prodsmoke.methods.chaos.ledger import Entry, ledger_directory, one_at_a_time, recover
+from pytest_prodsmoke.state import ProcessState, record_facts
+
+MARKER = "chaos"
+TIMING_KEYS = ("duration", "interval", "recovery")
+WATCHDOG_MARGIN_S = 30.0  # beyond the fault's planned time in: its rollback's own time
+
+
+def is_experiment(item: pytest.Item) -> bool:
+    return item.get_closest_marker(MARKER) is not None
+
+
+def timing_of(marker: Any, max_duration_s: float) -> Timing | str:
+    """The marker's timing, or what is wrong with it (one line)."""
+    unknown = set(marker.kwargs) - set(TIMING_KEYS)
+    if marker.args or unknown:
+        return (f"@pytest.mark.chaos takes only {', '.join(k + '=' for k in TIMING_KEYS)} "
+                f"(seconds); got {sorted(unknown) or list(marker.args)}")
+    values = {**Timing()._asdict()}
+    for key in TIMING_KEYS:
+        if key in marker.kwargs:
+            value = marker.kwargs[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    not 0 < value <= 86_400:
+                return f"@pytest.mark.chaos: {key}={value!r} is not a positive number of seconds"
+            values[f"{key}_s"] = float(value)
+    timing = Timing(**values)
+    if timing.duration_s > max_duration_s:
+        return (f"@pytest.mark.chaos: duration={timing.duration_s:g} s is over "
+                f"--chaos-max-duration {max_duration_s:g} s")
+    return timing
+
+
+class ChaosSelection:
+    """Without ``--chaos`` the experiments are deselected (and counted for one line)."""
+
+    def __init__(self, state: ProcessState) -> None:
+        self.state = state
+        self.not_run = 0
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]
+                                      ) -> None:
+        experiments = [item for item in items if is_experiment(item)]
+        if not experiments:
+            return
+        if not self.state.settings.chaos:
+            self.not_run = len(experiments)
+            config.hook.pytest_deselected(items=experiments)
+            items[:] = [item for item in items if not is_experiment(item)]
+            return
+        if not config.pluginmanager.has_plugin("prodsmoke-chaos-runs"):
+            config.pluginmanager.register(ChaosRuns(self.state, config), "prodsmoke-chaos-runs")
+
+    @pytest.hookimpl
+    def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
+        if not self.not_run:
+            return []
+        return [f"prodsmoke: {self.not_run} chaos experiment{'s' if self.not_run > 1 else ''} "
+                "not run: pass --chaos to run them"]
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait while a fault is rolled back (a second Ctrl-C must not stop a
+    rollback half-way); they are delivered right after."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class _Ledgered(Fault):
+    """A fault that is in the ledger (and watched) exactly while it may be in production."""
+
+    def __init__(self, fault: Fault, entry: Entry) -> None:
+        self.fault = fault
+        self.entry = entry
+        self.description = fault.description
+        self.watchdog: Any = None
+
+    def inject(self) -> None:
+        from pytest_prodsmoke.methods.chaos import watchdog
+
+        self.entry.write()  # before the fault: a kill from here on is not silent
+        self.watchdog = watchdog.start(self.entry.path)
+        self.fault.inject()
+
+    def rollback(self) -> None:
+        from pytest_prodsmoke.methods.chaos import watchdog
+
+        self.fault.rollback()  # raises: the entry stays, and the watchdog with it
+        self.entry.remove()
+        if self.watchdog is not None:
+            watchdog.stop(self.watchdog)
+
+
+class ChaosRuns:
+    """Runs each experiment in place of its check's body (registered only when --chaos
+    collected one)."""
+
+    def __init__(self, state: ProcessState, config: pytest.Config) -> None:
+        self.state = state
+        self.config = config
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        marker = pyfuncitem.get_closest_marker(MARKER)
+        if marker is None:
+            return None
+        __tracebackhide__ = True
+        settings = self.state.settings
+        timing = timing_of(marker, settings.chaos_max_duration_s)
+        if isinstance(timing, str):
+            pytest.fail(timing, pytrace=False)
+        faults = [value for value in pyfuncitem.funcargs.values() if isinstance(value, Fault)]
+        if len(faults) != 1:
+            pytest.fail(f"a chaos experiment needs exactly one fault among its fixtures (a "
+                        f"fixture that returns a pytest_prodsmoke.chaos Fault); it has "
+                        f"{len(faults)}", pytrace=False)
+        result = self._run(pyfuncitem, faults[0], timing)
+        record_facts(pyfuncitem, chaos=result.as_dict())
+        if result.verdict != PASSED:
+            loud = "THE FAULT IS STILL IN PRODUCTION: " if result.verdict == ROLLBACK_FAILED \
+                else ""
+            pytest.fail(f"{loud}chaos experiment {result.verdict}: {result.reason}",
+                        pytrace=False)
+        return True
+
+    def _run(self, item: pytest.Function, fault: Fault, timing: Timing) -> Any:
+        settings = self.state.settings
+        directory = ledger_directory(settings.state_dir, self.state.run_dir or Path("."))
+        ttl = timing.duration_s + 2 * timing.interval_s + max(WATCHDOG_MARGIN_S, fault.timeout_s)
+        entry = Entry(directory, fault, item.nodeid, self.state.run_id, ttl)
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+
+        def on_phase(phase: PhaseRecord) -> None:
+            if terminal is not None:  # serial: each phase as it happens
+                terminal.write_line(
+                    f"prodsmoke chaos {item.nodeid}: {phase.name} {phase.outcome} "
+                    f"({phase.probes} probes, {phase.failures} failed, "
+                    f"{phase.ended_s - phase.started_s:.1f} s)")
+
+        def protect(step: Callable[[], None]) -> None:
+            with signals_held():
+                step()
+
+        try:
+            with one_at_a_time(directory, wait_s=2 * settings.chaos_max_duration_s + 60):
+                return run_experiment(self._probe(item), _Ledgered(fault, entry), timing,
+                                      halted=self._halted, on_phase=on_phase, protect=protect)
+        except TimeoutError as exc:
+            problem = str(exc)  # failed outside the except block: one line, no echo
+        pytest.fail(f"chaos experiment not started: {problem}", pytrace=False)
+
+    def _halted(self) -> str | None:
+        halt = self.state.settings.chaos_halt_file
+        return f"the halt file {halt} exists" if halt is not None and halt.exists() else None
+
+    @staticmethod
+    def _probe(item: pytest.Function) -> Callable[[], str | None]:
+        """The check's body as a probe: None when it passes, else its failure's line."""
+        names = inspect.signature(item.obj).parameters
+        arguments = {name: item.funcargs[name] for name in names if name in item.funcargs}
+
+        def probe() -> str | None:
+            try:
+                item.obj(**arguments)
+            except (Exception, pytest.fail.Exception, pytest.skip.Exception) as exc:
+                lines = str(exc).strip().splitlines() or [""]
+                return f"{type(exc).__name__}: {lines[0]}"[:300]
+            return None
+
+        return probe
+
+
+class ChaosRecovery:
+    """At the start of a --chaos run, on the gate's owner: roll back the faults earlier runs
+    left in the ledger (their process is gone), and report what was done."""
+
+    def __init__(self, state: ProcessState) -> None:
+        self.state = state
+        self.results: list[dict[str, Any]] = []
+
+    @pytest.hookimpl
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        directory = ledger_directory(self.state.settings.state_dir,
+                                     self.state.run_dir or Path("."))
+        try:
+            self.results = recover(directory)
+        except Exception as exc:  # never a quiet pass: the gate fails on it
+            self.results = [{"check": "", "run_id": "", "fault": f"the chaos ledger {directory}",
+                             "outcome": "rollback_failed", "error": f"{type(exc).__name__}: "
+                             f"{exc}", "manual": f"inspect {directory} by hand"}]
