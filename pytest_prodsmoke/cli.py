@@ -2,6 +2,7 @@
 
     prodsmoke rollback-needed gate.json    exit 0: roll back now; 1: no rollback needed
     prodsmoke monitor [options] -- SUITE   the suite as a continuous monitor (monitor/command.py)
+    prodsmoke chaos recover [--state-dir D] roll back the faults a killed run left
 
 One line on stdout says why. Meant for a pipeline's fallback step, which runs when the gate job
 did not succeed: ``if prodsmoke rollback-needed gate.json; then ./rollback.sh; fi``.
@@ -33,10 +34,37 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument("report", type=Path, help="the --gate-report file")
     commands.add_parser("monitor", help="run the suite continuously as a monitor: "
                         "prodsmoke monitor --help")
+    chaos = commands.add_parser("chaos", help="chaos experiments: roll back what a killed run "
+                                "left in the chaos ledger")
+    chaos.add_argument("action", choices=["recover"])
+    chaos.add_argument("--state-dir", type=Path, help="the --prodsmoke-state-dir of the runs "
+                       "(default: the host's ledger)")
+    chaos.add_argument("--all", action="store_true", help="also faults whose process still "
+                       "runs (when you know it is stuck)")
     args = parser.parse_args(argv)
+    if args.command == "chaos":
+        return _chaos_recover(args.state_dir, args.all)
     needed, why = rollback_needed(read_report(args.report))
     print(f"prodsmoke: rollback {'needed' if needed else 'not needed'}: {why}")
     return EXIT_ROLLBACK if needed else EXIT_NO_ROLLBACK
+
+
+def _chaos_recover(state_dir: Path | None, everything: bool) -> int:
+    """Roll back the faults in the chaos ledger; exit 0 when none is left, 1 when one stays."""
+    import tempfile
+
+    from pytest_prodsmoke.methods.chaos.ledger import ledger_directory, recover
+
+    directory = ledger_directory(state_dir, Path(tempfile.gettempdir()))
+    results = recover(directory, only_gone=not everything)
+    for result in results:
+        state = ("STILL IN PRODUCTION: " + result["error"] + "; " + result["manual"]
+                 if result["outcome"] == "rollback_failed" else result["outcome"])
+        print(f"prodsmoke chaos: {result['fault']} ({result['check'] or 'unknown check'}): "
+              f"{state}")
+    if not results:
+        print(f"prodsmoke chaos: nothing to roll back in {directory}")
+    return 1 if any(r["outcome"] == "rollback_failed" for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ def _check_entry(check: CheckResult) -> dict[str, Any]:
             "leftovers": [_leftover(d, e) for d, e in check.leftovers],
             **({"parallel_run": dict(facts.parallel_run)} if facts.parallel_run else {}),
             **({"canary": dict(facts.canary)} if facts.canary else {}),
+            **({"chaos": dict(facts.chaos)} if facts.chaos else {}),
             **({"variant": facts.variant} if facts.variant else {}),
             **({"attempts": [dict(a) for a in check.attempts]} if check.attempts else {}),
             **({"fixture_errors": [dict(f) for f in check.fixture_errors]}

@@ -77,9 +77,10 @@ def _run(argv: list[str], timeout_s: float, what: str) -> None:
 class PauseProcess(Fault):
     """Freeze a process (SIGSTOP); the rollback lets it go on (SIGCONT)."""
 
-    def __init__(self, pid: int, name: str = "") -> None:
+    def __init__(self, pid: int, name: str = "", timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.pid = int(pid)
         self.name = name or f"process {pid}"
+        self.timeout_s = timeout_s  # a signal takes no time: what the watchdog adds to wait
         self.description = f"pause {self.name} (pid {self.pid}) with SIGSTOP"
 
     def inject(self) -> None:
@@ -99,7 +100,8 @@ class PauseProcess(Fault):
             raise FaultError(f"no permission to signal {self.name} (pid {self.pid})") from None
 
     def spec(self) -> dict[str, Any]:
-        return {"kind": "pause_process", "pid": self.pid, "name": self.name}
+        return {"kind": "pause_process", "pid": self.pid, "name": self.name,
+                "timeout_s": self.timeout_s}
 
     @property
     def manual(self) -> str:
@@ -245,7 +247,8 @@ class CallRollback(Fault):
 
 KINDS: dict[str, Any] = {
     "call": lambda s: CallRollback(s["callable"], s.get("args", ()), s.get("description", "")),
-    "pause_process": lambda s: PauseProcess(s["pid"], s.get("name", "")),
+    "pause_process": lambda s: PauseProcess(s["pid"], s.get("name", ""),
+                                            s.get("timeout_s", DEFAULT_TIMEOUT_S)),
     "kill_process": lambda s: KillProcess(s["pid"], s["restart"], s.get("name", ""),
                                           s.get("signum", signal.SIGKILL),
                                           s.get("timeout_s", DEFAULT_TIMEOUT_S)),

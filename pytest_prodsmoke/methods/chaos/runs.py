@@ -40,7 +40,7 @@ from pytest_prodsmoke.state import ProcessState, record_facts
 
 MARKER = "chaos"
 TIMING_KEYS = ("duration", "interval", "recovery")
-WATCHDOG_MARGIN_S = 30.0  # beyond the fault's planned time in: its rollback's own time
+WATCHDOG_MARGIN_S = 5.0
 
 
 def is_experiment(item: pytest.Item) -> bool:
@@ -169,16 +169,23 @@ class ChaosRuns:
     def _run(self, item: pytest.Function, fault: Fault, timing: Timing) -> Any:
         settings = self.state.settings
         directory = ledger_directory(settings.state_dir, self.state.run_dir or Path("."))
-        ttl = timing.duration_s + 2 * timing.interval_s + max(WATCHDOG_MARGIN_S, fault.timeout_s)
+        # The watchdog waits for the fault's planned time in, two probe intervals, and the
+        # time its own rollback may take, plus a margin.
+        ttl = timing.duration_s + 2 * timing.interval_s + fault.timeout_s + WATCHDOG_MARGIN_S
         entry = Entry(directory, fault, item.nodeid, self.state.run_id, ttl)
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
 
         def on_phase(phase: PhaseRecord) -> None:
-            if terminal is not None:  # serial: each phase as it happens
-                terminal.write_line(
-                    f"prodsmoke chaos {item.nodeid}: {phase.name} {phase.outcome} "
+            if terminal is None:  # an xdist worker: the phases are in the report
+                return
+            line = (f"prodsmoke chaos {item.nodeid}: {phase.name} {phase.outcome} "
                     f"({phase.probes} probes, {phase.failures} failed, "
                     f"{phase.ended_s - phase.started_s:.1f} s)")
+            # Each phase as it happens, past the check's output capture.
+            with capture.global_and_fixture_disabled() if capture is not None \
+                    else contextlib.nullcontext():
+                terminal.write_line(line)
 
         def protect(step: Callable[[], None]) -> None:
             with signals_held():

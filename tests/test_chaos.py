@@ -1,0 +1,248 @@
+"""Chaos experiments for real: pytest sessions (serial and ``-n 2``) whose experiments pause
+real processes (SIGSTOP) and run real commands; verdicts, the rollback after an interrupt, the
+watchdog after SIGKILL, the ledger, one experiment at a time, and nothing without --chaos."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import run_gate
+
+FAULTS_CONFTEST = """
+import os, pathlib, sys
+import pytest
+from pytest_prodsmoke.chaos import CommandPair, PauseProcess
+
+
+@pytest.fixture
+def paused_victim():
+    return PauseProcess(int(os.environ["VICTIM_PID"]), name="the victim", timeout_s=1)
+
+
+@pytest.fixture
+def paused_shop():
+    return PauseProcess(int(os.environ["SHOP_PID"]), name="the shop", timeout_s=1)
+
+
+@pytest.fixture
+def flag_fault():
+    flag = pathlib.Path(os.environ["FLAG"])
+    breaks = f"open({str(flag)!r}, 'w').write('broken')"
+    return CommandPair([sys.executable, "-c", os.environ.get("INJECT", breaks)],
+                       [sys.executable, "-c", os.environ.get("ROLLBACK", "pass")],
+                       description="break the flag", timeout_s=5)
+"""
+
+
+def process_state(pid: int) -> str:
+    """R, S, T (stopped), Z, ... from /proc."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.fixture
+def victim() -> Iterator[int]:
+    """A process of its own to pause."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    yield process.pid
+    os.kill(process.pid, signal.SIGCONT)
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+def chaos_env(pytester: pytest.Pytester, victim: int, shop, monkeypatch: pytest.MonkeyPatch
+              ) -> pytest.Pytester:
+    monkeypatch.setenv("VICTIM_PID", str(victim))
+    monkeypatch.setenv("SHOP_PID", str(shop.process.pid))
+    monkeypatch.setenv("FLAG", str(pytester.path / "flag"))
+    pytester.makeconftest(FAULTS_CONFTEST)
+    return pytester
+
+
+HOLDS = """
+import os, pathlib, pytest
+
+@pytest.mark.chaos(duration=1, interval=0.2, recovery=2)
+def test_experiment(prod, {fault}):
+    assert prod.get("/healthz").status_code == 200
+    flag = pathlib.Path(os.environ["FLAG"])
+    assert not flag.exists() or flag.read_text() != "broken", "the flag is broken"
+"""
+
+
+def chaos_of(run) -> dict:
+    [check] = [c for c in run.report["checks"] if c["nodeid"].endswith("test_experiment")]
+    return check["chaos"]
+
+
+def test_an_experiment_whose_system_holds_passes(chaos_env: pytest.Pytester, shop, mode: str,
+                                                 victim: int) -> None:
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim"))
+    run = run_gate(chaos_env, mode, "--chaos", "--prod-timeout", "0.5", url=shop.url)
+    assert run.ret == 0, run.output
+    chaos = chaos_of(run)
+    assert chaos["verdict"] == "passed" and chaos["rolled_back"] is True
+    assert chaos["fault"] == f"pause the victim (pid {victim}) with SIGSTOP"
+    assert [p["phase"] for p in chaos["phases"]] == ["before", "inject", "during", "rollback",
+                                                     "after"]
+    assert chaos["phases"][2]["probes"] >= 3 and chaos["phases"][2]["failures"] == 0
+    assert process_state(victim) != "T"  # resumed
+
+
+def test_a_deviation_stops_the_experiment_and_fails_the_gate(chaos_env: pytest.Pytester, shop,
+                                                             mode: str) -> None:
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_shop").replace(
+        "duration=1", "duration=20"))
+    started = time.monotonic()
+    run = run_gate(chaos_env, mode, "--chaos", "--prod-timeout", "0.5", "--prod-retries", "0",
+                   url=shop.url)
+    assert time.monotonic() - started < 15  # stopped at the first failed probe, not after 20 s
+    assert run.ret == 1, run.output
+    assert run.codes == ["check_failed", "chaos_deviated"]
+    chaos = chaos_of(run)
+    assert chaos["verdict"] == "deviated" and chaos["rolled_back"] is True
+    during = chaos["phases"][2]
+    assert during["failures"] == 1 and "read timeout" in during["failure_lines"][0]
+    assert process_state(shop.process.pid) != "T"  # the shop runs again
+
+
+def test_a_hypothesis_that_does_not_hold_before_aborts_without_injecting(
+        chaos_env: pytest.Pytester, shop, victim: int) -> None:
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim").replace(
+        '"/healthz"', '"/broken"'))
+    run = run_gate(chaos_env, "serial", "--chaos", url=shop.url)
+    assert run.codes == ["check_failed", "chaos_aborted"], run.output
+    chaos = chaos_of(run)
+    assert chaos["injected"] is False and [p["phase"] for p in chaos["phases"]] == ["before"]
+    assert "nothing was injected" in chaos["reason"]
+
+
+def test_a_system_that_does_not_recover_is_not_recovered(chaos_env: pytest.Pytester, shop,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # The system holds under the fault, but its "rollback" breaks it (as a rollback that
+    # restarts a service with a bad configuration would): the steady state never returns.
+    flag = chaos_env.path / "flag"
+    monkeypatch.setenv("INJECT", "pass")
+    monkeypatch.setenv("ROLLBACK", f"open({str(flag)!r}, 'w').write('broken')")
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="flag_fault").replace(
+        "recovery=2", "recovery=0.5"))
+    run = run_gate(chaos_env, "serial", "--chaos", url=shop.url)
+    assert run.codes == ["check_failed", "chaos_not_recovered"], run.output
+    chaos = chaos_of(run)
+    assert chaos["verdict"] == "not_recovered" and chaos["rolled_back"] is True
+    assert chaos["phases"][2]["failures"] == 0  # it held while the fault was in
+    assert "did not return within 0.5 s after the rollback" in chaos["phases"][-1]["outcome"]
+    assert chaos["phases"][-1]["probes"] >= 2
+
+
+def test_a_failed_rollback_is_the_loudest_failure(chaos_env: pytest.Pytester, shop,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # A rollback that fails until someone repairs it by hand (the file appears).
+    monkeypatch.setenv("ROLLBACK", "import os, sys; sys.exit(0 if os.path.exists("
+                       "os.environ['FLAG'] + '.repaired') else 3)")
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="flag_fault").replace(
+        'assert not flag.exists() or flag.read_text() != "broken", "the flag is broken"',
+        "pass"))
+    state = ["--prodsmoke-state-dir", str(chaos_env.path / "state")]
+    run = run_gate(chaos_env, "serial", "--chaos", *state, url=shop.url)
+    assert run.ret == 1, run.output
+    assert "chaos_rollback_failed" in run.codes
+    assert "!!! FAULT LEFT IN PRODUCTION by test_exp.py::test_experiment: break the flag" \
+        in run.output
+    assert "THE FAULT IS STILL IN PRODUCTION" in run.output
+    # It stays in the ledger; once the rollback works, recover takes it out.
+    ledger = list((chaos_env.path / "state" / "chaos").glob("*.json"))
+    assert len(ledger) == 1 and json.loads(ledger[0].read_text())["fault"] == "break the flag"
+    (chaos_env.path / "flag.repaired").write_text("x")
+    recovered = subprocess.run([sys.executable, "-m", "pytest_prodsmoke.cli", "chaos", "recover",
+                                "--state-dir", str(chaos_env.path / "state")],
+                               capture_output=True, text=True)
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert "break the flag (test_exp.py::test_experiment): rolled_back" in recovered.stdout
+
+
+def test_without_chaos_no_experiment_runs(chaos_env: pytest.Pytester, shop, victim: int) -> None:
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim"),
+                         test_plain="def test_health(prod):\n    assert prod.get('/healthz').ok\n")
+    run = run_gate(chaos_env, "serial", url=shop.url)
+    assert run.ret == 0, run.output
+    assert "prodsmoke: 1 chaos experiment not run: pass --chaos to run them" in run.output
+    assert [c["nodeid"] for c in run.report["checks"]] == ["test_plain.py::test_health"]
+    assert run.report["counts"]["collected"] == 1
+
+
+@pytest.mark.parametrize("mode", ["serial", "xdist"])
+def test_sigterm_during_the_fault_rolls_it_back(chaos_env: pytest.Pytester, shop, victim: int,
+                                                mode: str) -> None:
+    from tests.support import run_until_then_terminate
+
+    started = chaos_env.path / "started"
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim").replace(
+        "duration=1", "duration=30") + f"""
+    stat = open("/proc/%s/stat" % os.environ["VICTIM_PID"]).read()
+    if stat.rsplit(")", 1)[1].split()[0] == "T":  # the fault is in
+        pathlib.Path({str(started)!r}).write_text("x")
+""")
+    returncode, out = run_until_then_terminate(
+        chaos_env, ["--prod-url", shop.url, "--chaos", "--gate-report", "gate.json",
+                    *(["-n", "2"] if mode == "xdist" else [])], started, whole_group=True)
+    assert returncode == 2, out
+    assert process_state(victim) != "T", out  # rolled back on the way out
+    report = json.loads((chaos_env.path / "gate.json").read_text())
+    assert report["verdict"] == "fail" and "interrupted" in [r["code"] for r in report["reasons"]]
+
+
+def test_sigkill_during_the_fault_the_watchdog_rolls_it_back(chaos_env: pytest.Pytester, shop,
+                                                             victim: int) -> None:
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim").replace(
+        "duration=1", "duration=2") + """
+    import signal
+    stat = open("/proc/%s/stat" % os.environ["VICTIM_PID"]).read()
+    if stat.rsplit(")", 1)[1].split()[0] == "T":
+        os.kill(os.getpid(), signal.SIGKILL)  # pytest dies with the fault in
+""")
+    state = ["--prodsmoke-state-dir", str(chaos_env.path / "state")]
+    killed = run_gate(chaos_env, "serial", "--chaos", *state, url=shop.url)
+    assert killed.ret != 0
+    assert process_state(victim) == "T"  # the fault is in, nobody left to roll it back...
+    deadline = time.monotonic() + 30  # ... but the watchdog: TTL 2 + 2 * 0.2 + 1 + 5 s
+    while process_state(victim) == "T" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert process_state(victim) != "T"
+    # The next run reports what the watchdog undid.
+    chaos_env.makepyfile(test_exp="def test_health(prod):\n    assert prod.get('/healthz').ok\n")
+    run = run_gate(chaos_env, "serial", "--chaos", *state, url=shop.url)
+    assert run.ret == 0, run.output
+    [recovered] = run.report["chaos_recovered"]
+    assert recovered["outcome"] == "rolled_back_by_watchdog"
+    assert recovered["check"] == "test_exp.py::test_experiment"
+    assert "chaos ledger: a fault an earlier run left (test_exp.py::test_experiment)" in run.output
+
+
+def test_two_experiments_never_overlap(chaos_env: pytest.Pytester, shop) -> None:
+    times = chaos_env.path / "times"
+    chaos_env.makepyfile(test_exp="\n".join(f"""
+import pytest, time
+
+@pytest.mark.chaos(duration=1, interval=0.2, recovery=1)
+def test_experiment_{i}(prod, paused_victim):
+    open({str(times)!r}, "a").write(f"{i} {{time.monotonic()}}\\n")
+    assert prod.get("/healthz").ok
+""" for i in range(2)))
+    run = run_gate(chaos_env, "xdist", "--chaos", url=shop.url)
+    assert run.ret == 0, run.output
+    spans: dict[str, list[float]] = {}
+    for line in times.read_text().splitlines():
+        name, stamp = line.split()
+        spans.setdefault(name, []).append(float(stamp))
+    (first, second) = sorted(spans.values())
+    assert max(first) < min(second) or max(second) < min(first), spans
