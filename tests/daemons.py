@@ -173,3 +173,46 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+HAPROXY = "haproxy"
+
+
+@contextmanager
+def haproxy(workdir: Path, servers: list[str]) -> Iterator[tuple[Daemon, Path]]:
+    """HAProxy in front of ``servers`` (host:port each, health-checked every 200 ms), with its
+    runtime API on a unix socket (level admin). Yields the daemon and the socket's path."""
+    port = free_port()
+    socket_path = workdir / "haproxy.sock"
+    lines = [f"    server s{i} {address} check inter 200ms fall 2 rise 1"
+             for i, address in enumerate(servers, start=1)]
+    config = workdir / "haproxy.cfg"
+    config.write_text("\n".join([
+        "global", f"    stats socket {socket_path} mode 600 level admin",
+        "defaults", "    mode http", "    timeout connect 1s", "    timeout client 5s",
+        "    timeout server 5s", "    retries 3", "    option redispatch",
+        # An instance killed mid-request: the request goes to another (idempotent ones).
+        "    retry-on all-retryable-errors",
+        "frontend shop", f"    bind 127.0.0.1:{port}", "    default_backend shops",
+        "backend shops", "    balance roundrobin", "    option httpchk GET /healthz",
+        *lines, ""]))
+    daemon = start_daemon(HAPROXY, [binary(HAPROXY), "-f", str(config), "-db"],
+                          f"http://127.0.0.1:{port}", "/healthz", workdir)
+    try:
+        yield daemon, socket_path
+    finally:
+        daemon.stop()
+
+
+def haproxy_status(socket_path: Path, backend: str, server: str) -> str:
+    """A server's status in ``show stat`` (UP, DOWN, MAINT, DRAIN, ...), without the
+    transition HAProxy appends while its health checks count ("UP 1/2": up, going down)."""
+    from pytest_prodsmoke.chaos import HaproxyServerState
+
+    table = HaproxyServerState(str(socket_path), backend, server).command("show stat")
+    header = table.splitlines()[0].lstrip("# ").split(",")
+    for line in table.splitlines()[1:]:
+        row = dict(zip(header, line.split(","), strict=False))
+        if row.get("pxname") == backend and row.get("svname") == server:
+            return row["status"].split()[0]
+    raise LookupError(f"{backend}/{server} not in show stat")

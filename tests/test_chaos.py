@@ -246,3 +246,120 @@ def test_experiment_{i}(prod, paused_victim):
         spans.setdefault(name, []).append(float(stamp))
     (first, second) = sorted(spans.values())
     assert max(first) < min(second) or max(second) < min(first), spans
+
+
+# ------------------------------------------------------ real HAProxy, real instances, CTK
+
+HAPROXY_SUITE = """
+import os, pytest
+from pytest_prodsmoke.chaos import HaproxyServerState, KillProcess
+
+
+@pytest.fixture
+def drained_instance():
+    return HaproxyServerState(os.environ["HAPROXY_SOCKET"], "shops", "s1", "maint")
+
+
+@pytest.fixture
+def killed_instance():
+    return KillProcess(int(os.environ["INSTANCE_PID"]), restart=os.environ["RESTART"].split("|"),
+                       name="shop instance 1", timeout_s=10)
+
+
+@pytest.mark.chaos(duration=1.5, interval=0.1, recovery=5)
+def test_experiment(prod, {fault}):
+    assert prod.get("/healthz").status_code == 200
+"""
+
+
+@pytest.fixture
+def two_instances() -> Iterator[list]:
+    from examples.shop.launch import start_shop
+
+    shops = [start_shop("2.0.0"), start_shop("2.0.0")]
+    yield shops
+    for shop in shops:
+        shop.stop()
+
+
+def test_a_server_in_maintenance_behind_haproxy_is_not_noticed(
+        pytester: pytest.Pytester, tmp_path: Path, two_instances: list,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import daemons
+
+    addresses = [shop.url.removeprefix("http://") for shop in two_instances]
+    with daemons.haproxy(tmp_path, addresses) as (proxy, socket_path):
+        monkeypatch.setenv("HAPROXY_SOCKET", str(socket_path))
+        pytester.makepyfile(test_exp=HAPROXY_SUITE.format(fault="drained_instance"))
+        run = run_gate(pytester, "serial", "--chaos", "--prod-timeout", "2", url=proxy.url)
+        assert run.ret == 0, run.output
+        assert daemons.haproxy_status(socket_path, "shops", "s1") == "UP"  # ready again
+    chaos = chaos_of(run)
+    assert chaos["fault"] == "set HAProxy server shops/s1 to maint (rollback: ready)"
+    assert chaos["phases"][2]["probes"] >= 10 and chaos["phases"][2]["failures"] == 0
+
+
+def test_a_killed_instance_is_restarted_on_rollback(pytester: pytest.Pytester,
+                                                    tmp_path: Path, two_instances: list,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from examples.shop.launch import SERVER
+    from tests import daemons
+
+    first = two_instances[0]
+    port = first.url.rsplit(":", 1)[1]
+    restarted = tmp_path / "restarted.pid"
+    # The restart command starts the instance again on its port and returns (as a service
+    # manager's "start" does).
+    launcher = (f"import subprocess, sys; p = subprocess.Popen([sys.executable, {str(SERVER)!r}, "
+                f"'--version', '2.0.0', '--port', '{port}'], start_new_session=True, "
+                f"stdout=subprocess.DEVNULL); open({str(restarted)!r}, 'w').write(str(p.pid))")
+    addresses = [shop.url.removeprefix("http://") for shop in two_instances]
+    with daemons.haproxy(tmp_path, addresses) as (proxy, socket_path):
+        monkeypatch.setenv("INSTANCE_PID", str(first.process.pid))
+        monkeypatch.setenv("RESTART", "|".join([sys.executable, "-c", launcher]))
+        pytester.makepyfile(test_exp=HAPROXY_SUITE.format(fault="killed_instance"))
+        try:
+            run = run_gate(pytester, "serial", "--chaos", "--prod-timeout", "2", url=proxy.url)
+            assert run.ret == 0, run.output
+            assert first.process.poll() is not None  # it was killed ...
+            deadline = time.monotonic() + 10
+            while daemons.haproxy_status(socket_path, "shops", "s1") != "UP" and \
+                    time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert daemons.haproxy_status(socket_path, "shops", "s1") == "UP"  # ... and back
+        finally:
+            if restarted.exists():
+                os.kill(int(restarted.read_text()), signal.SIGTERM)
+    assert chaos_of(run)["verdict"] == "passed"
+
+
+def test_a_chaos_toolkit_action_is_a_fault(chaos_env: pytest.Pytester, shop) -> None:
+    pytest.importorskip("chaoslib")
+    flag = chaos_env.path / "ctk-flag"
+    chaos_env.makeconftest(FAULTS_CONFTEST + f"""
+from pytest_prodsmoke.chaos import ChaosToolkitAction
+
+
+@pytest.fixture
+def ctk_fault():
+    def action(name, code):
+        return {{"type": "action", "name": name, "provider": {{
+            "type": "process", "path": sys.executable, "arguments": ["-c", code]}}}}
+    return ChaosToolkitAction(action("break", "open({str(flag)!r}, 'w').write('x')"),
+                              action("repair", "import os; os.remove({str(flag)!r})"))
+""")
+    chaos_env.makepyfile(test_exp=f"""
+import pathlib, pytest
+
+@pytest.mark.chaos(duration=0.5, interval=0.1, recovery=1)
+def test_experiment(prod, ctk_fault):
+    assert prod.get("/healthz").ok
+    seen = pathlib.Path({str(chaos_env.path / 'seen')!r})
+    if pathlib.Path({str(flag)!r}).exists():
+        seen.write_text("the fault was in")
+""")
+    run = run_gate(chaos_env, "serial", "--chaos", url=shop.url)
+    assert run.ret == 0, run.output
+    assert (chaos_env.path / "seen").read_text() == "the fault was in"
+    assert not flag.exists()  # rolled back by the Chaos Toolkit action
+    assert chaos_of(run)["fault"] == "Chaos Toolkit action 'break' (rollback: 'repair')"

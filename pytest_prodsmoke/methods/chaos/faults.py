@@ -8,6 +8,9 @@ fault back without the process that injected it.
 - ``CommandPair``: one command to inject, one to roll back (argv lists, no shell).
 - ``HttpCallPair``: one HTTP call to inject, one to roll back (a fault-injection or
   feature-flag endpoint, e.g. Toxiproxy's REST API).
+- ``HaproxyServerState``: a backend server to ``maint``/``drain`` and back to ``ready``
+  through HAProxy's runtime API.
+- ``ChaosToolkitAction``: a Chaos Toolkit action and its rollback, run with chaostoolkit-lib.
 
 Your own: subclass ``Fault`` (``description``, ``inject``, ``rollback``) and return it from a
 fixture. For a rollback without your process, let ``spec`` return ``{"kind": "call",
@@ -62,15 +65,24 @@ def _argv(value: Sequence[str], what: str) -> list[str]:
 
 
 def _run(argv: list[str], timeout_s: float, what: str) -> None:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise FaultError(f"{what} {argv[0]!r} did not finish within {timeout_s:g} s") from None
-    except OSError as exc:
-        raise FaultError(f"{what} {argv[0]!r} could not start: {exc.strerror or exc}") from None
+    import tempfile
+
+    # Output to a file, not a pipe: a command that starts a service in the background (a
+    # restart) leaves it holding its output, and a pipe would never reach its end.
+    with tempfile.TemporaryFile() as output:
+        try:
+            done = subprocess.run(argv, stdout=output, stderr=subprocess.STDOUT,
+                                  timeout=timeout_s, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise FaultError(f"{what} {argv[0]!r} did not finish within {timeout_s:g} s"
+                             ) from None
+        except OSError as exc:
+            raise FaultError(f"{what} {argv[0]!r} could not start: {exc.strerror or exc}"
+                             ) from None
+        output.seek(0)
+        text = output.read().decode(errors="replace")
     if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+        tail = text.strip().splitlines()[-1:] or [""]
         raise FaultError(f"{what} {argv[0]!r} exited {done.returncode}: {tail[0][:200]}")
 
 
@@ -224,6 +236,125 @@ def _display(url: str) -> str:
     return display_url(url)
 
 
+class HaproxyServerState(Fault):
+    """Put a server of an HAProxy backend into ``maint`` (or ``drain``) through HAProxy's
+    runtime API, back to ``ready`` on rollback. ``socket``: the stats socket's path (``stats
+    socket /run/haproxy/admin.sock level admin``) or ``host:port``."""
+
+    def __init__(self, socket: str, backend: str, server: str, state: str = "maint",
+                 timeout_s: float = 5.0) -> None:
+        if state not in ("maint", "drain"):
+            raise FaultError(f"state must be 'maint' or 'drain', not {state!r}")
+        for name, value in (("backend", backend), ("server", server)):
+            if not value or any(c.isspace() or c in ";/" for c in value):
+                raise FaultError(f"{name} {value!r} is not an HAProxy name")
+        self.socket = str(socket)
+        self.backend, self.server, self.state = backend, server, state
+        self.timeout_s = timeout_s
+        self.description = (f"set HAProxy server {backend}/{server} to {state} "
+                            f"(rollback: ready)")
+
+    def command(self, line: str) -> str:
+        """One runtime API command; its answer (empty on success for ``set server``)."""
+        import socket as sockets
+
+        if ":" in self.socket and not self.socket.startswith("/"):
+            host, _, port = self.socket.rpartition(":")
+            connection = sockets.create_connection((host, int(port)), timeout=self.timeout_s)
+        else:
+            connection = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+            connection.settimeout(self.timeout_s)
+            connection.connect(self.socket)
+        with connection:
+            connection.sendall(line.encode() + b"\n")
+            chunks = []
+            while chunk := connection.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode(errors="replace").strip()
+
+    def _set(self, state: str) -> None:
+        try:
+            answer = self.command(f"set server {self.backend}/{self.server} state {state}")
+        except OSError as exc:
+            raise FaultError(f"HAProxy's runtime API at {self.socket} did not answer: "
+                             f"{exc.strerror or exc}") from None
+        if answer:
+            raise FaultError(f"HAProxy refused 'set server {self.backend}/{self.server} state "
+                             f"{state}': {answer.splitlines()[0][:200]}")
+
+    def inject(self) -> None:
+        self._set(self.state)
+
+    def rollback(self) -> None:
+        self._set("ready")
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": "haproxy_server_state", "socket": self.socket, "backend": self.backend,
+                "server": self.server, "state": self.state, "timeout_s": self.timeout_s}
+
+    @property
+    def manual(self) -> str:
+        return (f"undo by hand: echo 'set server {self.backend}/{self.server} state ready' | "
+                f"socat stdio {self.socket}")
+
+
+class ChaosToolkitAction(Fault):
+    """A Chaos Toolkit action as the fault and another as its rollback (``{"type": "action",
+    "name": ..., "provider": {"type": "python" | "process" | "http", ...}}``), run with
+    chaostoolkit-lib, so its extensions work as faults. A process action that exits non-zero
+    and an HTTP action that answers outside 2xx count as failed."""
+
+    def __init__(self, inject: Mapping[str, Any], rollback: Mapping[str, Any],
+                 configuration: Mapping[str, Any] | None = None,
+                 secrets: Mapping[str, Any] | None = None, description: str = "",
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        try:
+            from chaoslib.activity import ensure_activity_is_valid
+            from chaoslib.exceptions import ChaosException
+        except ImportError:
+            raise FaultError("ChaosToolkitAction needs chaostoolkit-lib: pip install "
+                             "chaostoolkit-lib") from None
+        self.inject_action, self.rollback_action = dict(inject), dict(rollback)
+        for what, action in (("inject", self.inject_action), ("rollback", self.rollback_action)):
+            try:
+                ensure_activity_is_valid(action)
+            except ChaosException as exc:
+                raise FaultError(f"{what}: not a valid Chaos Toolkit action: {exc}") from None
+        self.configuration = dict(configuration or {})
+        self.secrets = dict(secrets or {})
+        self.timeout_s = timeout_s
+        self.description = description or (
+            f"Chaos Toolkit action {self.inject_action.get('name')!r} (rollback: "
+            f"{self.rollback_action.get('name')!r})")
+
+    def _run(self, action: dict[str, Any], what: str) -> None:
+        from chaoslib.activity import run_activity
+        from chaoslib.exceptions import ChaosException
+
+        try:
+            output = run_activity(action, self.configuration, self.secrets)
+        except ChaosException as exc:
+            raise FaultError(f"{what} action {action.get('name')!r} failed: {exc}") from None
+        kind = action.get("provider", {}).get("type")
+        status = output.get("status") if isinstance(output, dict) else None
+        if kind == "process" and status != 0:
+            raise FaultError(f"{what} action {action.get('name')!r} exited {status}")
+        if kind == "http" and not (isinstance(status, int) and 200 <= status < 300):
+            raise FaultError(f"{what} action {action.get('name')!r} answered {status}")
+
+    def inject(self) -> None:
+        self._run(self.inject_action, "inject")
+
+    def rollback(self) -> None:
+        self._run(self.rollback_action, "rollback")
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": "chaostoolkit", "inject": self.inject_action,
+                "rollback": self.rollback_action, "configuration": self.configuration,
+                "secrets": self.secrets, "description": self.description,
+                "timeout_s": self.timeout_s}
+
+
 class CallRollback(Fault):
     """A user fault rebuilt from its spec: only its rollback, ``function(*args)``."""
 
@@ -247,6 +378,11 @@ class CallRollback(Fault):
 
 KINDS: dict[str, Any] = {
     "call": lambda s: CallRollback(s["callable"], s.get("args", ()), s.get("description", "")),
+    "haproxy_server_state": lambda s: HaproxyServerState(
+        s["socket"], s["backend"], s["server"], s.get("state", "maint"), s.get("timeout_s", 5.0)),
+    "chaostoolkit": lambda s: ChaosToolkitAction(
+        s["inject"], s["rollback"], s.get("configuration"), s.get("secrets"),
+        s.get("description", ""), s.get("timeout_s", DEFAULT_TIMEOUT_S)),
     "pause_process": lambda s: PauseProcess(s["pid"], s.get("name", ""),
                                             s.get("timeout_s", DEFAULT_TIMEOUT_S)),
     "kill_process": lambda s: KillProcess(s["pid"], s["restart"], s.get("name", ""),
