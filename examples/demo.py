@@ -19,8 +19,14 @@ the healthy shop, the shop's orders break, one `firing` alert is delivered after
 cycles, the shop is repaired, one `resolved` follows; the timeline and the final metrics are
 printed.
 
-Exits 0 when all five verdicts and the monitor's two alerts are as expected. Reports go to
-demo-out/<scenario>/.
+Then the chaos experiments (examples/chaos/, with --chaos) against the shop made resilient (two
+instances behind Debian's HAProxy, a payment service called with a timeout and a circuit
+breaker): losing an instance and freezing the payment service both pass; against a shop
+without its breaker the second one is `deviated` and the gate fails. Each experiment's phases
+and verdict are printed.
+
+Exits 0 when all five verdicts, the monitor's two alerts and the three experiment verdicts are
+as expected. Reports go to demo-out/<scenario>/.
 """
 
 from __future__ import annotations
@@ -157,6 +163,40 @@ def run_monitor(baseline_url: str) -> bool:
     return status == 0 and [(a["status"], a["check"]) for a in received] == expected
 
 
+def run_chaos() -> bool:
+    """The example experiments against the resilient shop and against one without breaker."""
+    from examples.chaos.stack import running_stack
+
+    expected = {True: {"test_the_shop_survives_losing_an_instance": "passed",
+                       "test_orders_survive_a_frozen_payment_service": "passed"},
+                False: {"test_the_shop_survives_losing_an_instance": "passed",
+                        "test_orders_survive_a_frozen_payment_service": "deviated"}}
+    all_as_expected = True
+    for breaker in (True, False):
+        name = "chaos" if breaker else "chaos-no-breaker"
+        out = OUT / name
+        out.mkdir(parents=True, exist_ok=True)
+        title = ("the resilient shop: 2 instances behind HAProxy, payments with timeout + breaker"
+                 if breaker else "the same shop without its circuit breaker")
+        print(f"\n### chaos experiments: {title}", flush=True)
+        with running_stack(breaker=breaker) as stack:
+            status = subprocess.call(
+                [sys.executable, "-m", "pytest", str(ROOT / "examples" / "chaos"), "-q",
+                 "-p", "no:cacheprovider", "--no-header", "--tb=line", "--chaos",
+                 "--prod-url", stack.url, "--prod-timeout", "2",
+                 "--gate-report", str(out / "gate.json")],
+                cwd=ROOT, env={**os.environ, **stack.env})
+        report = json.loads((out / "gate.json").read_text()) if (out / "gate.json").exists() \
+            else {}
+        found = {c["nodeid"].rsplit("::", 1)[1]: c["chaos"]["verdict"]
+                 for c in report.get("checks", []) if "chaos" in c}
+        ok = found == expected[breaker] and (status == 0) is breaker
+        all_as_expected &= ok
+        for check, verdict in found.items():
+            print(f"  {'as expected' if ok else 'UNEXPECTED':12} {check}: {verdict}")
+    return all_as_expected
+
+
 def main() -> int:
     results = []
     with ExitStack() as stack:
@@ -165,6 +205,7 @@ def main() -> int:
             exit_status, report = run_scenario(scenario, baseline.url)
             results.append((scenario, exit_status, report))
         monitor_ok = run_monitor(baseline.url)
+    chaos_ok = run_chaos()
 
     print("\n=== pytest-prodsmoke demo ===")
     all_as_expected = True
@@ -179,6 +220,9 @@ def main() -> int:
     print(f"{'as expected' if monitor_ok else 'UNEXPECTED':12} monitor: one firing after 2 of "
           "3 failed cycles, one resolved after 2 passes")
     all_as_expected &= monitor_ok
+    print(f"{'as expected' if chaos_ok else 'UNEXPECTED':12} chaos: an instance lost and the "
+          "payments frozen are not noticed; without the breaker the gate fails (deviated)")
+    all_as_expected &= chaos_ok
     print("demo " + ("succeeded: every verdict came out as it should" if all_as_expected
                      else "FAILED: a verdict was not what it should be"))
     return 0 if all_as_expected else 1

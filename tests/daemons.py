@@ -180,28 +180,13 @@ HAPROXY = "haproxy"
 
 @contextmanager
 def haproxy(workdir: Path, servers: list[str]) -> Iterator[tuple[Daemon, Path]]:
-    """HAProxy in front of ``servers`` (host:port each, health-checked every 200 ms), with its
-    runtime API on a unix socket (level admin). Yields the daemon and the socket's path."""
-    port = free_port()
-    socket_path = workdir / "haproxy.sock"
-    lines = [f"    server s{i} {address} check inter 200ms fall 2 rise 1"
-             for i, address in enumerate(servers, start=1)]
-    config = workdir / "haproxy.cfg"
-    config.write_text("\n".join([
-        "global", f"    stats socket {socket_path} mode 600 level admin",
-        "defaults", "    mode http", "    timeout connect 1s", "    timeout client 5s",
-        "    timeout server 5s", "    retries 3", "    option redispatch",
-        # An instance killed mid-request: the request goes to another (idempotent ones).
-        "    retry-on all-retryable-errors",
-        "frontend shop", f"    bind 127.0.0.1:{port}", "    default_backend shops",
-        "backend shops", "    balance roundrobin", "    option httpchk GET /healthz",
-        *lines, ""]))
-    daemon = start_daemon(HAPROXY, [binary(HAPROXY), "-f", str(config), "-db"],
-                          f"http://127.0.0.1:{port}", "/healthz", workdir)
-    try:
-        yield daemon, socket_path
-    finally:
-        daemon.stop()
+    """HAProxy in front of ``servers`` (host:port each), as the chaos examples run it
+    (examples/chaos/stack.py). Yields it as a daemon and its runtime API socket's path."""
+    from examples.chaos.stack import running_haproxy
+
+    binary(HAPROXY)  # fail (or skip) in one line when it is not installed
+    with running_haproxy(workdir, servers) as (url, socket_path, process):
+        yield Daemon(HAPROXY, url, process, workdir / "haproxy.log"), socket_path
 
 
 def haproxy_status(socket_path: Path, backend: str, server: str) -> str:

@@ -363,3 +363,33 @@ def test_experiment(prod, ctk_fault):
     assert (chaos_env.path / "seen").read_text() == "the fault was in"
     assert not flag.exists()  # rolled back by the Chaos Toolkit action
     assert chaos_of(run)["fault"] == "Chaos Toolkit action 'break' (rollback: 'repair')"
+
+
+# --------------------------------------------------------------- the shipped examples
+
+@pytest.mark.parametrize(("breaker", "verdicts"), [
+    (True, {"test_the_shop_survives_losing_an_instance": "passed",
+            "test_orders_survive_a_frozen_payment_service": "passed"}),
+    (False, {"test_the_shop_survives_losing_an_instance": "passed",
+             "test_orders_survive_a_frozen_payment_service": "deviated"}),
+], ids=["resilient-shop", "shop-without-breaker"])
+def test_the_example_experiments(tmp_path: Path, breaker: bool, verdicts: dict) -> None:
+    from examples.chaos.stack import ROOT, running_stack
+    from tests import daemons
+
+    daemons.binary(daemons.HAPROXY)
+    report = tmp_path / "gate.json"
+    with running_stack(breaker=breaker) as stack:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PRODSMOKE_")}
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", str(ROOT / "examples" / "chaos"), "-q",
+             "-p", "no:cacheprovider", "--chaos", "--prod-url", stack.url, "--prod-timeout", "2",
+             "--gate-report", str(report)], env={**env, **stack.env}, capture_output=True,
+            text=True, timeout=180)
+    data = json.loads(report.read_text())
+    found = {c["nodeid"].rsplit("::", 1)[1]: c["chaos"]["verdict"]
+             for c in data["checks"] if "chaos" in c}
+    assert found == verdicts, result.stdout[-3000:]
+    assert (result.returncode == 0) is breaker
+    if not breaker:
+        assert "chaos_deviated" in [r["code"] for r in data["reasons"]]

@@ -13,7 +13,9 @@ X-Variant header or the ab_variant cookie, named in the X-Variant response heade
 GET /slow?ms=N; for tests: GET /echo
 (the request's headers), GET /_counts (requests seen per path), GET /_orders (open orders),
 GET /redirect?to=URL (a 302), GET /logo.png (64 bytes of binary that depend on the version),
-POST /_faults {"fail": [PATH, ...]} (replace the --fail paths while it runs: break, repair).
+POST /_faults {"fail": [PATH, ...]} (replace the --fail paths while it runs: break, repair),
+POST /pay (as a payment service). With --payment-url every order calls that payment service,
+with a timeout (--payment-timeout) and a circuit breaker; --no-breaker calls it without either.
 Fault switches: --fail PATH (answer 500 on that path and below), --delay PATH=MS (answer late),
 --unavailable PATH=N (answer 503 to the first N requests of PATH), --ready-after SECONDS
 (/healthz answers 503 for that long after start, like a deploy still starting),
@@ -49,6 +51,52 @@ CATALOG = [
 FAKE_USER_PREFIX = "smoke-"
 
 
+class Payments:
+    """The call of an order to the payment service: with a timeout and a circuit breaker
+    (``--payment-url``, ``--payment-timeout``, ``--no-breaker``). The breaker opens after three
+    failed calls in a row and answers "pending" at once for five seconds, then lets one call
+    through to see whether the service is back."""
+
+    FAILURES_TO_OPEN = 3
+    OPEN_S = 5.0
+
+    def __init__(self, url: str | None, timeout_s: float | None, breaker: bool) -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+        self.breaker = breaker
+        self.failures = 0
+        self.open_until = 0.0
+        self.lock = threading.Lock()
+
+    def charge(self, order_id: str) -> str:
+        """"paid", or "pending" (the payment service failed or the breaker is open)."""
+        if self.url is None:
+            return "paid"
+        if self.breaker:
+            with self.lock:
+                if time.monotonic() < self.open_until:
+                    return "pending"
+        import urllib.request
+
+        request = urllib.request.Request(self.url.rstrip("/") + "/pay", method="POST",
+                                         data=json.dumps({"order": order_id}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            # Without the breaker the shop also has no timeout: a frozen service freezes it.
+            with urllib.request.urlopen(request, timeout=self.timeout_s if self.breaker
+                                        else None) as answer:
+                answer.read()
+        except OSError:
+            with self.lock:
+                self.failures += 1
+                if self.breaker and self.failures >= self.FAILURES_TO_OPEN:
+                    self.open_until = time.monotonic() + self.OPEN_S
+            return "pending"
+        with self.lock:
+            self.failures = 0
+        return "paid"
+
+
 class Shop:
     """Shop state shared by all request threads."""
 
@@ -74,6 +122,7 @@ class Shop:
         self.tokens: dict[str, str] = {}
         self.orders: dict[str, dict[str, Any]] = {}
         self.requests_seen = 0
+        self.payments = Payments(None, None, True)
 
     def answering_version(self) -> str:
         with self.lock:
@@ -271,13 +320,16 @@ class Handler(BaseHTTPRequestHandler):
             with shop.lock:
                 shop.tokens[token] = username
             self._send(200, {"token": token})
+        elif path == "/pay":  # as the payment service (another instance of this server)
+            self._send(200, {"paid": True})
         elif path == "/orders":
             user = self._user()
             if user is None:
                 self._send(401, {"error": "login required"})
                 return
             order_id = secrets.token_hex(6)
-            order = {"id": order_id, "user": user, "items": body.get("items", [])}
+            order = {"id": order_id, "user": user, "items": body.get("items", []),
+                     "payment": shop.payments.charge(order_id)}
             with shop.lock:
                 shop.orders[order_id] = order
             self._send(201, order)
@@ -297,6 +349,12 @@ class Handler(BaseHTTPRequestHandler):
 class ShopServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client (a load balancer's health check, a test) that hung up is no error here.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
     def __init__(self, address: tuple[str, int], shop: Shop, verbose: bool) -> None:
         super().__init__(address, Handler)
@@ -342,6 +400,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", action="append", default=[], metavar="TOKEN=USERNAME",
                         help="accept this bearer token for this user without a login, as a "
                              "shared identity provider would (repeatable)")
+    parser.add_argument("--payment-url", metavar="URL",
+                        help="call this payment service (POST /pay) for every order")
+    parser.add_argument("--payment-timeout", type=float, default=300.0, metavar="MS",
+                        help="timeout of the payment call (default 300 ms)")
+    parser.add_argument("--no-breaker", action="store_true",
+                        help="call the payment service without timeout or circuit breaker "
+                             "(a shop that is not resilient)")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     parser.add_argument("--verbose", action="store_true", help="log every request")
@@ -353,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     for pair in args.token:
         token, _, username = pair.partition("=")
         shop.tokens[token] = username
+    shop.payments = Payments(args.payment_url, args.payment_timeout / 1000,
+                             breaker=not args.no_breaker)
     server = ShopServer((args.host, args.port), shop, args.verbose)
     host, port = server.server_address[:2]
     scheme = "http"
