@@ -588,6 +588,12 @@ class Settings:
         "prodsmoke_chaos_max_duration", "str", "the longest a chaos experiment may keep its "
         "fault in, in seconds (default 60)", parse_timeout, default=60.0,
         flag="--chaos-max-duration", ini="prodsmoke_chaos_max_duration", metavar="SECONDS")
+    chaos_allow: tuple[str, ...] = option(
+        "prodsmoke_chaos_allow", "list", "what chaos experiments may act on: a fault's target "
+        "(its process name, host, HAProxy backend/server, ...) or a shell-style pattern; "
+        "repeatable. An experiment whose target is not allowed is aborted, nothing injected",
+        parse_names, default=(), flag="--chaos-allow", ini="prodsmoke_chaos_allow",
+        metavar="TARGET")
     chaos_halt_file: Path | None = option(
         "prodsmoke_chaos_halt_file", "str", "while this file exists no experiment starts, and "
         "a running one stops within one probe interval, rolled back", any_path,

@@ -68,6 +68,9 @@ def chaos_env(pytester: pytest.Pytester, victim: int, shop, monkeypatch: pytest.
     return pytester
 
 
+ALLOW_ALL = ("--chaos-allow", "*")  # these tests' faults act only on their own processes
+EXAMPLE_TARGETS = ("--chaos-allow", "shop instance 1", "--chaos-allow", "the payment service")
+
 HOLDS = """
 import os, pathlib, pytest
 
@@ -87,7 +90,7 @@ def chaos_of(run) -> dict:
 def test_an_experiment_whose_system_holds_passes(chaos_env: pytest.Pytester, shop, mode: str,
                                                  victim: int) -> None:
     chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim"))
-    run = run_gate(chaos_env, mode, "--chaos", "--prod-timeout", "0.5", url=shop.url)
+    run = run_gate(chaos_env, mode, "--chaos", *ALLOW_ALL, "--prod-timeout", "0.5", url=shop.url)
     assert run.ret == 0, run.output
     chaos = chaos_of(run)
     assert chaos["verdict"] == "passed" and chaos["rolled_back"] is True
@@ -103,8 +106,8 @@ def test_a_deviation_stops_the_experiment_and_fails_the_gate(chaos_env: pytest.P
     chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_shop").replace(
         "duration=1", "duration=20"))
     started = time.monotonic()
-    run = run_gate(chaos_env, mode, "--chaos", "--prod-timeout", "0.5", "--prod-retries", "0",
-                   url=shop.url)
+    run = run_gate(chaos_env, mode, "--chaos", *ALLOW_ALL, "--prod-timeout", "0.5",
+                   "--prod-retries", "0", url=shop.url)
     assert time.monotonic() - started < 15  # stopped at the first failed probe, not after 20 s
     assert run.ret == 1, run.output
     assert run.codes == ["check_failed", "chaos_deviated"]
@@ -119,7 +122,7 @@ def test_a_hypothesis_that_does_not_hold_before_aborts_without_injecting(
         chaos_env: pytest.Pytester, shop, victim: int) -> None:
     chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim").replace(
         '"/healthz"', '"/broken"'))
-    run = run_gate(chaos_env, "serial", "--chaos", url=shop.url)
+    run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, url=shop.url)
     assert run.codes == ["check_failed", "chaos_aborted"], run.output
     chaos = chaos_of(run)
     assert chaos["injected"] is False and [p["phase"] for p in chaos["phases"]] == ["before"]
@@ -135,7 +138,7 @@ def test_a_system_that_does_not_recover_is_not_recovered(chaos_env: pytest.Pytes
     monkeypatch.setenv("ROLLBACK", f"open({str(flag)!r}, 'w').write('broken')")
     chaos_env.makepyfile(test_exp=HOLDS.format(fault="flag_fault").replace(
         "recovery=2", "recovery=0.5"))
-    run = run_gate(chaos_env, "serial", "--chaos", url=shop.url)
+    run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, url=shop.url)
     assert run.codes == ["check_failed", "chaos_not_recovered"], run.output
     chaos = chaos_of(run)
     assert chaos["verdict"] == "not_recovered" and chaos["rolled_back"] is True
@@ -153,7 +156,7 @@ def test_a_failed_rollback_is_the_loudest_failure(chaos_env: pytest.Pytester, sh
         'assert not flag.exists() or flag.read_text() != "broken", "the flag is broken"',
         "pass"))
     state = ["--prodsmoke-state-dir", str(chaos_env.path / "state")]
-    run = run_gate(chaos_env, "serial", "--chaos", *state, url=shop.url)
+    run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, *state, url=shop.url)
     assert run.ret == 1, run.output
     assert "chaos_rollback_failed" in run.codes
     assert "!!! FAULT LEFT IN PRODUCTION by test_exp.py::test_experiment: break the flag" \
@@ -168,6 +171,19 @@ def test_a_failed_rollback_is_the_loudest_failure(chaos_env: pytest.Pytester, sh
                                capture_output=True, text=True)
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
     assert "break the flag (test_exp.py::test_experiment): rolled_back" in recovered.stdout
+
+
+def test_an_experiment_on_a_target_not_allowed_injects_nothing(
+        chaos_env: pytest.Pytester, shop, victim: int) -> None:
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim"))
+    run = run_gate(chaos_env, "serial", "--chaos", "--chaos-allow", "the payment service",
+                   url=shop.url)
+    assert run.codes == ["check_failed", "chaos_aborted"], run.output
+    chaos = chaos_of(run)
+    assert chaos["injected"] is False and chaos["phases"] == []
+    assert chaos["reason"] == ("its target 'the victim' is not allowed: pass --chaos-allow "
+                               "'the victim' (or ini prodsmoke_chaos_allow); nothing was injected")
+    assert process_state(victim) != "T"
 
 
 def test_without_chaos_no_experiment_runs(chaos_env: pytest.Pytester, shop, victim: int) -> None:
@@ -193,7 +209,7 @@ def test_sigterm_during_the_fault_rolls_it_back(chaos_env: pytest.Pytester, shop
         pathlib.Path({str(started)!r}).write_text("x")
 """)
     returncode, out = run_until_then_terminate(
-        chaos_env, ["--prod-url", shop.url, "--chaos", "--gate-report", "gate.json",
+        chaos_env, ["--prod-url", shop.url, "--chaos", *ALLOW_ALL, "--gate-report", "gate.json",
                     *(["-n", "2"] if mode == "xdist" else [])], started, whole_group=True)
     assert returncode == 2, out
     assert process_state(victim) != "T", out  # rolled back on the way out
@@ -211,7 +227,7 @@ def test_sigkill_during_the_fault_the_watchdog_rolls_it_back(chaos_env: pytest.P
         os.kill(os.getpid(), signal.SIGKILL)  # pytest dies with the fault in
 """)
     state = ["--prodsmoke-state-dir", str(chaos_env.path / "state")]
-    killed = run_gate(chaos_env, "serial", "--chaos", *state, url=shop.url)
+    killed = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, *state, url=shop.url)
     assert killed.ret != 0
     assert process_state(victim) == "T"  # the fault is in, nobody left to roll it back...
     deadline = time.monotonic() + 30  # ... but the watchdog: TTL 2 + 2 * 0.2 + 1 + 5 s
@@ -220,7 +236,7 @@ def test_sigkill_during_the_fault_the_watchdog_rolls_it_back(chaos_env: pytest.P
     assert process_state(victim) != "T"
     # The next run reports what the watchdog undid.
     chaos_env.makepyfile(test_exp="def test_health(prod):\n    assert prod.get('/healthz').ok\n")
-    run = run_gate(chaos_env, "serial", "--chaos", *state, url=shop.url)
+    run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, *state, url=shop.url)
     assert run.ret == 0, run.output
     [recovered] = run.report["chaos_recovered"]
     assert recovered["outcome"] == "rolled_back_by_watchdog"
@@ -238,7 +254,7 @@ def test_experiment_{i}(prod, paused_victim):
     open({str(times)!r}, "a").write(f"{i} {{time.monotonic()}}\\n")
     assert prod.get("/healthz").ok
 """ for i in range(2)))
-    run = run_gate(chaos_env, "xdist", "--chaos", url=shop.url)
+    run = run_gate(chaos_env, "xdist", "--chaos", *ALLOW_ALL, url=shop.url)
     assert run.ret == 0, run.output
     spans: dict[str, list[float]] = {}
     for line in times.read_text().splitlines():
@@ -291,7 +307,8 @@ def test_a_server_in_maintenance_behind_haproxy_is_not_noticed(
     with daemons.haproxy(tmp_path, addresses) as (proxy, socket_path):
         monkeypatch.setenv("HAPROXY_SOCKET", str(socket_path))
         pytester.makepyfile(test_exp=HAPROXY_SUITE.format(fault="drained_instance"))
-        run = run_gate(pytester, "serial", "--chaos", "--prod-timeout", "2", url=proxy.url)
+        run = run_gate(pytester, "serial", "--chaos", *ALLOW_ALL, "--prod-timeout", "2",
+                       url=proxy.url)
         assert run.ret == 0, run.output
         assert daemons.haproxy_status(socket_path, "shops", "s1") == "UP"  # ready again
     chaos = chaos_of(run)
@@ -319,7 +336,8 @@ def test_a_killed_instance_is_restarted_on_rollback(pytester: pytest.Pytester,
         monkeypatch.setenv("RESTART", "|".join([sys.executable, "-c", launcher]))
         pytester.makepyfile(test_exp=HAPROXY_SUITE.format(fault="killed_instance"))
         try:
-            run = run_gate(pytester, "serial", "--chaos", "--prod-timeout", "2", url=proxy.url)
+            run = run_gate(pytester, "serial", "--chaos", *ALLOW_ALL, "--prod-timeout", "2",
+                       url=proxy.url)
             assert run.ret == 0, run.output
             assert first.process.poll() is not None  # it was killed ...
             deadline = time.monotonic() + 10
@@ -358,7 +376,7 @@ def test_experiment(prod, ctk_fault):
     if pathlib.Path({str(flag)!r}).exists():
         seen.write_text("the fault was in")
 """)
-    run = run_gate(chaos_env, "serial", "--chaos", url=shop.url)
+    run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, url=shop.url)
     assert run.ret == 0, run.output
     assert (chaos_env.path / "seen").read_text() == "the fault was in"
     assert not flag.exists()  # rolled back by the Chaos Toolkit action
@@ -383,7 +401,8 @@ def test_the_example_experiments(tmp_path: Path, breaker: bool, verdicts: dict) 
         env = {k: v for k, v in os.environ.items() if not k.startswith("PRODSMOKE_")}
         result = subprocess.run(
             [sys.executable, "-m", "pytest", str(ROOT / "examples" / "chaos"), "-q",
-             "-p", "no:cacheprovider", "--chaos", "--prod-url", stack.url, "--prod-timeout", "2",
+             "-p", "no:cacheprovider", "--chaos", *EXAMPLE_TARGETS, "--prod-url", stack.url,
+             "--prod-timeout", "2",
              "--gate-report", str(report)], env={**env, **stack.env}, capture_output=True,
             text=True, timeout=180)
     data = json.loads(report.read_text())

@@ -42,6 +42,11 @@ class Fault:
     description = "a fault"
     timeout_s = DEFAULT_TIMEOUT_S
 
+    @property
+    def target(self) -> str:
+        """What the fault acts on, as --chaos-allow names it (default: its description)."""
+        return self.description
+
     def inject(self) -> None:
         raise NotImplementedError
 
@@ -111,6 +116,10 @@ class PauseProcess(Fault):
         except PermissionError:
             raise FaultError(f"no permission to signal {self.name} (pid {self.pid})") from None
 
+    @property
+    def target(self) -> str:
+        return self.name
+
     def spec(self) -> dict[str, Any]:
         return {"kind": "pause_process", "pid": self.pid, "name": self.name,
                 "timeout_s": self.timeout_s}
@@ -142,6 +151,10 @@ class KillProcess(Fault):
 
     def rollback(self) -> None:
         _run(self.restart, self.timeout_s, "restart command")
+
+    @property
+    def target(self) -> str:
+        return self.name
 
     def spec(self) -> dict[str, Any]:
         return {"kind": "kill_process", "pid": self.pid, "restart": self.restart,
@@ -220,6 +233,12 @@ class HttpCallPair(Fault):
     def rollback(self) -> None:
         self._send(self.rollback_call, "rollback")
 
+    @property
+    def target(self) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.inject_call["url"]).netloc.rpartition("@")[2]
+
     def spec(self) -> dict[str, Any]:
         return {"kind": "http_pair", "inject": self.inject_call, "rollback": self.rollback_call,
                 "description": self.description, "timeout_s": self.timeout_s}
@@ -287,6 +306,10 @@ class HaproxyServerState(Fault):
 
     def rollback(self) -> None:
         self._set("ready")
+
+    @property
+    def target(self) -> str:
+        return f"{self.backend}/{self.server}"
 
     def spec(self) -> dict[str, Any]:
         return {"kind": "haproxy_server_state", "socket": self.socket, "backend": self.backend,

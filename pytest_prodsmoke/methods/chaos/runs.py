@@ -19,6 +19,7 @@ than ``passed`` fails the check and the gate (``chaos_<verdict>``).
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import inspect
 import signal
 from collections.abc import Callable, Iterator
@@ -28,8 +29,10 @@ from typing import Any
 import pytest
 
 from pytest_prodsmoke.methods.chaos.experiment import (
+    ABORTED,
     PASSED,
     ROLLBACK_FAILED,
+    ExperimentResult,
     PhaseRecord,
     Timing,
     run_experiment,
@@ -168,6 +171,11 @@ class ChaosRuns:
 
     def _run(self, item: pytest.Function, fault: Fault, timing: Timing) -> Any:
         settings = self.state.settings
+        if not allowed(fault.target, settings.chaos_allow):
+            refused = ExperimentResult(fault.description, ABORTED, (
+                f"its target {fault.target!r} is not allowed: pass --chaos-allow "
+                f"{fault.target!r} (or ini prodsmoke_chaos_allow); nothing was injected"))
+            return refused
         directory = ledger_directory(settings.state_dir, self.state.run_dir or Path("."))
         # The watchdog waits for the fault's planned time in, two probe intervals, and the
         # time its own rollback may take, plus a margin.
@@ -218,6 +226,11 @@ class ChaosRuns:
             return None
 
         return probe
+
+
+def allowed(target: str, patterns: tuple[str, ...]) -> bool:
+    """Whether --chaos-allow names this target (exactly, or by a shell-style pattern)."""
+    return any(fnmatch.fnmatchcase(target, pattern) for pattern in patterns)
 
 
 class ChaosRecovery:
