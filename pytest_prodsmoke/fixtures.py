@@ -18,7 +18,6 @@ import pytest
 from pytest_prodsmoke.errors import ProdsmokeError
 from pytest_prodsmoke.state import (
     TARGET_FIXTURE,
-    ProcessState,
     gate_state,
     record_facts,
 )
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
     from pytest_prodsmoke.methods.parallel import ParallelRun
     from pytest_prodsmoke.methods.targets import Target
     from pytest_prodsmoke.safety.cleanup import Cleanup
-    from pytest_prodsmoke.safety.redact import Secret
     from pytest_prodsmoke.safety.users import LeasedUser
 
 def _target_label(request: pytest.FixtureRequest) -> str | None:
@@ -136,29 +134,14 @@ def fake_user(request: pytest.FixtureRequest) -> Iterator[LeasedUser]:
     try:
         leased = LeasedUser(user, state.login_tokens.get(user.username))
         if user.username not in state.login_tokens:
-            leased.session_token = login_once(request.config, state, leased,
-                                              state.candidate(_target_label(request)))
+            from pytest_prodsmoke.safety.users import login_once
+
+            leased.session_token = login_once(request.config, leased,
+                                              state.candidate(_target_label(request)),
+                                              state.login_tokens, state.credentials)
         yield leased
     finally:
         state.leases.release(handle)
-
-
-def login_once(config: pytest.Config, state: ProcessState, leased: LeasedUser,
-               client: ProdClient) -> Secret | None:
-    """Once per user and process: the pytest_prodsmoke_login hook's token, as a secret."""
-    from pytest_prodsmoke.safety.redact import REGISTRY, Secret
-
-    with client.mutations_allowed("fake-user login"):
-        token = config.hook.pytest_prodsmoke_login(user=leased, client=client)
-    if token is None:
-        state.login_tokens[leased.username] = leased.user.token
-        return leased.user.token
-    secret = token if isinstance(token, Secret) else Secret(str(token))
-    # A token obtained at run time is a secret like any other.
-    REGISTRY.add(secret)
-    state.credentials.add(secret)
-    state.login_tokens[leased.username] = secret
-    return secret
 
 
 @pytest.fixture

@@ -323,3 +323,9 @@ def test_a_broken_state_says_what_is_wrong(data: object, message: str) -> None:
     with pytest.raises(ValueError) as raised:
         from_json(data)
     assert str(raised.value).startswith(message)
+
+
+def test_degraded_and_flaky_cycles_are_usable_cycles() -> None:
+    for code in ("noncritical_failed", "flaky", "canary_inconclusive", "chaos_deviated"):
+        assert cycle_problem(report(verdict="degraded",
+                                    reasons=[{"code": code, "message": "x"}])) == "", code

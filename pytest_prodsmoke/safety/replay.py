@@ -156,8 +156,7 @@ class UndoReplay:
                 return state.baseline("replaying an undo action", second=target == "baseline2")
             raise LookupError(f"unknown client {target!r}")
         if kind in ("fake_user", "fake_user_auth"):
-            from pytest_prodsmoke.fixtures import login_once
-            from pytest_prodsmoke.safety.users import LeasedUser
+            from pytest_prodsmoke.safety.users import LeasedUser, login_once
 
             username = reference.get("username")
             user = next((u for u in state.users if u.username == username), None)
@@ -165,7 +164,8 @@ class UndoReplay:
                 raise LookupError(f"fake user {username!r} is not configured in this run")
             leased = LeasedUser(user, state.login_tokens.get(user.username))
             if user.username not in state.login_tokens:
-                leased.session_token = login_once(self.config, state, leased, state.candidate())
+                leased.session_token = login_once(self.config, leased, state.candidate(),
+                                                  state.login_tokens, state.credentials)
             return leased.auth if kind == "fake_user_auth" else leased
         raise LookupError(f"unknown reference {kind!r}")
 

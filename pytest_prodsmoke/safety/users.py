@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -33,6 +33,10 @@ from pytest_prodsmoke.errors import ProdsmokeError, SettingsError
 from pytest_prodsmoke.safety.ownership import host_directory
 from pytest_prodsmoke.safety.redact import Secret, looks_secret
 from pytest_prodsmoke.settings import compile_user_pattern
+
+if TYPE_CHECKING:
+    from pytest_prodsmoke.http.client import ProdClient
+    from pytest_prodsmoke.safety.redact import SecretRegistry
 
 _POLL_S = 0.05
 
@@ -260,3 +264,23 @@ class LeasedUser:
 
     def __repr__(self) -> str:
         return f"<FakeUser {self.user.username}>"
+
+
+def login_once(config: Any, leased: LeasedUser, client: ProdClient,
+               tokens: dict[str, Secret | None], credentials: SecretRegistry) -> Secret | None:
+    """Once per user and process: the pytest_prodsmoke_login hook's token (``config`` is
+    pytest's), as a secret, kept in ``tokens`` (by username) and among the ``credentials``
+    that may only go to the targets. For the ``fake_user`` fixture and replayed undo actions."""
+    from pytest_prodsmoke.safety.redact import REGISTRY
+
+    with client.mutations_allowed("fake-user login"):
+        token = config.hook.pytest_prodsmoke_login(user=leased, client=client)
+    if token is None:
+        tokens[leased.username] = leased.user.token
+        return leased.user.token
+    secret = token if isinstance(token, Secret) else Secret(str(token))
+    # A token obtained at run time is a secret like any other.
+    REGISTRY.add(secret)
+    credentials.add(secret)
+    tokens[leased.username] = secret
+    return secret

@@ -135,6 +135,7 @@ class _Ledgered(Fault):
         self.entry.remove()
         if self.watchdog is not None:
             watchdog.stop(self.watchdog)
+            self.entry.path.with_suffix(watchdog.LOG_SUFFIX).unlink(missing_ok=True)
 
 
 class ChaosRuns:

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from pytest_prodsmoke.methods.chaos.ledger import WATCHDOG_DONE, claim, roll_back
 
+LOG_SUFFIX = ".watchdog.log"  # beside its ledger entry; removed with it after a rollback
+
 
 def start(entry: Path) -> subprocess.Popen[bytes]:
-    log = entry.with_suffix(".watchdog.log")
+    log = entry.with_suffix(LOG_SUFFIX)
     with open(log, "ab") as sink:
         return subprocess.Popen([sys.executable, "-m", "pytest_prodsmoke.methods.chaos.watchdog",
                                  str(entry)], stdin=subprocess.DEVNULL, stdout=sink,
