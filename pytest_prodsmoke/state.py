@@ -40,6 +40,7 @@ WORKER_INPUT_KEY = "prodsmoke"
 # callspec.params: the check's target, with several --prod-url (methods/targets.py).
 TARGET_FIXTURE = "prodsmoke_target"
 WORKER_SECRETS_KEY = "prodsmoke_secrets"
+CHAOS_NOT_RUN_KEY = "prodsmoke_chaos_not_run"  # experiments a worker deselected (no --chaos)
 
 # item.stash, set at collection (once per check):
 CRITICAL_KEY = pytest.StashKey[bool]()

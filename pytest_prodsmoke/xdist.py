@@ -17,7 +17,7 @@ import pytest
 from pytest_prodsmoke.gate.recorder import GateRecorder
 from pytest_prodsmoke.safety.redact import REGISTRY
 from pytest_prodsmoke.safety.signals import forget_worker
-from pytest_prodsmoke.state import WORKER_SECRETS_KEY
+from pytest_prodsmoke.state import CHAOS_NOT_RUN_KEY, WORKER_SECRETS_KEY
 
 
 class XdistControllerHooks:
@@ -26,6 +26,7 @@ class XdistControllerHooks:
         self.input_key = input_key
         self.shared = shared
         self.workers_seen: set[str] = set()
+        self.chaos_not_run = 0  # experiments the workers deselected (no --chaos)
 
     @pytest.hookimpl
     def pytest_configure_node(self, node: Any) -> None:
@@ -46,3 +47,12 @@ class XdistControllerHooks:
         forget_worker(Path(self.shared["run_dir"]), node.gateway.id)
         output = getattr(node, "workeroutput", None) or {}
         REGISTRY.add_forms(output.get(WORKER_SECRETS_KEY, ()))
+        # Every worker collects the same checks: the most any one deselected.
+        self.chaos_not_run = max(self.chaos_not_run, int(output.get(CHAOS_NOT_RUN_KEY, 0) or 0))
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.chaos_not_run:
+            from pytest_prodsmoke.methods.chaos.runs import not_run_line
+
+            terminalreporter.write_line(not_run_line(self.chaos_not_run))

@@ -186,19 +186,22 @@ def test_an_experiment_on_a_target_not_allowed_injects_nothing(
     assert process_state(victim) != "T"
 
 
-def test_without_chaos_no_experiment_runs(chaos_env: pytest.Pytester, shop, victim: int) -> None:
+def test_without_chaos_no_experiment_runs(chaos_env: pytest.Pytester, shop, victim: int,
+                                          mode: str) -> None:
     chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim"),
                          test_plain="def test_health(prod):\n    assert prod.get('/healthz').ok\n")
-    run = run_gate(chaos_env, "serial", url=shop.url)
+    run = run_gate(chaos_env, mode, url=shop.url)
     assert run.ret == 0, run.output
     assert "prodsmoke: 1 chaos experiment not run: pass --chaos to run them" in run.output
     assert [c["nodeid"] for c in run.report["checks"]] == ["test_plain.py::test_health"]
     assert run.report["counts"]["collected"] == 1
 
 
-@pytest.mark.parametrize("mode", ["serial", "xdist"])
+@pytest.mark.parametrize(("mode", "whole_group"), [
+    ("serial", True), ("xdist", True), ("xdist", False)],
+    ids=["serial", "xdist-group", "xdist-controller-only"])
 def test_sigterm_during_the_fault_rolls_it_back(chaos_env: pytest.Pytester, shop, victim: int,
-                                                mode: str) -> None:
+                                                mode: str, whole_group: bool) -> None:
     from tests.support import run_until_then_terminate
 
     started = chaos_env.path / "started"
@@ -210,7 +213,8 @@ def test_sigterm_during_the_fault_rolls_it_back(chaos_env: pytest.Pytester, shop
 """)
     returncode, out = run_until_then_terminate(
         chaos_env, ["--prod-url", shop.url, "--chaos", *ALLOW_ALL, "--gate-report", "gate.json",
-                    *(["-n", "2"] if mode == "xdist" else [])], started, whole_group=True)
+                    *(["-n", "2"] if mode == "xdist" else [])], started,
+        whole_group=whole_group)  # controller only: it must reach the worker with the fault
     assert returncode == 2, out
     assert process_state(victim) != "T", out  # rolled back on the way out
     report = json.loads((chaos_env.path / "gate.json").read_text())

@@ -39,7 +39,7 @@ from pytest_prodsmoke.methods.chaos.experiment import (
 )
 from pytest_prodsmoke.methods.chaos.faults import Fault
 from pytest_prodsmoke.methods.chaos.ledger import Entry, ledger_directory, one_at_a_time, recover
-from pytest_prodsmoke.state import ProcessState, record_facts
+from pytest_prodsmoke.state import CHAOS_NOT_RUN_KEY, ProcessState, record_facts
 
 MARKER = "chaos"
 TIMING_KEYS = ("duration", "interval", "recovery")
@@ -94,10 +94,18 @@ class ChaosSelection:
 
     @pytest.hookimpl
     def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
-        if not self.not_run:
-            return []
-        return [f"prodsmoke: {self.not_run} chaos experiment{'s' if self.not_run > 1 else ''} "
-                "not run: pass --chaos to run them"]
+        return [not_run_line(self.not_run)] if self.not_run else []
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller says it (xdist.py)
+            workeroutput[CHAOS_NOT_RUN_KEY] = self.not_run
+
+
+def not_run_line(count: int) -> str:
+    return (f"prodsmoke: {count} chaos experiment{'s' if count > 1 else ''} not run: pass "
+            "--chaos to run them")
 
 
 @contextlib.contextmanager
