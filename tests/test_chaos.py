@@ -416,3 +416,17 @@ def test_the_example_experiments(tmp_path: Path, breaker: bool, verdicts: dict) 
     assert (result.returncode == 0) is breaker
     if not breaker:
         assert "chaos_deviated" in [r["code"] for r in data["reasons"]]
+
+
+def test_each_phase_is_an_allure_step(chaos_env: pytest.Pytester, shop) -> None:
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_shop").replace(
+        "duration=1", "duration=5"))
+    run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, "--prod-timeout", "0.5",
+                   "--prod-retries", "0", "--alluredir", "allure", url=shop.url)
+    assert "chaos_deviated" in run.codes
+    [result] = [json.loads(p.read_text()) for p in (chaos_env.path / "allure").glob(
+        "*-result.json") if json.loads(p.read_text())["name"] == "test_experiment"]
+    steps = [(s["name"], s["status"]) for s in result["steps"]]
+    assert steps == [("chaos: before", "passed"), ("chaos: inject", "passed"),
+                     ("chaos: during", "failed"), ("chaos: rollback", "passed"),
+                     ("chaos: after", "passed")], steps

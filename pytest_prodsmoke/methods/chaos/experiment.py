@@ -81,18 +81,20 @@ def run_experiment(probe: Callable[[], str | None], fault: Fault, timing: Timing
                    sleep: Callable[[float], None] = time.sleep,
                    halted: Callable[[], str | None] = lambda: None,
                    on_phase: Callable[[PhaseRecord], None] = lambda phase: None,
-                   protect: Callable[[Callable[[], None]], None] = lambda step: step()
+                   protect: Callable[[Callable[[], None]], None] = lambda step: step(),
+                   on_phase_start: Callable[[PhaseRecord], None] = lambda phase: None
                    ) -> ExperimentResult:
     """Run the experiment; ``probe`` returns None when the hypothesis holds, else the failure's
     line. ``halted`` returns why to stop now (a halt file), ``on_phase`` sees each phase as it
-    ends, ``protect`` runs the rollback shielded from signals. Exceptions (an interrupt) pass
-    through, after the rollback."""
+    ends (``on_phase_start`` as it begins), ``protect`` runs the rollback shielded from
+    signals. Exceptions (an interrupt) pass through, after the rollback."""
     start = clock()
     result = ExperimentResult(fault.description)
 
     def phase(name: str) -> PhaseRecord:
         record = PhaseRecord(name, clock() - start)
         result.phases.append(record)
+        on_phase_start(record)
         return record
 
     def close(record: PhaseRecord) -> None:

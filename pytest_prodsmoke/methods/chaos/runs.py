@@ -204,14 +204,23 @@ class ChaosRuns:
                     else contextlib.nullcontext():
                 terminal.write_line(line)
 
+        def phase_ended(phase: PhaseRecord) -> None:
+            if steps is not None:
+                steps.end(phase)
+            on_phase(phase)
+
         def protect(step: Callable[[], None]) -> None:
             with signals_held():
                 step()
 
+        steps = AllureSteps() if self.config.getoption("allure_report_dir", None) else None
+
         try:
             with one_at_a_time(directory, wait_s=2 * settings.chaos_max_duration_s + 60):
-                return run_experiment(self._probe(item), _Ledgered(fault, entry), timing,
-                                      halted=self._halted, on_phase=on_phase, protect=protect)
+                return run_experiment(
+                    self._probe(item), _Ledgered(fault, entry), timing, halted=self._halted,
+                    on_phase=phase_ended, protect=protect,
+                    on_phase_start=steps.begin if steps is not None else lambda phase: None)
         except TimeoutError as exc:
             problem = str(exc)  # failed outside the except block: one line, no echo
         pytest.fail(f"chaos experiment not started: {problem}", pytrace=False)
@@ -235,6 +244,31 @@ class ChaosRuns:
             return None
 
         return probe
+
+
+class AllureSteps:
+    """Each phase as an Allure step of the check (with --alluredir), failed when the phase
+    went wrong, through allure-pytest's own ``allure.step``."""
+
+    def __init__(self) -> None:
+        self.open: Any = None
+
+    def begin(self, phase: PhaseRecord) -> None:
+        import allure
+
+        self.open = allure.step(f"chaos: {phase.name}")
+        self.open.__enter__()
+
+    def end(self, phase: PhaseRecord) -> None:
+        step, self.open = self.open, None
+        if step is None:
+            return
+        summary = f"{phase.outcome}: {phase.probes} probes, {phase.failures} failed"
+        if phase.outcome == "ok":
+            step.__exit__(None, None, None)
+        else:
+            failure = AssertionError(summary)
+            step.__exit__(AssertionError, failure, None)
 
 
 def allowed(target: str, patterns: tuple[str, ...]) -> bool:
