@@ -430,3 +430,18 @@ def test_each_phase_is_an_allure_step(chaos_env: pytest.Pytester, shop) -> None:
     assert steps == [("chaos: before", "passed"), ("chaos: inject", "passed"),
                      ("chaos: during", "failed"), ("chaos: rollback", "passed"),
                      ("chaos: after", "passed")], steps
+
+
+def test_an_error_rate_probe_as_the_hypothesis(chaos_env: pytest.Pytester, shop) -> None:
+    chaos_env.makepyfile(test_exp="""
+import pytest
+from pytest_prodsmoke.chaos import error_rate
+
+@pytest.mark.chaos(duration=0.5, interval=0.1, recovery=1)
+def test_experiment(prod, paused_victim):
+    assert error_rate(prod, "/healthz", requests=5) == 0
+    assert error_rate(prod, "/broken", requests=4) == 1.0  # the shop's /broken answers 500
+""")
+    run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, url=shop.url)
+    assert run.ret == 0, run.output
+    assert chaos_of(run)["verdict"] == "passed"
