@@ -445,3 +445,38 @@ def test_experiment(prod, paused_victim):
     run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, url=shop.url)
     assert run.ret == 0, run.output
     assert chaos_of(run)["verdict"] == "passed"
+
+
+def test_checks_of_the_suite_as_the_hypothesis(chaos_env: pytest.Pytester, shop) -> None:
+    chaos_env.makepyfile(test_exp="""
+import pytest
+
+def test_health(prod):
+    assert prod.get("/healthz").ok
+
+def test_broken_page(prod):
+    assert prod.get("/broken").ok, "the broken page"
+
+@pytest.mark.chaos(duration=0.3, interval=0.1, recovery=1, hypothesis=["test_health"])
+def test_experiment(prod, paused_victim):
+    pass
+
+@pytest.mark.chaos(duration=0.3, interval=0.1, recovery=1,
+                   hypothesis=["test_health", "test_broken_page"])
+def test_experiment_with_a_failing_hypothesis(prod, paused_victim):
+    pass
+
+@pytest.mark.chaos(hypothesis=["test_nothing"])
+def test_experiment_with_an_unknown_check(prod, paused_victim):
+    pass
+""")
+    run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, url=shop.url)
+    checks = {c["nodeid"].rsplit("::", 1)[1]: c for c in run.report["checks"]}
+    assert checks["test_experiment"]["chaos"]["verdict"] == "passed"
+    failing = checks["test_experiment_with_a_failing_hypothesis"]["chaos"]
+    assert failing["verdict"] == "aborted"
+    assert "test_broken_page: AssertionError: the broken page" in failing["reason"]
+    unknown = checks["test_experiment_with_an_unknown_check"]
+    assert "chaos" not in unknown and unknown["outcome"] == "failed"
+    assert unknown["message"] == ("@pytest.mark.chaos: hypothesis check 'test_nothing' is not "
+                                  "among the collected checks")

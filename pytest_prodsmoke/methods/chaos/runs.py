@@ -52,10 +52,11 @@ def is_experiment(item: pytest.Item) -> bool:
 
 def timing_of(marker: Any, max_duration_s: float) -> Timing | str:
     """The marker's timing, or what is wrong with it (one line)."""
-    unknown = set(marker.kwargs) - set(TIMING_KEYS)
+    unknown = set(marker.kwargs) - set(TIMING_KEYS) - {"hypothesis"}
     if marker.args or unknown:
         return (f"@pytest.mark.chaos takes only {', '.join(k + '=' for k in TIMING_KEYS)} "
-                f"(seconds); got {sorted(unknown) or list(marker.args)}")
+                f"(seconds) and hypothesis=[check names]; got "
+                f"{sorted(unknown) or list(marker.args)}")
     values = {**Timing()._asdict()}
     for key in TIMING_KEYS:
         if key in marker.kwargs:
@@ -169,7 +170,10 @@ class ChaosRuns:
             pytest.fail(f"a chaos experiment needs exactly one fault among its fixtures (a "
                         f"fixture that returns a pytest_prodsmoke.chaos Fault); it has "
                         f"{len(faults)}", pytrace=False)
-        result = self._run(pyfuncitem, faults[0], timing)
+        probe = self._hypothesis(pyfuncitem, marker.kwargs.get("hypothesis", ()))
+        if isinstance(probe, str):
+            pytest.fail(probe, pytrace=False)
+        result = self._run(pyfuncitem, faults[0], timing, probe)
         record_facts(pyfuncitem, chaos=result.as_dict())
         if result.verdict != PASSED:
             loud = "THE FAULT IS STILL IN PRODUCTION: " if result.verdict == ROLLBACK_FAILED \
@@ -178,7 +182,8 @@ class ChaosRuns:
                         pytrace=False)
         return True
 
-    def _run(self, item: pytest.Function, fault: Fault, timing: Timing) -> Any:
+    def _run(self, item: pytest.Function, fault: Fault, timing: Timing,
+             probe: Callable[[], str | None]) -> Any:
         settings = self.state.settings
         if not allowed(fault.target, settings.chaos_allow):
             refused = ExperimentResult(fault.description, ABORTED, (
@@ -218,7 +223,7 @@ class ChaosRuns:
         try:
             with one_at_a_time(directory, wait_s=2 * settings.chaos_max_duration_s + 60):
                 return run_experiment(
-                    self._probe(item), _Ledgered(fault, entry), timing, halted=self._halted,
+                    probe, _Ledgered(fault, entry), timing, halted=self._halted,
                     on_phase=phase_ended, protect=protect,
                     on_phase_start=steps.begin if steps is not None else lambda phase: None)
         except TimeoutError as exc:
@@ -230,17 +235,36 @@ class ChaosRuns:
         return f"the halt file {halt} exists" if halt is not None and halt.exists() else None
 
     @staticmethod
-    def _probe(item: pytest.Function) -> Callable[[], str | None]:
-        """The check's body as a probe: None when it passes, else its failure's line."""
-        names = inspect.signature(item.obj).parameters
-        arguments = {name: item.funcargs[name] for name in names if name in item.funcargs}
+    def _hypothesis(item: pytest.Function, named: Any) -> Callable[[], str | None] | str:
+        """The probe: the check's own body, then the bodies of the suite's checks named in
+        ``hypothesis=[...]``, each called with this check's fixtures (it must request what
+        they need). Or what is wrong, one line."""
+        if isinstance(named, str) or not all(isinstance(n, str) for n in named):
+            return "@pytest.mark.chaos: hypothesis= takes a list of check names"
+        bodies: list[tuple[str, Callable[..., object]]] = [("", item.obj)]
+        for name in named:
+            found = [other for other in item.session.items if isinstance(other, pytest.Function)
+                     and other is not item and (other.name == name or other.nodeid == name
+                                                or other.nodeid.endswith("::" + name))]
+            if len(found) != 1:
+                return (f"@pytest.mark.chaos: hypothesis check {name!r} "
+                        f"{'is not among the collected checks' if not found else 'is ambiguous'}")
+            missing = [p for p in inspect.signature(found[0].obj).parameters
+                       if p not in item.funcargs]
+            if missing:
+                return (f"@pytest.mark.chaos: the hypothesis check {name!r} needs "
+                        f"{', '.join(missing)}: request it in {item.name} too")
+            bodies.append((f"{name}: ", found[0].obj))
+        calls = [(label, body, {p: item.funcargs[p] for p in inspect.signature(body).parameters
+                                if p in item.funcargs}) for label, body in bodies]
 
         def probe() -> str | None:
-            try:
-                item.obj(**arguments)
-            except (Exception, pytest.fail.Exception, pytest.skip.Exception) as exc:
-                lines = str(exc).strip().splitlines() or [""]
-                return f"{type(exc).__name__}: {lines[0]}"[:300]
+            for label, body, arguments in calls:
+                try:
+                    body(**arguments)
+                except (Exception, pytest.fail.Exception, pytest.skip.Exception) as exc:
+                    lines = str(exc).strip().splitlines() or [""]
+                    return f"{label}{type(exc).__name__}: {lines[0]}"[:300]
             return None
 
         return probe
