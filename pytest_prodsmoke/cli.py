@@ -3,6 +3,7 @@
     prodsmoke rollback-needed gate.json    exit 0: roll back now; 1: no rollback needed
     prodsmoke monitor [options] -- SUITE   the suite as a continuous monitor (monitor/command.py)
     prodsmoke chaos recover [--state-dir D] roll back the faults a killed run left
+    prodsmoke chaos halt | resume           stop every experiment on the host / allow again
 
 One line on stdout says why. Meant for a pipeline's fallback step, which runs when the gate job
 did not succeed: ``if prodsmoke rollback-needed gate.json; then ./rollback.sh; fi``.
@@ -36,17 +37,39 @@ def main(argv: list[str] | None = None) -> int:
                         "prodsmoke monitor --help")
     chaos = commands.add_parser("chaos", help="chaos experiments: roll back what a killed run "
                                 "left in the chaos ledger")
-    chaos.add_argument("action", choices=["recover"])
+    chaos.add_argument("action", choices=["recover", "halt", "resume"],
+                       help="recover: roll back what the ledger holds; halt: stop every "
+                       "running experiment on this host within one probe interval (rolled "
+                       "back) and start none; resume: allow them again")
     chaos.add_argument("--state-dir", type=Path, help="the --prodsmoke-state-dir of the runs "
                        "(default: the host's ledger)")
     chaos.add_argument("--all", action="store_true", help="also faults whose process still "
                        "runs (when you know it is stuck)")
     args = parser.parse_args(argv)
     if args.command == "chaos":
-        return _chaos_recover(args.state_dir, args.all)
+        if args.action == "recover":
+            return _chaos_recover(args.state_dir, args.all)
+        return _chaos_halt(args.state_dir, args.action == "halt")
     needed, why = rollback_needed(read_report(args.report))
     print(f"prodsmoke: rollback {'needed' if needed else 'not needed'}: {why}")
     return EXIT_ROLLBACK if needed else EXIT_NO_ROLLBACK
+
+
+def _chaos_halt(state_dir: Path | None, halt: bool) -> int:
+    """The host's emergency stop for chaos experiments (a file every experiment watches)."""
+    import tempfile
+
+    from pytest_prodsmoke.methods.chaos.ledger import HALT_FILE, ledger_directory
+
+    path = ledger_directory(state_dir, Path(tempfile.gettempdir())) / HALT_FILE
+    if halt:
+        path.write_text("halted by prodsmoke chaos halt\n")
+        print(f"prodsmoke chaos: halted ({path}): running experiments stop within one probe "
+              "interval, rolled back; none starts until prodsmoke chaos resume")
+    else:
+        path.unlink(missing_ok=True)
+        print(f"prodsmoke chaos: resumed ({path} removed)")
+    return 0
 
 
 def _chaos_recover(state_dir: Path | None, everything: bool) -> int:

@@ -480,3 +480,40 @@ def test_experiment_with_an_unknown_check(prod, paused_victim):
     assert "chaos" not in unknown and unknown["outcome"] == "failed"
     assert unknown["message"] == ("@pytest.mark.chaos: hypothesis check 'test_nothing' is not "
                                   "among the collected checks")
+
+
+def test_the_halt_command_stops_a_running_experiment(chaos_env: pytest.Pytester, shop,
+                                                     victim: int) -> None:
+    state = ["--prodsmoke-state-dir", str(chaos_env.path / "state")]
+    command = [sys.executable, "-m", "pytest_prodsmoke.cli", "chaos"]
+    started = chaos_env.path / "started"
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim").replace(
+        "duration=1", "duration=30") + f"""
+    stat = open("/proc/%s/stat" % os.environ["VICTIM_PID"]).read()
+    if stat.rsplit(")", 1)[1].split()[0] == "T":
+        pathlib.Path({str(started)!r}).write_text("x")
+""")
+    process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                                "--prod-url", shop.url, "--chaos", *ALLOW_ALL, *state,
+                                "--gate-report", "gate.json"], cwd=chaos_env.path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    halted_at = time.monotonic()
+    subprocess.run([*command, "halt", "--state-dir", str(chaos_env.path / "state")], check=True,
+                   capture_output=True)
+    output, _ = process.communicate(timeout=60)
+    assert time.monotonic() - halted_at < 5, output  # within a probe interval (+ start-up)
+    assert process_state(victim) != "T"
+    report = json.loads((chaos_env.path / "gate.json").read_text())
+    chaos = report["checks"][0]["chaos"]
+    assert chaos["verdict"] == "aborted" and "halted: the halt file" in chaos["reason"]
+    # While halted, none starts; resumed, it runs.
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim"))
+    blocked = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, *state, url=shop.url)
+    assert "chaos_aborted" in blocked.codes
+    subprocess.run([*command, "resume", "--state-dir", str(chaos_env.path / "state")],
+                   check=True, capture_output=True)
+    again = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, *state, url=shop.url)
+    assert again.ret == 0, again.output

@@ -26,6 +26,7 @@ PROCESS = "chaos"  # the owner-lock name of the processes that inject
 CLAIMED = "claimed"
 LOCK_FILE = "experiment.lock"  # one experiment at a time on the host
 WATCHDOG_DONE = ".rolled-back"  # an entry a watchdog rolled back, for the next run to report
+HALT_FILE = "HALT"  # ``prodsmoke chaos halt``: while it exists, no experiment on the host runs
 
 
 def ledger_directory(state_dir: Path | None, temp_fallback: Path) -> Path:

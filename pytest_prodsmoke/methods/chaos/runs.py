@@ -38,7 +38,13 @@ from pytest_prodsmoke.methods.chaos.experiment import (
     run_experiment,
 )
 from pytest_prodsmoke.methods.chaos.faults import Fault
-from pytest_prodsmoke.methods.chaos.ledger import Entry, ledger_directory, one_at_a_time, recover
+from pytest_prodsmoke.methods.chaos.ledger import (
+    HALT_FILE,
+    Entry,
+    ledger_directory,
+    one_at_a_time,
+    recover,
+)
 from pytest_prodsmoke.state import CHAOS_NOT_RUN_KEY, ProcessState, record_facts
 
 MARKER = "chaos"
@@ -154,6 +160,7 @@ class ChaosRuns:
     def __init__(self, state: ProcessState, config: pytest.Config) -> None:
         self.state = state
         self.config = config
+        self.directory = ledger_directory(state.settings.state_dir, state.run_dir or Path("."))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -190,7 +197,7 @@ class ChaosRuns:
                 f"its target {fault.target!r} is not allowed: pass --chaos-allow "
                 f"{fault.target!r} (or ini prodsmoke_chaos_allow); nothing was injected"))
             return refused
-        directory = ledger_directory(settings.state_dir, self.state.run_dir or Path("."))
+        directory = self.directory
         # The watchdog waits for the fault's planned time in, two probe intervals, and the
         # time its own rollback may take, plus a margin.
         ttl = timing.duration_s + 2 * timing.interval_s + fault.timeout_s + WATCHDOG_MARGIN_S
@@ -231,8 +238,12 @@ class ChaosRuns:
         pytest.fail(f"chaos experiment not started: {problem}", pytrace=False)
 
     def _halted(self) -> str | None:
-        halt = self.state.settings.chaos_halt_file
-        return f"the halt file {halt} exists" if halt is not None and halt.exists() else None
+        """Why to stop now: --chaos-halt-file exists, or ``prodsmoke chaos halt`` was run."""
+        settings = self.state.settings
+        for halt in (settings.chaos_halt_file, self.directory / HALT_FILE):
+            if halt is not None and halt.exists():
+                return f"the halt file {halt} exists"
+        return None
 
     @staticmethod
     def _hypothesis(item: pytest.Function, named: Any) -> Callable[[], str | None] | str:
