@@ -183,3 +183,16 @@ def {name}(prod, fake_user, cleanup):
     cleanup.add(delete_order, prod, order_id, fake_user.auth, description=f"order {{order_id}}")
 {after}
 """
+
+
+class FakeClock:
+    """A clock that moves only when slept: for the pure loops (readiness, experiments)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds

@@ -7,17 +7,7 @@ import pytest
 
 from pytest_prodsmoke.methods.chaos.experiment import Timing, run_experiment
 from pytest_prodsmoke.methods.chaos.faults import CommandPair, FaultError, PauseProcess, from_spec
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support import FakeClock
 
 
 class Recorded:
@@ -53,7 +43,7 @@ TIMING = Timing(duration_s=1.0, interval_s=0.25, recovery_s=1.0)
 
 
 def run(probe, fault, halted=lambda: None):
-    clock = Clock()
+    clock = FakeClock()
     return run_experiment(probe, fault, TIMING, clock=clock, sleep=clock.sleep, halted=halted)
 
 

@@ -11,18 +11,7 @@ import pytest
 from examples.shop.launch import RunningShop, start_shop
 from pytest_prodsmoke.http.client import json_field
 from pytest_prodsmoke.methods.readiness import Probe, wait_until_ready
-from tests.support import HEALTH, run_gate
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support import HEALTH, FakeClock, run_gate
 
 
 def scripted(*probes: Probe):
