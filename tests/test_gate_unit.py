@@ -754,3 +754,23 @@ def test_a_fault_an_earlier_run_left_that_stays_fails_the_gate() -> None:
         "THE FAULT IS STILL IN PRODUCTION: an earlier run's fault could not be rolled back: "
         "pause pid 9 (no permission); kill -CONT 9")
     assert verdict.chaos_recovered == (rolled, left)
+
+
+def test_chaos_and_replay_reasons_name_at_most_a_few() -> None:
+    def experiment(name: str, chaos: dict) -> list[PhaseEvent]:
+        return [e._replace(facts=replace(e.facts, chaos=chaos)) if e.when == "call" else e
+                for e in failed(name)]
+
+    runs = [experiment(f"x{i}", {"verdict": "deviated", "reason": f"r{i}"}) for i in range(3)]
+    runs.append(experiment("x3", {"verdict": "deviated"}))  # no reason recorded
+    verdict = decide(facts(*runs, pytest_exit_status=1))
+    assert verdict.reasons[1].message == ("chaos experiment deviated: x0: r0; x1: r1; x2: r2")
+    assert verdict.reasons[1].checks == ("x0", "x1", "x2", "x3")
+    only = decide(facts(experiment("y", {"verdict": "aborted"}), pytest_exit_status=1))
+    assert only.reasons[1].message == "chaos experiment aborted: y: "
+    left = [{"check": f"t.py::c{i}", "description": "d", "outcome": "failed", "error": "e"}
+            for i in range(6)]  # no run id recorded
+    verdict = decide(facts(passed("a"), replayed=tuple(left)))
+    assert verdict.reasons[0].message == (
+        "6 undo actions an earlier run left could not be replayed: fake data may be left in "
+        "production by " + ", ".join(f"t.py::c{i} (run ?)" for i in range(5)))
