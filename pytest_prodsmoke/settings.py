@@ -488,8 +488,8 @@ class Settings:
         metavar="PATH", needs_url=True, path=True)
     state_dir: Path | None = option(
         "prodsmoke_state_dir", "str", "a directory that outlives the run: undo actions a "
-        "killed run left pending are replayed from it by the next run, and fake-user leases "
-        "are taken in it (default: leases in one directory per host and user)",
+        "killed run left pending are replayed from it by the next run, and the chaos ledger "
+        "is kept in it",
         state_directory, flag="--prodsmoke-state-dir", env="PRODSMOKE_STATE_DIR",
         ini="prodsmoke_state_dir", metavar="DIR", needs_url=True, path=True)
     fake_user_pattern: str = option(

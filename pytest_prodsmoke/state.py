@@ -142,7 +142,7 @@ class ProcessState:
             return None
         from pytest_prodsmoke.safety.users import LeaseManager, lease_directory
 
-        directory = lease_directory(self.settings.state_dir) or self.run_dir
+        directory = lease_directory() or self.run_dir
         return LeaseManager(directory, self.users, self.settings.fake_user_wait_s,
                             start_at=self.worker_index)
 

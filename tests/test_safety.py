@@ -154,7 +154,9 @@ def test_other(fake_user):
 """)
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--prod-url",
                shop.url, "--fake-user-wait", "1"]
-    first = subprocess.Popen([*command, "test_holder.py"], cwd=pytester.path,
+    # The first as a monitor cycle runs (a state directory of its own), the second without.
+    first = subprocess.Popen([*command, "test_holder.py", "--prodsmoke-state-dir",
+                              str(pytester.path / "monitor-state")], cwd=pytester.path,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 30
     while not held.exists() and time.monotonic() < deadline:

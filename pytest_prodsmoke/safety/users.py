@@ -5,11 +5,11 @@ extra fields. Every username must match the fake-user pattern, so a real custome
 never be configured by mistake. Errors name the record's position, never its values.
 
 Leases are ``flock`` locks on one file per username in a directory shared by every process on
-the host that may use the same users: the ``--prodsmoke-state-dir``'s ``leases``, else one
-directory per host and OS user (``lease_directory``). So neither two xdist workers, nor two
-cycles of ``prodsmoke monitor``, nor a monitor cycle and a gate run on the same host ever hold
-the same user at once. The kernel drops a dead process's locks, so a crashed worker can never
-keep a user leased.
+the host that may use the same users: one directory per host and OS user
+(``lease_directory``), whatever ``--prodsmoke-state-dir`` a run has. So neither two xdist
+workers, nor two cycles of ``prodsmoke monitor``, nor a monitor cycle and a gate run on the same
+host ever hold the same user at once. The kernel drops a dead process's locks, so a crashed
+worker can never keep a user leased.
 """
 
 from __future__ import annotations
@@ -159,9 +159,11 @@ def load_users(file_path: Path | None, file_source: str, env_text: str | None,
     return tuple(users.values())
 
 
-def lease_directory(state_dir: Path | None) -> Path | None:
-    """Where fake users are leased: the state directory's ``leases``, else the host's."""
-    return host_directory(state_dir, "leases")
+def lease_directory() -> Path | None:
+    """Where fake users are leased: the host's directory for this OS user, whatever state
+    directory a run has — so runs with different ones (a monitor's cycles and a gate run)
+    still see each other's leases."""
+    return host_directory(None, "leases")
 
 
 def lock_name(username: str) -> str:
