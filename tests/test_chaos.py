@@ -349,6 +349,12 @@ def test_a_killed_instance_is_restarted_on_rollback(pytester: pytest.Pytester,
                     time.monotonic() < deadline:
                 time.sleep(0.1)
             assert daemons.haproxy_status(socket_path, "shops", "s1") == "UP"  # ... and back
+            # The restarted service blocks no signal (the rollback's own protection from
+            # Ctrl-C must not be inherited), so it stops when told to.
+            pid = int(restarted.read_text())
+            blocked = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                           if line.startswith("SigBlk:"))
+            assert int(blocked.split()[1], 16) == 0, blocked
         finally:
             if restarted.exists():
                 os.kill(int(restarted.read_text()), signal.SIGTERM)

@@ -22,6 +22,7 @@ import contextlib
 import fnmatch
 import inspect
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -118,13 +119,24 @@ def not_run_line(count: int) -> str:
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
     """SIGINT and SIGTERM wait while a fault is rolled back (a second Ctrl-C must not stop a
-    rollback half-way); they are delivered right after."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    rollback half-way); a signal that came meanwhile is delivered right after.
+
+    Handlers, not a blocked signal mask: a mask is inherited by every process the rollback
+    starts (a restarted service would ignore SIGTERM for ever); handlers are not."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    came: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, lambda signum, frame: came.append(signum))
+                for signum in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(came):
+            signal.raise_signal(signum)
 
 
 class _Ledgered(Fault):
