@@ -23,6 +23,7 @@ from pytest_prodsmoke.http.client import ProdClient, TrafficTags
 from pytest_prodsmoke.outputs.junit import (
     add_gate_testcase,
     add_suite_properties,
+    chaos_phase_properties,
     find_logxml,
     junit_requested,
 )
@@ -104,6 +105,8 @@ class GateOwner:
         self.block_printed = False
         self.junit_without_case_properties = (junit_requested(config)
                                               and config.getini("junit_family") == "xunit2")
+        self.junit_case_properties = (junit_requested(config)
+                                      and not self.junit_without_case_properties)
         if distributed and run_dir is not None:
             # SIGTERM reaching only this process still reaches the checks (safety/signals.py).
             signals.forward = lambda: cancel_workers(run_dir) > 0
@@ -224,6 +227,10 @@ class GateOwner:
             # (registered before it), writes none of them. Other properties are the user's.
             report.user_properties = [(name, value) for name, value in report.user_properties
                                       if not str(name).startswith(PROPERTY_PREFIX)]
+        elif self.junit_case_properties and report.user_properties:
+            # A junit_family with testcase properties: a chaos experiment's phases, one each.
+            report.user_properties = [*report.user_properties,
+                                      *chaos_phase_properties(report.user_properties)]
 
     @pytest.hookimpl
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:

@@ -162,6 +162,8 @@ def test_a_failed_rollback_is_the_loudest_failure(chaos_env: pytest.Pytester, sh
     assert "!!! FAULT LEFT IN PRODUCTION by test_exp.py::test_experiment: break the flag" \
         in run.output
     assert "THE FAULT IS STILL IN PRODUCTION" in run.output
+    assert "undo by hand: run " in chaos_of(run)["reason"]  # and how to undo it by hand
+    assert chaos_of(run)["manual"].startswith("undo by hand: run ")
     # It stays in the ledger; once the rollback works, recover takes it out.
     ledger = list((chaos_env.path / "state" / "chaos").glob("*.json"))
     assert len(ledger) == 1 and json.loads(ledger[0].read_text())["fault"] == "break the flag"
@@ -523,3 +525,20 @@ def test_the_halt_command_stops_a_running_experiment(chaos_env: pytest.Pytester,
                    check=True, capture_output=True)
     again = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, *state, url=shop.url)
     assert again.ret == 0, again.output
+
+
+def test_junit_with_testcase_properties_has_one_per_phase(chaos_env: pytest.Pytester,
+                                                          shop) -> None:
+    import xml.etree.ElementTree as ET
+
+    chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim"))
+    run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, "-o", "junit_family=xunit1",
+                   url=shop.url)
+    assert run.ret == 0, run.output
+    case = next(c for c in ET.parse(run.junit_path).getroot().iter("testcase")
+                if c.get("name") == "test_experiment")
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    phases = [name for name in properties if name.startswith("prodsmoke.chaos.")]
+    assert phases == [f"prodsmoke.chaos.{p}" for p in ("before", "inject", "during",
+                                                        "rollback", "after")]
+    assert properties["prodsmoke.chaos.during"].startswith("ok: ")

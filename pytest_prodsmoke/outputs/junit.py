@@ -72,3 +72,19 @@ def add_gate_testcase(logxml: Any, case: GateCase, duration_s: float) -> None:
     logxml.pytest_runtest_logreport(call)
     logxml.pytest_runtest_logreport(
         pytest.TestReport(nodeid, location, {}, "passed", None, "teardown"))
+
+
+def chaos_phase_properties(properties: list[tuple[str, object]]) -> list[tuple[str, str]]:
+    """One JUnit property per phase of a chaos experiment (``prodsmoke.chaos.during``:
+    "deviated ...: 1 probes, 1 failed, 0.5 s"), read from the check's chaos fact, for the
+    junit_family that has testcase properties."""
+    from pytest_prodsmoke.gate.facts import from_properties
+
+    chaos = from_properties(properties).chaos
+    phases = chaos.get("phases") if chaos else None
+    if not isinstance(phases, list):
+        return []
+    return [(f"prodsmoke.chaos.{phase.get('phase')}",
+             f"{phase.get('outcome')}: {phase.get('probes')} probes, {phase.get('failures')} "
+             f"failed, {float(phase.get('ended_s', 0)) - float(phase.get('started_s', 0)):.1f} s")
+            for phase in phases if isinstance(phase, dict)]

@@ -66,11 +66,12 @@ class ExperimentResult:
     phases: list[PhaseRecord] = field(default_factory=list)
     injected: bool = False
     rolled_back: bool = False
+    manual: str = ""  # how to undo the fault by hand (said when the rollback failed)
 
     def as_dict(self) -> dict[str, Any]:
         return {"fault": self.fault, "verdict": self.verdict, "reason": self.reason,
                 "injected": self.injected, "rolled_back": self.rolled_back,
-                "phases": [p.as_dict() for p in self.phases]}
+                "manual": self.manual, "phases": [p.as_dict() for p in self.phases]}
 
 
 MAX_FAILURE_LINES = 3
@@ -89,7 +90,8 @@ def run_experiment(probe: Callable[[], str | None], fault: Fault, timing: Timing
     ends (``on_phase_start`` as it begins), ``protect`` runs the rollback shielded from
     signals. Exceptions (an interrupt) pass through, after the rollback."""
     start = clock()
-    result = ExperimentResult(fault.description)
+    result = ExperimentResult(fault.description,
+                              manual=str(getattr(fault, "manual", "") or ""))
 
     def phase(name: str) -> PhaseRecord:
         record = PhaseRecord(name, clock() - start)
@@ -168,7 +170,8 @@ def run_experiment(probe: Callable[[], str | None], fault: Fault, timing: Timing
         except Exception as exc:
             rolling.outcome = f"rollback failed: {type(exc).__name__}: {exc}"
             result.verdict, result.reason = ROLLBACK_FAILED, (
-                f"{rolling.outcome}; the fault is still in production: {fault.description}")
+                f"{rolling.outcome}; the fault is still in production: {fault.description}"
+                + (f"; {result.manual}" if result.manual else ""))
         finally:
             close(rolling)
 

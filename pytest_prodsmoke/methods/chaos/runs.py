@@ -148,6 +148,10 @@ class _Ledgered(Fault):
         self.description = fault.description
         self.watchdog: Any = None
 
+    @property
+    def manual(self) -> str:
+        return self.fault.manual
+
     def inject(self) -> None:
         from pytest_prodsmoke.methods.chaos import watchdog
 
