@@ -279,7 +279,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "run_id": run_id,
             "run_dir": str(run_dir),
             "users": [user.to_record() for user in users],
-        })
+        }, config)
         config.pluginmanager.register(owner.xdist, "prodsmoke-xdist")
 
 

@@ -21,8 +21,10 @@ from pytest_prodsmoke.state import CHAOS_NOT_RUN_KEY, WORKER_SECRETS_KEY
 
 
 class XdistControllerHooks:
-    def __init__(self, recorder: GateRecorder, input_key: str, shared: dict[str, Any]) -> None:
+    def __init__(self, recorder: GateRecorder, input_key: str, shared: dict[str, Any],
+                 config: pytest.Config) -> None:
         self.recorder = recorder
+        self.config = config
         self.input_key = input_key
         self.shared = shared
         self.workers_seen: set[str] = set()
@@ -49,6 +51,25 @@ class XdistControllerHooks:
         REGISTRY.add_forms(output.get(WORKER_SECRETS_KEY, ()))
         # Every worker collects the same checks: the most any one deselected.
         self.chaos_not_run = max(self.chaos_not_run, int(output.get(CHAOS_NOT_RUN_KEY, 0) or 0))
+
+    @pytest.hookimpl(tryfirst=True)  # before the owner strips properties JUnit cannot hold
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """A chaos experiment's phases on the terminal as its report arrives (a worker has no
+        terminal of its own)."""
+        if not any(name == "prodsmoke.chaos" for name, _ in report.user_properties):
+            return
+        from pytest_prodsmoke.gate.facts import from_properties
+        from pytest_prodsmoke.methods.chaos.runs import phase_line
+
+        chaos = from_properties(report.user_properties).chaos or {}
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        phases = chaos.get("phases")
+        if terminal is None or not isinstance(phases, list):
+            return
+        terminal.ensure_newline()
+        for phase in phases:
+            if isinstance(phase, dict):
+                terminal.write_line(phase_line(report.nodeid, phase))
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -99,6 +99,9 @@ def test_an_experiment_whose_system_holds_passes(chaos_env: pytest.Pytester, sho
                                                      "after"]
     assert chaos["phases"][2]["probes"] >= 3 and chaos["phases"][2]["failures"] == 0
     assert process_state(victim) != "T"  # resumed
+    # Each phase on the terminal: as it ends (serial), as the report arrives (xdist).
+    assert "prodsmoke chaos test_exp.py::test_experiment: during ok (" in run.output
+    assert "prodsmoke chaos test_exp.py::test_experiment: after ok (" in run.output
 
 
 def test_a_deviation_stops_the_experiment_and_fails_the_gate(chaos_env: pytest.Pytester, shop,

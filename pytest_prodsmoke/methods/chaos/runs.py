@@ -23,7 +23,7 @@ import fnmatch
 import inspect
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,14 @@ class ChaosSelection:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:  # an xdist worker: the controller says it (xdist.py)
             workeroutput[CHAOS_NOT_RUN_KEY] = self.not_run
+
+
+def phase_line(nodeid: str, phase: Mapping[str, Any]) -> str:
+    """One phase on the terminal: as it ends (serial), or as its check's report arrives at the
+    xdist controller (xdist.py)."""
+    seconds = float(phase.get("ended_s", 0)) - float(phase.get("started_s", 0))
+    return (f"prodsmoke chaos {nodeid}: {phase.get('phase')} {phase.get('outcome')} "
+            f"({phase.get('probes')} probes, {phase.get('failures')} failed, {seconds:.1f} s)")
 
 
 def not_run_line(count: int) -> str:
@@ -224,9 +232,7 @@ class ChaosRuns:
         def on_phase(phase: PhaseRecord) -> None:
             if terminal is None:  # an xdist worker: the phases are in the report
                 return
-            line = (f"prodsmoke chaos {item.nodeid}: {phase.name} {phase.outcome} "
-                    f"({phase.probes} probes, {phase.failures} failed, "
-                    f"{phase.ended_s - phase.started_s:.1f} s)")
+            line = phase_line(item.nodeid, phase.as_dict())
             # Each phase as it happens, past the check's output capture.
             with capture.global_and_fixture_disabled() if capture is not None \
                     else contextlib.nullcontext():
