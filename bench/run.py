@@ -318,7 +318,8 @@ def monitor_cycle(root: Path, shop_url: str, baseline_url: str, repeat: int
         plain.append((time.perf_counter() - started) / cycles)
         started = time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "pytest_prodsmoke.cli", "monitor",
-                                 "--every", "0.01", "--max-cycles", str(cycles), "--",
+                                 "--every", "0.01", "--cycle-timeout", "60",
+                                 "--max-cycles", str(cycles), "--",
                                  *suite_args], cwd=ROOT, env=env, capture_output=True,
                                 text=True)
         monitored.append((time.perf_counter() - started) / cycles)
@@ -342,9 +343,9 @@ def monitor_soak(root: Path, shop_url: str, cycles: int = 500) -> dict[str, floa
                                         ".ok\n")
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest_prodsmoke.cli", "monitor", "--every", "0.2",
-         "--max-cycles", str(cycles), "--metrics-port", "0", "--", str(suite), "--prod-url",
-         shop_url, "-q", "-p", "no:cacheprovider"], stdout=subprocess.PIPE, text=True,
-        cwd=suite)
+         "--cycle-timeout", "60", "--max-cycles", str(cycles), "--metrics-port", "0", "--",
+         str(suite), "--prod-url", shop_url, "-q", "-p", "no:cacheprovider"],
+        stdout=subprocess.PIPE, text=True, cwd=suite)
     proc = Path(f"/proc/{process.pid}")
 
     def sample() -> dict[str, float]:

@@ -123,8 +123,11 @@ def run_monitor(baseline_url: str) -> bool:
     print("\n### monitor: healthy shop 2.0.0, orders break after cycle 2, repaired after "
           "cycle 5", flush=True)
     with running_shop("2.0.0") as shop:
+        # A cycle every half second to keep the demo short; each may take longer on a busy
+        # machine (the next one then starts right after it: cycles never overlap).
         command = [sys.executable, "-m", "pytest_prodsmoke.cli", "monitor", "--every", "0.5",
-                   "--max-cycles", "10", "--location", "demo", "--metrics-port", "0",
+                   "--cycle-timeout", "60", "--max-cycles", "10", "--location", "demo",
+                   "--metrics-port", "0",
                    "--webhook", f"http://127.0.0.1:{hook.server_address[1]}/alerts", "--",
                    str(ROOT / "examples" / "smoke"), "-q", "-p", "no:cacheprovider",
                    "--prod-url", shop.url, "--baseline-url", baseline_url,

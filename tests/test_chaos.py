@@ -122,10 +122,10 @@ def test_a_deviation_stops_the_experiment_and_fails_the_gate(chaos_env: pytest.P
 
 
 def test_a_hypothesis_that_does_not_hold_before_aborts_without_injecting(
-        chaos_env: pytest.Pytester, shop, victim: int) -> None:
+        chaos_env: pytest.Pytester, shop, victim: int, mode: str) -> None:
     chaos_env.makepyfile(test_exp=HOLDS.format(fault="paused_victim").replace(
         '"/healthz"', '"/broken"'))
-    run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, url=shop.url)
+    run = run_gate(chaos_env, mode, "--chaos", *ALLOW_ALL, url=shop.url)
     assert run.codes == ["check_failed", "chaos_aborted"], run.output
     chaos = chaos_of(run)
     assert chaos["injected"] is False and [p["phase"] for p in chaos["phases"]] == ["before"]
@@ -133,7 +133,8 @@ def test_a_hypothesis_that_does_not_hold_before_aborts_without_injecting(
 
 
 def test_a_system_that_does_not_recover_is_not_recovered(chaos_env: pytest.Pytester, shop,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         mode: str) -> None:
     # The system holds under the fault, but its "rollback" breaks it (as a rollback that
     # restarts a service with a bad configuration would): the steady state never returns.
     flag = chaos_env.path / "flag"
@@ -141,7 +142,7 @@ def test_a_system_that_does_not_recover_is_not_recovered(chaos_env: pytest.Pytes
     monkeypatch.setenv("ROLLBACK", f"open({str(flag)!r}, 'w').write('broken')")
     chaos_env.makepyfile(test_exp=HOLDS.format(fault="flag_fault").replace(
         "recovery=2", "recovery=0.5"))
-    run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, url=shop.url)
+    run = run_gate(chaos_env, mode, "--chaos", *ALLOW_ALL, url=shop.url)
     assert run.codes == ["check_failed", "chaos_not_recovered"], run.output
     chaos = chaos_of(run)
     assert chaos["verdict"] == "not_recovered" and chaos["rolled_back"] is True
@@ -151,7 +152,8 @@ def test_a_system_that_does_not_recover_is_not_recovered(chaos_env: pytest.Pytes
 
 
 def test_a_failed_rollback_is_the_loudest_failure(chaos_env: pytest.Pytester, shop,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  mode: str) -> None:
     # A rollback that fails until someone repairs it by hand (the file appears).
     monkeypatch.setenv("ROLLBACK", "import os, sys; sys.exit(0 if os.path.exists("
                        "os.environ['FLAG'] + '.repaired') else 3)")
@@ -159,7 +161,7 @@ def test_a_failed_rollback_is_the_loudest_failure(chaos_env: pytest.Pytester, sh
         'assert not flag.exists() or flag.read_text() != "broken", "the flag is broken"',
         "pass"))
     state = ["--prodsmoke-state-dir", str(chaos_env.path / "state")]
-    run = run_gate(chaos_env, "serial", "--chaos", *ALLOW_ALL, *state, url=shop.url)
+    run = run_gate(chaos_env, mode, "--chaos", *ALLOW_ALL, *state, url=shop.url)
     assert run.ret == 1, run.output
     assert "chaos_rollback_failed" in run.codes
     assert "!!! FAULT LEFT IN PRODUCTION by test_exp.py::test_experiment: break the flag" \

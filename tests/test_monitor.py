@@ -51,7 +51,11 @@ def suite(tmp_path: Path, text: str = MONITOR_SUITE) -> Path:
 def monitor(options: list[str], suite_dir: Path, url: str, *pytest_args: str,
             on_line: Callable[[str], None] = lambda line: None,
             timeout_s: float = 120) -> tuple[int, list[str]]:
-    """Run the monitor until it exits; ``on_line`` sees each line as it comes."""
+    """Run the monitor until it exits; ``on_line`` sees each line as it comes. Cycles come
+    fast (--every 0.5) but may be slow on a loaded machine: unless a test is about the timeout,
+    a cycle may take its time (cycles never overlap anyway)."""
+    if "--cycle-timeout" not in options and "--once" not in options:
+        options = [*options, "--cycle-timeout", "60"]
     process = subprocess.Popen(
         [*COMMAND, *options, "--", str(suite_dir), "--prod-url", url, *QUIET, *pytest_args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=suite_dir)
