@@ -3,6 +3,8 @@ records what was done to it, a clock that moves only when slept."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pytest_prodsmoke.methods.chaos.experiment import Timing, run_experiment
@@ -129,3 +131,28 @@ def test_faults_rebuild_from_their_spec() -> None:
         from_spec({"kind": "nonsense"})
     with pytest.raises(FaultError, match="argv"):
         CommandPair("rm -rf /", ["true"])  # a string is no argv: no shell, ever
+
+
+def test_signals_wait_while_a_fault_is_rolled_back() -> None:
+    import os
+    import signal
+
+    from pytest_prodsmoke.methods.chaos.runs import signals_held
+
+    seen: list[str] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append("handled"))
+    try:
+        with signals_held():
+            os.kill(os.getpid(), signal.SIGTERM)
+            seen.append("rollback went on")
+        assert seen == ["rollback went on", "handled"]  # delivered right after, once
+        with signals_held():
+            pass
+        assert signal.getsignal(signal.SIGTERM) is not None and seen[-1] == "handled"
+        # Nothing is blocked for the processes a rollback starts.
+        with signals_held():
+            status = Path(f"/proc/{os.getpid()}/status").read_text()
+        blocked = next(line for line in status.splitlines() if line.startswith("SigBlk:"))
+        assert int(blocked.split()[1], 16) == 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
