@@ -242,7 +242,7 @@ def pytest_configure(config: pytest.Config) -> None:
         plugins["prodsmoke-targets"] = targets
     if settings.fail_fast:
         plugins["prodsmoke-fail-fast"] = FailFast(state, run_dir)
-    from pytest_prodsmoke.methods.chaos.runs import ChaosSelection
+    from pytest_prodsmoke.methods.chaos.selection import ChaosSelection
 
     plugins["prodsmoke-chaos"] = ChaosSelection(state)
     if settings.state_dir is not None and worker_index == 0 and \

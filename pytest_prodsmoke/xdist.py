@@ -74,6 +74,6 @@ class XdistControllerHooks:
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.chaos_not_run:
-            from pytest_prodsmoke.methods.chaos.runs import not_run_line
+            from pytest_prodsmoke.methods.chaos.selection import not_run_line
 
             terminalreporter.write_line(not_run_line(self.chaos_not_run))

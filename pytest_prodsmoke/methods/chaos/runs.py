@@ -46,15 +46,11 @@ from pytest_prodsmoke.methods.chaos.ledger import (
     one_at_a_time,
     recover,
 )
-from pytest_prodsmoke.state import CHAOS_NOT_RUN_KEY, ProcessState, record_facts
+from pytest_prodsmoke.methods.chaos.selection import MARKER
+from pytest_prodsmoke.state import ProcessState, record_facts
 
-MARKER = "chaos"
 TIMING_KEYS = ("duration", "interval", "recovery")
 WATCHDOG_MARGIN_S = 5.0
-
-
-def is_experiment(item: pytest.Item) -> bool:
-    return item.get_closest_marker(MARKER) is not None
 
 
 def timing_of(marker: Any, max_duration_s: float) -> Timing | str:
@@ -79,49 +75,12 @@ def timing_of(marker: Any, max_duration_s: float) -> Timing | str:
     return timing
 
 
-class ChaosSelection:
-    """Without ``--chaos`` the experiments are deselected (and counted for one line)."""
-
-    def __init__(self, state: ProcessState) -> None:
-        self.state = state
-        self.not_run = 0
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]
-                                      ) -> None:
-        experiments = [item for item in items if is_experiment(item)]
-        if not experiments:
-            return
-        if not self.state.settings.chaos:
-            self.not_run = len(experiments)
-            config.hook.pytest_deselected(items=experiments)
-            items[:] = [item for item in items if not is_experiment(item)]
-            return
-        if not config.pluginmanager.has_plugin("prodsmoke-chaos-runs"):
-            config.pluginmanager.register(ChaosRuns(self.state, config), "prodsmoke-chaos-runs")
-
-    @pytest.hookimpl
-    def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
-        return [not_run_line(self.not_run)] if self.not_run else []
-
-    @pytest.hookimpl
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        workeroutput = getattr(session.config, "workeroutput", None)
-        if workeroutput is not None:  # an xdist worker: the controller says it (xdist.py)
-            workeroutput[CHAOS_NOT_RUN_KEY] = self.not_run
-
-
 def phase_line(nodeid: str, phase: Mapping[str, Any]) -> str:
     """One phase on the terminal: as it ends (serial), or as its check's report arrives at the
     xdist controller (xdist.py)."""
     seconds = float(phase.get("ended_s", 0)) - float(phase.get("started_s", 0))
     return (f"prodsmoke chaos {nodeid}: {phase.get('phase')} {phase.get('outcome')} "
             f"({phase.get('probes')} probes, {phase.get('failures')} failed, {seconds:.1f} s)")
-
-
-def not_run_line(count: int) -> str:
-    return (f"prodsmoke: {count} chaos experiment{'s' if count > 1 else ''} not run: pass "
-            "--chaos to run them")
 
 
 @contextlib.contextmanager
