@@ -7,3 +7,5 @@ rollback), ``ledger`` (every fault on disk before it is injected; replayed by th
 time to live ends, should pytest die) and ``runs`` (the pytest shell: ``--chaos``, the marker,
 the experiment in place of the check's body).
 """
+
+MARKER = "chaos"  # @pytest.mark.chaos: the one name every part of the package uses

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from pytest_prodsmoke.methods.chaos import MARKER
 from pytest_prodsmoke.methods.chaos.experiment import (
     ABORTED,
     PASSED,
@@ -46,7 +47,6 @@ from pytest_prodsmoke.methods.chaos.ledger import (
     one_at_a_time,
     recover,
 )
-from pytest_prodsmoke.methods.chaos.selection import MARKER
 from pytest_prodsmoke.state import ProcessState, record_facts
 
 TIMING_KEYS = ("duration", "interval", "recovery")

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_prodsmoke.methods.chaos import MARKER
 from pytest_prodsmoke.state import CHAOS_NOT_RUN_KEY, ProcessState
-
-MARKER = "chaos"
 
 
 def is_experiment(item: pytest.Item) -> bool:
