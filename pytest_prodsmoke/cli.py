@@ -41,27 +41,29 @@ def main(argv: list[str] | None = None) -> int:
                        help="recover: roll back what the ledger holds; halt: stop every "
                        "running experiment on this host within one probe interval (rolled "
                        "back) and start none; resume: allow them again")
-    chaos.add_argument("--state-dir", type=Path, help="the --prodsmoke-state-dir of the runs "
-                       "(default: the host's ledger)")
+    chaos.add_argument("--state-dir", type=Path, help="recover: the ledger of the runs with "
+                       "this --prodsmoke-state-dir (default: the host's); halt and resume are "
+                       "always host-wide")
     chaos.add_argument("--all", action="store_true", help="also faults whose process still "
                        "runs (when you know it is stuck)")
     args = parser.parse_args(argv)
     if args.command == "chaos":
         if args.action == "recover":
             return _chaos_recover(args.state_dir, args.all)
-        return _chaos_halt(args.state_dir, args.action == "halt")
+        return _chaos_halt(args.action == "halt")
     needed, why = rollback_needed(read_report(args.report))
     print(f"prodsmoke: rollback {'needed' if needed else 'not needed'}: {why}")
     return EXIT_ROLLBACK if needed else EXIT_NO_ROLLBACK
 
 
-def _chaos_halt(state_dir: Path | None, halt: bool) -> int:
+def _chaos_halt(halt: bool) -> int:
     """The host's emergency stop for chaos experiments (a file every experiment watches)."""
     import tempfile
 
-    from pytest_prodsmoke.methods.chaos.ledger import HALT_FILE, ledger_directory
+    from pytest_prodsmoke.methods.chaos.ledger import HALT_FILE, host_chaos_directory
 
-    path = ledger_directory(state_dir, Path(tempfile.gettempdir())) / HALT_FILE
+    # Host-wide, whatever --state-dir says: a halt must reach every run on the host.
+    path = host_chaos_directory(Path(tempfile.gettempdir())) / HALT_FILE
     if halt:
         path.write_text("halted by prodsmoke chaos halt\n")
         print(f"prodsmoke chaos: halted ({path}): running experiments stop within one probe "

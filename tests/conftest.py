@@ -100,6 +100,23 @@ def tls_shop(private_ca: dict[str, Path]) -> Iterator[RunningShop]:
 
 
 @pytest.fixture
+def fresh_shop() -> Iterator[RunningShop]:
+    """A shop of its own, for a test that counts its orders or breaks and repairs it."""
+    server = start_shop("2.0.0")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def two_instances() -> Iterator[list[RunningShop]]:
+    """Two instances of one version, for a load balancer in front of them (chaos tests)."""
+    shops = [start_shop("2.0.0"), start_shop("2.0.0")]
+    yield shops
+    for shop in shops:
+        shop.stop()
+
+
+@pytest.fixture
 def second_shop() -> Iterator[RunningShop]:
     """A second candidate target (several --prod-url) whose /catalog fails."""
     server = start_shop("2.0.0", "--fail", "/catalog")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 import requests
 
+from examples.chaos.stack import free_port
 from tests.support import missing_tool
 
 PROMETHEUS = "prometheus"
@@ -38,12 +38,6 @@ def binary(name: str) -> str:
     if path is None:
         missing_tool(f"{name} is not installed (make test installs Debian's package)")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -299,16 +299,6 @@ def test_experiment(prod, {fault}):
 """
 
 
-@pytest.fixture
-def two_instances() -> Iterator[list]:
-    from examples.shop.launch import start_shop
-
-    shops = [start_shop("2.0.0"), start_shop("2.0.0")]
-    yield shops
-    for shop in shops:
-        shop.stop()
-
-
 def test_a_server_in_maintenance_behind_haproxy_is_not_noticed(
         pytester: pytest.Pytester, tmp_path: Path, two_instances: list,
         monkeypatch: pytest.MonkeyPatch) -> None:

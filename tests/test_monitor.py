@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from examples.shop.launch import RunningShop, start_shop
+from examples.shop.launch import RunningShop
 from tests import daemons
 from tests.support import LOGIN_CONFTEST, MONITOR_SUITE, order_check
 
@@ -26,11 +26,9 @@ QUIET = ["-p", "no:cacheprovider", "-p", "no:randomly", "-q"]
 
 
 @pytest.fixture
-def breakable_shop() -> RunningShop:
+def breakable_shop(fresh_shop: RunningShop) -> RunningShop:
     """A shop of its own: the test breaks and repairs it."""
-    server = start_shop("2.0.0")
-    yield server
-    server.stop()
+    return fresh_shop
 
 
 def break_orders(shop: RunningShop) -> None:

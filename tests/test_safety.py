@@ -8,27 +8,18 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from examples.shop.launch import RunningShop, start_shop
+from examples.shop.launch import RunningShop
 from pytest_prodsmoke.http.tagging import verify_signature
 from tests.support import LOGIN_CONFTEST, order_check, run_gate, run_until_then_terminate
 
 USERS = [{"username": "smoke-alice", "password": "alice-pass-1"},
          {"username": "smoke-bob", "password": "bob-pass-2"}]
 
-
-
-@pytest.fixture
-def fresh_shop() -> Iterator[RunningShop]:
-    """A shop of its own, for tests that count orders."""
-    server = start_shop("2.0.0")
-    yield server
-    server.stop()
 
 
 @pytest.fixture

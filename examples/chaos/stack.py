@@ -21,7 +21,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -100,7 +100,6 @@ class Stack:
     payments: RunningShop
     instances: list[RunningShop]
     haproxy_socket: Path
-    restarted: list[int] = field(default_factory=list)  # pids of restarted instances
 
     @property
     def env(self) -> dict[str, str]:

@@ -19,15 +19,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pytest_prodsmoke.gate import rules
 from pytest_prodsmoke.monitor.states import CYCLE_CHECK, FAILED, PASSED, Observation
 
 # The reasons of a gate verdict that are about checks (judged check by check, in their states);
 # any other reason says the cycle itself produced no trustworthy result.
 CHECK_REASONS = frozenset({
-    "check_failed", "not_run", "critical_skipped", "wrong_version", "leftovers",
-    "fixture_failed", "parallel_run_mismatch", "canary_failed", "canary_inconclusive",
-    "noncritical_failed", "noncritical_fixture_failed", "flaky", "skips_allowed",
-    "chaos_deviated", "chaos_aborted", "chaos_not_recovered", "chaos_rollback_failed"})
+    rules.CHECK_FAILED, rules.NOT_RUN_CODE, rules.CRITICAL_SKIPPED, rules.WRONG_VERSION,
+    rules.LEFTOVERS, rules.FIXTURE_FAILED, rules.PARALLEL_RUN_MISMATCH, rules.CANARY_FAILED,
+    rules.CANARY_INCONCLUSIVE, *rules.DEGRADING_CODES, *rules.CHAOS_CODES.values()})
 # A check's outcomes in the gate report that count as a pass of it.
 PASSING_OUTCOMES = frozenset({"passed"})
 ONLY_ENV = "PRODSMOKE_MONITOR_ONLY"  # monitor/only.py: the checks a retry runs

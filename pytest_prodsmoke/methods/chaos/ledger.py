@@ -29,6 +29,13 @@ WATCHDOG_DONE = ".rolled-back"  # an entry a watchdog rolled back, for the next 
 HALT_FILE = "HALT"  # ``prodsmoke chaos halt``: while it exists, no experiment on the host runs
 
 
+def host_chaos_directory(temp_fallback: Path) -> Path:
+    """The host's chaos directory (whatever state directory a run has): the one-at-a-time
+    lock and the HALT file live there, so runs with different state directories still see
+    each other's experiments and every halt."""
+    return ledger_directory(None, temp_fallback)
+
+
 def ledger_directory(state_dir: Path | None, temp_fallback: Path) -> Path:
     directory = host_directory(state_dir, "chaos")
     if directory is None:  # the host's directory is not ours: keep it next to the run

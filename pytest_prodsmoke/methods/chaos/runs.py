@@ -43,6 +43,7 @@ from pytest_prodsmoke.methods.chaos.faults import Fault
 from pytest_prodsmoke.methods.chaos.ledger import (
     HALT_FILE,
     Entry,
+    host_chaos_directory,
     ledger_directory,
     one_at_a_time,
     recover,
@@ -144,6 +145,7 @@ class ChaosRuns:
         self.state = state
         self.config = config
         self.directory = ledger_directory(state.settings.state_dir, state.run_dir or Path("."))
+        self.host_directory = host_chaos_directory(state.run_dir or Path("."))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -209,7 +211,8 @@ class ChaosRuns:
         steps = AllureSteps() if self.config.getoption("allure_report_dir", None) else None
 
         try:
-            with one_at_a_time(directory, wait_s=2 * settings.chaos_max_duration_s + 60):
+            with one_at_a_time(self.host_directory,
+                               wait_s=2 * settings.chaos_max_duration_s + 60):
                 return run_experiment(
                     probe, _Ledgered(fault, entry), timing, halted=self._halted,
                     on_phase=phase_ended, protect=protect,
@@ -221,7 +224,7 @@ class ChaosRuns:
     def _halted(self) -> str | None:
         """Why to stop now: --chaos-halt-file exists, or ``prodsmoke chaos halt`` was run."""
         settings = self.state.settings
-        for halt in (settings.chaos_halt_file, self.directory / HALT_FILE):
+        for halt in (settings.chaos_halt_file, self.host_directory / HALT_FILE):
             if halt is not None and halt.exists():
                 return f"the halt file {halt} exists"
         return None
