@@ -102,6 +102,8 @@ class GateOwner:
         self.command_for = ""  # the verdict whose --on-gate-* command ran
         self.report_error: str | None = None
         self.chaos_recovery: Any = None  # methods/chaos/runs.ChaosRecovery, with --chaos
+        self.traces: Any = None  # outputs/traces/plugin.RunTraces, when the run exports traces
+        self.traces_summary: dict[str, Any] | None = None  # for the report
         self.block_printed = False
         self.junit_without_case_properties = (junit_requested(config)
                                               and config.getini("junit_family") == "xunit2")
@@ -320,6 +322,7 @@ class GateOwner:
         try:
             report = build_report(verdict, self.settings, self._run_info(exitstatus))
             result = self.command_result
+            report["traces"] = self.traces_summary
             report["command"] = None if result is None else {
                 "verdict": self.command_for,  # the --on-gate-<verdict> option it came from
                 "argv": list(result.argv), "returncode": result.returncode,
@@ -384,6 +387,7 @@ class GateOwner:
             return self._decide(session, exitstatus)
 
         verdict = decide_now()
+        self._flush_check_spans()  # the report says what they exported
         if self._early_report_read() and not self._report_written(verdict, exitstatus):
             verdict = decide_now()
         verdict = self._call_gate_hook(verdict, decide_now, exitstatus)
@@ -396,10 +400,36 @@ class GateOwner:
                 "prodsmoke.target": ", ".join(display_url(u) for u in self.settings.prod_urls),
                 "prodsmoke.expected_version": self.settings.expect_version or "",
                 "prodsmoke.exit_status": str(verdict.exit_status),
+                **({"prodsmoke.run_trace_id": self.traces.trace_id} if self.traces else {}),
             })
             add_gate_testcase(logxml, self._scrubbed_case(verdict),
                               time.time() - self.started_at)
         session.exitstatus = verdict.exit_status
+        self._end_run_span(verdict.status, verdict.exit_status,
+                           [(r.code, r.message) for r in verdict.reasons], verdict.counts)
+
+    def _flush_check_spans(self) -> None:
+        """Every check span exported (within the bound), before the report says how many."""
+        if self.traces is None:
+            return
+        try:
+            for counts in getattr(self.xdist, "worker_traces", ()):
+                self.traces.add_worker(counts)
+            self.traces_summary = self.traces.checks_done(self.state.spans, self.distributed)
+        except Exception as exc:  # export never changes a verdict, not even by our own bug
+            self.traces_summary = {"error": f"{type(exc).__name__}: {exc}"}
+
+    def _end_run_span(self, status: str, exit_status: int, reasons: list[tuple[str, str]],
+                      counts: Any) -> None:
+        """The run span, with the final verdict (after every output: nothing can change it
+        now), exported within what is left of the flush bound."""
+        if self.traces is None:
+            return
+        try:
+            self.traces.end_run(status, exit_status, reasons, counts, self.settings.prod_urls,
+                                self.settings.expect_version)
+        except Exception as exc:
+            self.traces_summary = {"error": f"{type(exc).__name__}: {exc}"}
 
     def _early_report_read(self) -> bool:
         """Whether anything reads the report before the final one is written: a
@@ -508,6 +538,8 @@ class GateOwner:
                 from pytest_prodsmoke.outputs.allure import write_gate_result
 
                 write_gate_result(Path(alluredir), case, self.started_at, time.time())
+        with contextlib.suppress(Exception):
+            self._end_run_span("fail", exit_status, [("internal_error", message)], {})
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None:
             terminal.write_sep("=", "prodsmoke gate: FAIL (internal error)", red=True, bold=True)
@@ -533,6 +565,11 @@ class GateOwner:
         terminal.write_sep("=", title, bold=True, **{colour: True})
         for line in lines:
             terminal.write_line(REGISTRY.scrub(line), **{colour: True})
+        if self.traces is not None:
+            error = (self.traces_summary or {}).get("error")
+            terminal.write_line(REGISTRY.scrub(
+                f"  traces: not exported: {error}" if error else f"  {self.traces.line()}"),
+                **{colour: True})
         result = self.command_result
         if result is not None:
             from pytest_prodsmoke.outputs.commands import tail

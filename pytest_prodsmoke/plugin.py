@@ -20,6 +20,7 @@ import uuid
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -147,6 +148,24 @@ def _fake_users(config: pytest.Config, settings: Settings) -> tuple[FakeUser, ..
                       hook_results, settings.fake_user_pattern)
 
 
+def _trace_config(settings: Settings) -> Any:
+    """Where this run exports traces (outputs/traces), None when it does not; OpenTelemetry
+    itself is imported only then."""
+    from pytest_prodsmoke.outputs.traces import missing_extra, trace_config
+
+    config = trace_config(settings.otlp_endpoint,
+                          settings.sources.get("otlp_endpoint", "--otlp-endpoint"), os.environ)
+    if config is not None:
+        problem = missing_extra(config)
+        if problem is not None:
+            raise SettingsError(problem)
+    return config
+
+
+# The collector's credentials (an API key in a header): secrets like any other.
+OTLP_HEADER_VARIABLES = ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+
+
 def _register_secrets(settings: Settings, users: tuple[FakeUser, ...]) -> list[str]:
     """Teach the process's secret registry everything secret it knows at start-up; returns the
     raw values (for GitHub's ::add-mask::)."""
@@ -166,6 +185,13 @@ def _register_secrets(settings: Settings, users: tuple[FakeUser, ...]) -> list[s
         if looks_secret(name) or name.lower() in ("authorization", "cookie"):
             REGISTRY.add(value)
             values.append(value)
+    for variable in OTLP_HEADER_VARIABLES:
+        for pair in os.environ.get(variable, "").split(","):
+            _, equals, value = pair.partition("=")
+            value = unquote(value.strip())
+            if equals and value:
+                REGISTRY.add(value)
+                values.append(value)
     return values
 
 
@@ -181,6 +207,7 @@ def pytest_configure(config: pytest.Config) -> None:
             base_dir=config.invocation_params.dir,
         )
         users = _fake_users(config, settings) if settings.gate_active else ()
+        traces = _trace_config(settings) if settings.gate_active else None
     except SettingsError as exc:
         # Workers get the same arguments and environment as the controller, which validated
         # them first; this is reached on the controller (or the only process).
@@ -225,6 +252,18 @@ def pytest_configure(config: pytest.Config) -> None:
     state.not_ready = not_ready
     state.open()  # the fixtures find it: state.running()
     startup_secrets = _register_secrets(settings, users)
+    run_traces = None
+    if traces is not None:
+        from pytest_prodsmoke.outputs.traces.export import Tracing
+        from pytest_prodsmoke.outputs.traces.plugin import CheckSpans, RunTraces
+
+        tracing = Tracing(traces, REGISTRY.scrub)
+        run_span = (shared or {}).get("run_span")
+        if not is_worker(config):
+            run_traces = RunTraces(tracing, run_id)
+            run_span = (run_traces.trace_id, run_traces.span_id)
+        state.spans = CheckSpans(tracing, state.urls, settings.expect_version,
+                                 tuple(run_span) if run_span else None)
     signals = TermSignalHandler()
 
     # The plugins of every process that runs checks, one per concern.
@@ -255,6 +294,10 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_prodsmoke.outputs.allure import AllureLabels  # allure-pytest is writing
 
         plugins["prodsmoke-allure"] = AllureLabels(state)
+    if state.spans is not None and is_worker(config):
+        from pytest_prodsmoke.outputs.traces.plugin import WorkerExport
+
+        plugins["prodsmoke-traces"] = WorkerExport(state.spans)
     for name, plugin in plugins.items():
         config.pluginmanager.register(plugin, name)
     if is_worker(config):
@@ -266,6 +309,7 @@ def pytest_configure(config: pytest.Config) -> None:
                       startup_secrets=(startup_secrets
                                        if os.environ.get("GITHUB_ACTIONS") == "true" else []),
                       state=state)
+    owner.traces = run_traces
     config.pluginmanager.register(owner, "prodsmoke-gate")
     if settings.chaos:
         from pytest_prodsmoke.methods.chaos.runs import ChaosRecovery
@@ -279,6 +323,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "run_id": run_id,
             "run_dir": str(run_dir),
             "users": [user.to_record() for user in users],
+            "run_span": [run_traces.trace_id, run_traces.span_id] if run_traces else None,
         }, config)
         config.pluginmanager.register(owner.xdist, "prodsmoke-xdist")
 

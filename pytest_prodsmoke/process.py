@@ -110,13 +110,16 @@ class CheckRecorder:
         if item is not None and item.nodeid == report.nodeid:
             if report.failed:
                 self._add_request_log(item, report)
-            if (report.when == "teardown" or report.outcome == "rerun") and \
-                    ATTEMPT_REPORTED_KEY not in item.stash:
+            last = (report.when == "teardown" or report.outcome == "rerun") and \
+                ATTEMPT_REPORTED_KEY not in item.stash
+            if last:
                 # The facts of one run of the check go on the last report of that run: its
                 # teardown, or the failed report pytest-rerunfailures repeats (before version 15
                 # it logs no teardown report for a repeated attempt).
                 item.stash[ATTEMPT_REPORTED_KEY] = True
                 self._add_facts(item, report)
+            if self.state.spans is not None:
+                self.state.spans.on_report(report, last)  # its facts are on it now
         # Last, after everything this plugin added, before the report leaves this hook.
         if needs_scrubbing(report):
             scrub_report(report)

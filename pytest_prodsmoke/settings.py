@@ -571,6 +571,12 @@ class Settings:
         "(e.g. https://grafana.example/explore?traceId={trace_id})", trace_template,
         flag="--trace-url", env="PRODSMOKE_TRACE_URL", ini="prodsmoke_trace_url",
         metavar="TEMPLATE")
+    otlp_endpoint: str | None = option(  # outputs/traces: spans of every check and request
+        "prodsmoke_otlp_endpoint", "str", "export OpenTelemetry traces over OTLP/HTTP to this "
+        "collector (its base URL, as OTEL_EXPORTER_OTLP_ENDPOINT; that variable, "
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and the other OTEL_* variables work too; needs "
+        "pytest-prodsmoke[otel])", parse_url, flag="--otlp-endpoint",
+        ini="prodsmoke_otlp_endpoint", metavar="URL", needs_url=True)
     latency_max_ms: float | None = option(
         "prodsmoke_latency_max_ms", "str", "default latency budget of every request, in ms "
         "(overridden by @pytest.mark.latency)", parse_millis, ini="prodsmoke_latency_max_ms")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from requests.adapters import HTTPAdapter
 
     from pytest_prodsmoke.http.client import CheckContext, ProdClient, ResponseRecord
+    from pytest_prodsmoke.outputs.traces.plugin import CheckSpans
     from pytest_prodsmoke.safety.redact import Secret
     from pytest_prodsmoke.safety.users import FakeUser, LeaseManager
     from pytest_prodsmoke.settings import Settings
@@ -41,6 +42,7 @@ WORKER_INPUT_KEY = "prodsmoke"
 TARGET_FIXTURE = "prodsmoke_target"
 WORKER_SECRETS_KEY = "prodsmoke_secrets"
 CHAOS_NOT_RUN_KEY = "prodsmoke_chaos_not_run"  # experiments a worker deselected (no --chaos)
+TRACES_OUTPUT_KEY = "prodsmoke_traces"  # what a worker's spans exported (outputs/traces)
 
 # item.stash, set at collection (once per check):
 CRITICAL_KEY = pytest.StashKey[bool]()
@@ -129,6 +131,8 @@ class ProcessState:
         self.urls = dict(zip(settings.target_labels, settings.prod_urls, strict=True))
         self.credentials = SecretRegistry()  # fake-user secrets: only to the targets
         self.login_tokens: dict[str, Secret | None] = {}
+        # The check and request spans, when the run exports traces (outputs/traces).
+        self.spans: CheckSpans | None = None
         self.limiter = (SharedRateLimiter(run_dir / "rate", settings.max_rps)
                         if settings.max_rps and run_dir is not None else None)
         for user in users:
@@ -170,6 +174,11 @@ class ProcessState:
         for client in self.clients:
             client.reset_for_check(context)
         self.context = context
+        if self.spans is not None:
+            callspec = getattr(item, "callspec", None)
+            target = str(callspec.params.get(TARGET_FIXTURE, "")) if callspec is not None else ""
+            self.spans.start_check(item.nodeid, context.trace_id,
+                                   item.stash.get(CRITICAL_KEY, True), context.synthetic, target)
 
     def record(self, record: ResponseRecord) -> None:
         self.records.append(record)
@@ -190,7 +199,8 @@ class ProcessState:
             limiter=self.limiter, credentials=self.credentials,
             credential_hosts=[*settings.prod_urls,
                               *filter(None, [settings.baseline_url, settings.baseline2_url])],
-            verify=settings.tls_verify, variant_routing=settings.variant, **options,
+            verify=settings.tls_verify, variant_routing=settings.variant, spans=self.spans,
+            **options,
         )
         if self.context is not None:
             client.reset_for_check(self.context)

@@ -17,7 +17,7 @@ import pytest
 from pytest_prodsmoke.gate.recorder import GateRecorder
 from pytest_prodsmoke.safety.redact import REGISTRY
 from pytest_prodsmoke.safety.signals import forget_worker
-from pytest_prodsmoke.state import CHAOS_NOT_RUN_KEY, WORKER_SECRETS_KEY
+from pytest_prodsmoke.state import CHAOS_NOT_RUN_KEY, TRACES_OUTPUT_KEY, WORKER_SECRETS_KEY
 
 
 class XdistControllerHooks:
@@ -29,6 +29,7 @@ class XdistControllerHooks:
         self.shared = shared
         self.workers_seen: set[str] = set()
         self.chaos_not_run = 0  # experiments the workers deselected (no --chaos)
+        self.worker_traces: list[dict[str, Any]] = []  # what each worker's spans exported
 
     @pytest.hookimpl
     def pytest_configure_node(self, node: Any) -> None:
@@ -51,6 +52,8 @@ class XdistControllerHooks:
         REGISTRY.add_forms(output.get(WORKER_SECRETS_KEY, ()))
         # Every worker collects the same checks: the most any one deselected.
         self.chaos_not_run = max(self.chaos_not_run, int(output.get(CHAOS_NOT_RUN_KEY, 0) or 0))
+        if output.get(TRACES_OUTPUT_KEY):
+            self.worker_traces.append(output[TRACES_OUTPUT_KEY])
 
     @pytest.hookimpl(tryfirst=True)  # before the owner strips properties JUnit cannot hold
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

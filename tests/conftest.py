@@ -20,11 +20,12 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture(autouse=True)
 def _clean_prodsmoke_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's or CI's PRODSMOKE_* variables must not leak into the sessions under test.
+    """A developer's or CI's PRODSMOKE_* and OTEL_* variables must not leak into the sessions
+    under test.
 
     """
     for name in list(os.environ):
-        if name.startswith("PRODSMOKE_"):
+        if name.startswith(("PRODSMOKE_", "OTEL_")):  # OTEL_*: a collector of the machine's
             monkeypatch.delenv(name)
 
 

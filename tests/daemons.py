@@ -195,3 +195,135 @@ def haproxy_status(socket_path: Path, backend: str, server: str) -> str:
         if row.get("pxname") == backend and row.get("svname") == server:
             return row["status"].split()[0]
     raise LookupError(f"{backend}/{server} not in show stat")
+
+
+# -- an OTLP/HTTP receiver (the traces' tests): oteltest's HttpSink, which nobody here wrote
+
+
+@dataclass
+class ReceivedSpan:
+    """One span as the receiver decoded it from the OTLP protobuf."""
+
+    name: str
+    trace_id: str
+    span_id: str
+    parent_id: str
+    kind: str  # "SPAN_KIND_INTERNAL", "SPAN_KIND_CLIENT", ...
+    attributes: dict[str, Any]
+    status: str  # "STATUS_CODE_OK", "STATUS_CODE_ERROR", "STATUS_CODE_UNSET"
+    status_message: str
+    links: list[tuple[str, str]]  # (trace id, span id)
+    resource: dict[str, Any]
+    start_ns: int
+    end_ns: int
+
+
+def _value(any_value: Any) -> Any:
+    kind = any_value.WhichOneof("value")
+    if kind == "array_value":
+        return [_value(v) for v in any_value.array_value.values]
+    return getattr(any_value, kind) if kind else None
+
+
+def _attributes(pairs: Any) -> dict[str, Any]:
+    return {pair.key: _value(pair.value) for pair in pairs}
+
+
+class OtlpReceiver:
+    """Every span POSTed to it, and the headers of every export request."""
+
+    def __init__(self, port: int) -> None:
+        import logging
+
+        from oteltest.sink import HttpSink
+
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.spans: list[ReceivedSpan] = []
+        self.headers: list[dict[str, str]] = []
+        self.lock = threading.Lock()
+        self.sink = HttpSink(self, logging.getLogger("otlp-receiver"), port=port, daemon=True)
+
+    # oteltest's RequestHandler interface
+    def handle_trace(self, request: Any, headers: dict[str, str]) -> None:
+        from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+        found = []
+        for resource_spans in request.resource_spans:
+            resource = _attributes(resource_spans.resource.attributes)
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    found.append(ReceivedSpan(
+                        name=span.name, trace_id=span.trace_id.hex(), span_id=span.span_id.hex(),
+                        parent_id=span.parent_span_id.hex(),
+                        kind=Span.SpanKind.Name(span.kind), attributes=_attributes(span.attributes),
+                        status=type(span.status).StatusCode.Name(span.status.code),
+                        status_message=span.status.message,
+                        links=[(link.trace_id.hex(), link.span_id.hex()) for link in span.links],
+                        resource=resource, start_ns=span.start_time_unix_nano,
+                        end_ns=span.end_time_unix_nano))
+        with self.lock:
+            self.spans.extend(found)
+            self.headers.append({k.lower(): v for k, v in headers.items()})
+
+    def handle_metrics(self, request: Any, headers: Any) -> None:
+        pass
+
+    def handle_logs(self, request: Any, headers: Any) -> None:
+        pass
+
+    def received(self) -> list[ReceivedSpan]:
+        with self.lock:
+            return list(self.spans)
+
+    def stop(self) -> None:
+        self.sink.stop()
+
+
+@contextmanager
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver(free_port())
+    receiver.sink.start()
+    deadline = time.monotonic() + 10
+    while True:  # listening once it answers
+        try:
+            requests.post(f"{receiver.url}/v1/metrics", data=b"", timeout=1)
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+@contextmanager
+def silent_collector() -> Iterator[str]:
+    """A collector that accepts connections and never answers: the export hangs until its
+    timeout (the flush at exit must not wait for it)."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                accepted.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        server.close()

@@ -24,7 +24,8 @@ released and the new version share),
 --old-version V --old-every N (every Nth response says version V: a rollout in progress),
 --price-factor F (every price times F: a candidate that changed prices), --ab-broken (always
 serves variant A: a broken assignment), --error-rate PATH=FRACTION (answer 500 to that share
-of requests, pseudo-randomly with a fixed seed).
+of requests, pseudo-randomly with a fixed seed). --trace-log FILE logs the trace context
+(traceparent) every request arrived with, one JSON line each.
 Standard library only, so it runs anywhere the tests run.
 """
 
@@ -199,6 +200,13 @@ class Handler(BaseHTTPRequestHandler):
         # keep-alive connection and be taken for the next request.
         length = int(self.headers.get("Content-Length") or 0)
         self.raw_body = self.rfile.read(length) if length else b""
+        if self.server.trace_log is not None:
+            # The trace context each request arrived with, as a traced service would join it.
+            line = json.dumps({"method": method, "path": path,
+                               "traceparent": self.headers.get("traceparent"),
+                               "baggage": self.headers.get("baggage")})
+            with shop.lock, open(self.server.trace_log, "a", encoding="utf-8") as log:
+                log.write(line + "\n")
         if method == "POST" and path == "/_faults":  # the tests' switch: break and repair
             body = self._body()
             with shop.lock:
@@ -359,6 +367,7 @@ class ShopServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], shop: Shop, verbose: bool) -> None:
         super().__init__(address, Handler)
         self.shop = shop
+        self.trace_log: str | None = None
         self.verbose = verbose
 
 
@@ -410,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument("--trace-log", metavar="FILE",
+                        help="append each request's method, path, traceparent and baggage to "
+                             "FILE (one JSON line per request)")
     args = parser.parse_args(argv)
 
     shop = Shop(args.version, args.fail, {path: ms / 1000 for path, ms in args.delay},
@@ -421,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     shop.payments = Payments(args.payment_url, args.payment_timeout / 1000,
                              breaker=not args.no_breaker)
     server = ShopServer((args.host, args.port), shop, args.verbose)
+    server.trace_log = args.trace_log
     host, port = server.server_address[:2]
     scheme = "http"
     if args.tls_cert:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -178,6 +178,19 @@ class CheckContext:
         return header_safe(self.check_id)
 
 
+class RequestSpans(Protocol):
+    """Where a client reports its requests as trace spans (outputs/traces/plugin.py's
+    CheckSpans, when the run exports traces)."""
+
+    def start_request(self, method: str, url: str, target: str
+                      ) -> tuple[Any, str, bool] | None:
+        """A span for a request about to be sent: (span, its span id, sampled), or None."""
+
+    def end_request(self, span: Any, status: int, resend_count: int, error: str,
+                    duration_s: float | None = None) -> None:
+        """The span's end: the answer's status (0: none), attempts repeated, why no answer."""
+
+
 class TrafficTags(NamedTuple):
     """Run-wide tagging of every request (names configurable, key optional)."""
 
@@ -227,8 +240,11 @@ class ProdClient(requests.Session):
         credential_hosts: Iterable[str] = (),
         verify: bool | str = True,
         variant_routing: VariantRouting | None = None,
+        spans: RequestSpans | None = None,
     ) -> None:
         super().__init__()
+        self.spans = spans
+        self._hop = 0  # which hop of a redirect chain is being sent (0: the first request)
         self.variant_routing = variant_routing
         self.variant_confirmed = 0  # answers of this check that named its assigned variant
         self._base_origin = origin(base_url)
@@ -351,7 +367,11 @@ class ProdClient(requests.Session):
         # no header list), before other origin-bound headers are dropped from it.
         self._guard_credentials(request)
         self._keep_to_origin(request, redirect_hop)
-        self._tag(request)
+        span = hop = None
+        if self.spans is not None and self.context.trace_id:
+            hop = self._hop = self._hop + 1 if redirect_hop else 0
+            span = self.spans.start_request(method, request.url or "", self.target)
+        self._tag(request, span)
         if self.limiter is not None:
             self.limiter.wait()
         started = time.perf_counter()
@@ -360,6 +380,8 @@ class ProdClient(requests.Session):
         try:
             response = super().send(request, **kwargs)
         except requests.RequestException as exc:
+            if span is not None and hop is not None:
+                self._end_span(span, hop + self._repeated(request, exc), failure_cause(exc))
             if redirect_hop:
                 raise  # the first hop's send records it
             # One line instead of urllib3's chained tracebacks, and recorded like an answer.
@@ -367,6 +389,12 @@ class ProdClient(requests.Session):
         finally:
             self._depth -= 1
             _SENDING.depth -= 1
+        if span is not None and hop is not None:
+            # This hop's own answer: requests followed the redirects from here, and returns
+            # the last hop's; the first hop ended when its own answer came.
+            own = response.history[0] if response.history else response
+            self._end_span(span, hop + len(_repeats(own)), "", own.status_code,
+                           own.elapsed.total_seconds() if own is not response else None)
         if not redirect_hop and not self._probing:
             try:
                 self._observe(method, response, time.perf_counter() - started)
@@ -377,6 +405,13 @@ class ProdClient(requests.Session):
                 raise
         return response
 
+    def _end_span(self, span: tuple[Any, str, bool], resend_count: int, error: str,
+                  status: int = 0, duration_s: float | None = None) -> None:
+        """A request span's end; ``resend_count``: hops of a redirect chain before this one and
+        attempts urllib3 repeated (OpenTelemetry's http.request.resend_count counts both)."""
+        assert self.spans is not None
+        self.spans.end_request(span[0], status, resend_count, error, duration_s)
+
     def _no_answer(self, method: str, request: requests.PreparedRequest,
                    error: requests.RequestException, elapsed_s: float
                    ) -> requests.RequestException:
@@ -384,10 +419,7 @@ class ProdClient(requests.Session):
         to raise instead, of the same type, with a one-line message."""
         path = urlsplit(request.url or "").path or "/"
         cause = failure_cause(error)
-        retried = 0
-        if error.args and isinstance(error.args[0], MaxRetryError):
-            total = getattr(self.get_adapter(request.url or "").max_retries, "total", 0)
-            retried = total if isinstance(total, int) and total > 0 else 0
+        retried = self._repeated(request, error)
         for _ in range(retried):
             self._emit(method, path, 0, None, 0.0, error=cause, retried=True)
         self._emit(method, path, 0, None, elapsed_s, error=cause)
@@ -400,12 +432,17 @@ class ProdClient(requests.Session):
         short.prodsmoke_no_answer = True  # type: ignore[attr-defined]
         return short
 
+    def _repeated(self, request: requests.PreparedRequest, error: BaseException) -> int:
+        """How many attempts of a request that got no answer urllib3 repeated: all it may
+        (the error says the retries ran out)."""
+        if error.args and isinstance(error.args[0], MaxRetryError):
+            total = getattr(self.get_adapter(request.url or "").max_retries, "total", 0)
+            return total if isinstance(total, int) and total > 0 else 0
+        return 0
+
     def _retried_attempts(self, method: str, response: requests.Response) -> None:
         """The attempts urllib3 repeated before this answer (Retry keeps their history)."""
-        history = getattr(getattr(response.raw, "retries", None), "history", ())
-        for attempt in history or ():
-            if getattr(attempt, "redirect_location", None):
-                continue
+        for attempt in _repeats(response):
             self._emit(method, urlsplit(response.url or "").path or "/", attempt.status or 0,
                        None, 0.0, error=failure_cause(attempt.error) if attempt.error else "",
                        retried=True)
@@ -582,10 +619,14 @@ class ProdClient(requests.Session):
                 "carries fake-user credentials, which only go to the configured targets"
             )
 
-    def _tag(self, request: requests.PreparedRequest) -> None:
+    def _tag(self, request: requests.PreparedRequest,
+             span: tuple[Any, str, bool] | None = None) -> None:
         tags, context = self.tags, self.context
         headers = request.headers
-        if context.trace_id:
+        if span is not None:
+            # The request's own span is the parent the service's spans join.
+            headers["traceparent"] = traceparent(context.trace_id, span[1], span[2])
+        elif context.trace_id:
             headers["traceparent"] = traceparent(context.trace_id, new_span_id())
         headers["baggage"] = BAGGAGE
         if context.variant is not None and self.variant_routing is not None and \
@@ -609,6 +650,13 @@ class ProdClient(requests.Session):
     def close(self) -> None:
         if self._owns_adapter:
             super().close()
+
+
+def _repeats(response: requests.Response) -> list[Any]:
+    """The attempts urllib3 repeated before this answer (a 502/503/504 or a connection error;
+    its Retry keeps their history), redirects left out."""
+    history = getattr(getattr(response.raw, "retries", None), "history", ()) or ()
+    return [attempt for attempt in history if not getattr(attempt, "redirect_location", None)]
 
 
 def origin(url: str) -> str:

@@ -1,0 +1,200 @@
+"""The pytest shell of the traces: which span starts and ends when.
+
+- ``CheckSpans`` (every process that runs checks): a check span from the start of a run of a
+  check (``ProcessState.begin``) to its last report (the check recorder hands it every report
+  of the running check), and the CLIENT span of each request (the clients call it);
+- ``WorkerExport`` (each xdist worker): flushes the worker's spans at the end of its session
+  and hands the counts to the controller;
+- ``RunTraces`` (the gate's owner): the run span, started when the run starts (its context
+  goes to the workers, every check span links to it) and ended with the final verdict; the
+  counts for the gate report and the terminal line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pytest
+
+from pytest_prodsmoke.gate.facts import fold
+from pytest_prodsmoke.gate.recorder import event_from_report
+from pytest_prodsmoke.gate.rules import PhaseEvent
+from pytest_prodsmoke.outputs.traces import FLUSH_BOUND_S, RUN_SPAN_SHARE_S
+from pytest_prodsmoke.outputs.traces.export import Tracing
+from pytest_prodsmoke.outputs.traces.model import (
+    RUN_SPAN_NAME,
+    attempt_outcome,
+    check_attributes,
+    check_result,
+    failure_text,
+    request_attributes,
+    request_failed,
+    response_attributes,
+    run_attributes,
+)
+from pytest_prodsmoke.state import TRACES_OUTPUT_KEY
+
+
+class CheckSpans:
+    """The check span of the running check and the request spans under it (one process)."""
+
+    def __init__(self, tracing: Tracing, urls: Mapping[str, str],
+                 expected_version: str | None, run_span: tuple[str, str] | None) -> None:
+        from opentelemetry.trace import SpanKind
+
+        self.tracing = tracing
+        self.client_kind = SpanKind.CLIENT
+        self.urls = dict(urls)  # target label -> URL
+        self.expected_version = expected_version
+        self.links = [tracing.link_to(*run_span)] if run_span else []
+        self.span: Any = None
+        self.nodeid = ""
+        self.target_url = ""
+        self.events: list[PhaseEvent] = []
+
+    # -- check spans
+    def start_check(self, nodeid: str, trace_id: str, critical: bool, synthetic: bool,
+                    target: str) -> None:
+        if self.span is not None:
+            self.end_check()  # the previous run never reported its end (an interruption)
+        self.nodeid = nodeid
+        self.target_url = self.urls.get(target) or next(iter(self.urls.values()), "")
+        self.events = []
+        self.span = self.tracing.start_span(
+            nodeid, {"test.case.name": nodeid, "prodsmoke.critical": critical,
+                     "prodsmoke.synthetic": synthetic},
+            trace_id=trace_id, links=self.links)
+
+    def on_report(self, report: Any, last: bool) -> None:
+        """A report of the running check; ``last``: the last of this run of it."""
+        if self.span is None:
+            return
+        self.events.append(event_from_report(report))
+        if last:
+            self.end_check()
+
+    def end_check(self) -> None:
+        span, events = self.span, self.events
+        if span is None:
+            return
+        self.span, self.events = None, []
+        outcome = attempt_outcome(events)
+        facts = fold(e.facts for e in events)
+        critical = facts.critical if facts.critical is not None else True
+        _, error = check_result(outcome, critical)
+        attempt = max((e.attempt for e in events), default=0)
+        self.tracing.end_span(
+            span, check_attributes(self.nodeid, facts, outcome, critical, attempt,
+                                   self.target_url, self.expected_version),
+            failure_text(events, outcome) if error else None)
+
+    # -- request spans (http.client.RequestSpans)
+    def start_request(self, method: str, url: str, target: str) -> tuple[Any, str, bool] | None:
+        """A CLIENT span under the running check; (span, its span id, sampled), or None
+        outside a check."""
+        parent = self.span
+        if parent is None:
+            return None
+        span = self.tracing.start_span(method, request_attributes(method, url, target),
+                                       parent=parent, kind=self.client_kind)
+        _, span_id, sampled = self.tracing.ids_of(span)
+        return span, span_id, sampled
+
+    def end_request(self, span: Any, status: int, resend_count: int, error: str,
+                    duration_s: float | None = None) -> None:
+        end_ns = None
+        if duration_s is not None:
+            start_ns = getattr(span, "start_time", None)
+            end_ns = start_ns + int(duration_s * 1e9) if start_ns else None
+        self.tracing.end_span(span, response_attributes(status, resend_count, error),
+                              (error or f"HTTP {status}") if request_failed(status, error)
+                              else None, end_ns=end_ns)
+
+
+class WorkerExport:
+    """An xdist worker's spans: flushed when its session ends, counted for the controller."""
+
+    def __init__(self, check_spans: CheckSpans) -> None:
+        self.check_spans = check_spans
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        tracing = self.check_spans.tracing
+        self.check_spans.end_check()  # an interrupted check's span still goes out
+        tracing.flush(FLUSH_BOUND_S - RUN_SPAN_SHARE_S)  # the controller keeps the rest
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[TRACES_OUTPUT_KEY] = tracing.counts()
+        tracing.shutdown()
+
+
+def sum_counts(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The counts of several processes as one."""
+    total: dict[str, Any] = {"spans": 0, "exported": 0, "failed": 0, "not_exported": 0,
+                             "flush_s": 0.0, "last_error": ""}
+    for part in parts:
+        for key in ("spans", "exported", "failed", "not_exported"):
+            total[key] += int(part.get(key, 0) or 0)
+        total["flush_s"] = max(total["flush_s"], float(part.get("flush_s", 0.0) or 0.0))
+        total["last_error"] = str(part.get("last_error") or "") or total["last_error"]
+    return total
+
+
+class RunTraces:
+    """The gate owner's side: the run span and what every process exported."""
+
+    def __init__(self, tracing: Tracing, run_id: str) -> None:
+        self.tracing = tracing
+        self.run_id = run_id
+        self.span = tracing.start_span(RUN_SPAN_NAME, {"prodsmoke.run_id": run_id})
+        self.trace_id, self.span_id, _ = tracing.ids_of(self.span)
+        self.worker_counts: list[Mapping[str, Any]] = []
+        self.deadline = 0.0
+        self.final: dict[str, Any] | None = None
+
+    def add_worker(self, counts: Mapping[str, Any] | None) -> None:
+        if counts:
+            self.worker_counts.append(counts)
+
+    def checks_done(self, check_spans: CheckSpans | None, distributed: bool) -> dict[str, Any]:
+        """The checks' spans flushed (this process's; the workers flushed theirs): the traces
+        section of the gate report."""
+        # The workers used their share of the bound before this process got here.
+        self.deadline = time.monotonic() + (RUN_SPAN_SHARE_S if distributed else FLUSH_BOUND_S)
+        if check_spans is not None:
+            check_spans.end_check()
+        if self.tracing.ended:
+            self.tracing.flush(FLUSH_BOUND_S - RUN_SPAN_SHARE_S)
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        counts = sum_counts([*self.worker_counts, self.tracing.counts()])
+        return {"endpoint": self.tracing.endpoint, "run_trace_id": self.trace_id,
+                "run_span_id": self.span_id, **counts}
+
+    def end_run(self, status: str, exit_status: int, reasons: Iterable[tuple[str, str]],
+                counts: Mapping[str, int], targets: Iterable[str],
+                expected_version: str | None) -> None:
+        """The run span, with the final verdict, exported within what is left of the bound."""
+        self.tracing.end_span(self.span, run_attributes(status, exit_status, reasons, counts,
+                                                        self.run_id, targets,
+                                                        expected_version),
+                              None if status == "pass" else f"gate verdict: {status}")
+        left = max(self.deadline - time.monotonic(), RUN_SPAN_SHARE_S) if self.deadline \
+            else RUN_SPAN_SHARE_S
+        self.tracing.flush(min(left, FLUSH_BOUND_S))
+        self.final = self.summary()
+        self.tracing.shutdown()
+
+    def line(self) -> str:
+        """The one line of the terminal block."""
+        found = self.final or self.summary()
+        where = f"to {found['endpoint']} (run trace {self.trace_id})"
+        if not found["failed"] and not found["not_exported"]:
+            return f"traces: {found['exported']} spans exported {where}"
+        problem = f"; last error: {found['last_error']}" if found["last_error"] else ""
+        return (f"traces: {found['exported']} of {found['spans']} spans exported {where}, "
+                f"{found['failed']} failed, {found['not_exported']} not sent within "
+                f"{FLUSH_BOUND_S:g} s{problem} (the verdict does not depend on them)")
