@@ -17,7 +17,7 @@ import pytest
 from pytest_prodsmoke import __version__
 from pytest_prodsmoke.faults import inject
 from pytest_prodsmoke.gate.facts import PROPERTY_PREFIX
-from pytest_prodsmoke.gate.recorder import GateRecorder
+from pytest_prodsmoke.gate.recorder import GateRecorder, cwd_relative
 from pytest_prodsmoke.gate.rules import Verdict, decide
 from pytest_prodsmoke.http.client import ProdClient, TrafficTags
 from pytest_prodsmoke.outputs.junit import (
@@ -53,25 +53,6 @@ from pytest_prodsmoke.state import JOURNAL_DIR, ProcessState
 if TYPE_CHECKING:
     from pytest_prodsmoke.methods.readiness import Probe
     from pytest_prodsmoke.outputs.commands import CommandResult
-
-def cwd_relative(rootdir: Path, invocation_dir: Path) -> Callable[[str], str]:
-    """Node ids as pytest prints them: relative to where pytest was started, not to its rootdir.
-
-    pytest's ``Config.cwd_relative_nodeid`` does this, but takes a string in pytest 8 and a
-    structured node id in 9.2, so the same rule is written out here.
-    """
-    if rootdir == invocation_dir:
-        return str
-    cache: dict[str, str] = {}
-
-    def display(nodeid: str) -> str:
-        path, sep, rest = str(nodeid).partition("::")
-        if path not in cache:
-            cache[path] = os.path.relpath(rootdir / path, invocation_dir).replace(os.sep, "/")
-        return cache[path] + sep + rest
-
-    return display
-
 
 # pytest prints the terminal summary only for these exit statuses (see TerminalReporter).
 _SUMMARY_STATUSES = (0, 1, 2, 4, 5)

@@ -262,8 +262,11 @@ def pytest_configure(config: pytest.Config) -> None:
         if not is_worker(config):
             run_traces = RunTraces(tracing, run_id)
             run_span = (run_traces.trace_id, run_traces.span_id)
+        from pytest_prodsmoke.gate.recorder import cwd_relative
+
         state.spans = CheckSpans(tracing, state.urls, settings.expect_version,
-                                 tuple(run_span) if run_span else None)
+                                 tuple(run_span) if run_span else None,
+                                 cwd_relative(config.rootpath, config.invocation_params.dir))
     signals = TermSignalHandler()
 
     # The plugins of every process that runs checks, one per concern.

@@ -177,6 +177,30 @@ def test_break_and_repair_fire_once_and_resolve_once(breakable_shop: RunningShop
     assert hook.received[1]["state"] == "passing"
 
 
+def test_cycles_export_their_spans_and_alerts_name_the_trace(
+        breakable_shop: RunningShop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each cycle exports its spans (the standard OTEL_* environment reaches every cycle's
+    pytest); an alert names the trace of the failure it is about, the cycle line its run's."""
+    break_orders(breakable_shop)
+    with daemons.otlp_receiver() as collector, daemons.webhook_receiver() as hook:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        status, lines = monitor(["--every", "0.5", "--max-cycles", "2", "--webhook", hook.url],
+                                suite(tmp_path), breakable_shop.url)
+        spans = collector.received()
+    assert status == 0, lines
+    runs = [span for span in spans if span.name == "prodsmoke run"]
+    assert len(runs) == 2  # one per cycle
+    cycles = cycle_lines(lines)
+    for cycle, run in zip(cycles, sorted(runs, key=lambda span: span.start_ns), strict=True):
+        assert f"| trace {run.trace_id} |" in cycle, cycle
+    (firing,) = hook.received
+    failed = [span for span in spans if span.name == "test_monitored.py::test_orders"
+              and span.status == "STATUS_CODE_ERROR"]
+    assert len(failed) == 2, spans
+    # The alert fired at the second failure: its trace is that cycle's check span.
+    assert firing["trace_id"] == max(failed, key=lambda span: span.start_ns).trace_id
+
+
 def test_a_single_failed_cycle_does_not_alert(breakable_shop: RunningShop,
                                               tmp_path: Path) -> None:
     with daemons.webhook_receiver() as hook:

@@ -189,14 +189,16 @@ def test_check_reasons_are_not_cycle_problems() -> None:
 
 def test_alert_payloads() -> None:
     state, transitions, _ = advance(EMPTY, {KEY: Observation(F, True, "failed: boom",
-                                                             "https://t/1")}, Thresholds(1, 1, 1))
+                                                             "https://t/1", "ab" * 16)},
+                                    Thresholds(1, 1, 1))
     payload = webhook_payload(transitions[0], "eu", "run-1", 0.0)
     assert payload == {"status": "firing", "alertname": "ProdsmokeCheckFailing",
                        "check": KEY[0], "target": KEY[1], "location": "eu", "state": FAILING,
                        "previous_state": UNKNOWN, "reason": "failed: boom",
-                       "trace_url": "https://t/1", "run_id": "run-1",
+                       "trace_url": "https://t/1", "trace_id": "ab" * 16, "run_id": "run-1",
                        "at": "1970-01-01T00:00:00Z"}
     alert = alertmanager_alert(KEY, state.checks[KEY], "eu", "run-1", 0.0, 60.0)
+    assert alert["annotations"]["trace_id"] == "ab" * 16
     assert alert["labels"] == {"alertname": "ProdsmokeCheckFailing", "check": KEY[0],
                                "target": KEY[1], "location": "eu", "severity": "critical"}
     assert (alert["startsAt"], alert["endsAt"]) == ("1970-01-01T00:00:00Z",
@@ -302,13 +304,30 @@ def test_each_field_of_a_checks_state_through_a_break_and_a_repair() -> None:
 
 def test_the_state_file_keeps_every_field() -> None:
     state = MonitorState(checks={KEY: CheckState(DEGRADED, (F, P), 1, False, "why", "url", 4,
-                                                 True)}, cycles=9)
+                                                 True, "cd" * 16)}, cycles=9)
     data = to_json(state)
     assert data == {"schema": "pytest-prodsmoke/monitor-state/1", "cycles": 9, "checks": [
         {"check": KEY[0], "target": KEY[1], "state": DEGRADED, "recent": (F, P),
          "passes_in_a_row": 1, "critical": False, "reason": "why", "trace_url": "url",
-         "since_cycle": 4, "alerting": True}]}
+         "since_cycle": 4, "alerting": True, "trace_id": "cd" * 16}]}
     assert from_json(json.loads(json.dumps(data))) == state
+    # A state saved before checks had a trace id still loads.
+    del data["checks"][0]["trace_id"]
+    assert from_json(json.loads(json.dumps(data))).checks[KEY].trace_id == ""
+
+
+def test_a_bad_state_keeps_the_trace_of_its_latest_failure() -> None:
+    thresholds = Thresholds(1, 1, 2)
+    first, _, _ = advance(EMPTY, {KEY: Observation(F, True, "boom", "u1", "t1")}, thresholds)
+    again, _, _ = advance(first, {KEY: Observation(F, True, "boom", "u2", "t2")}, thresholds)
+    assert (again.checks[KEY].trace_url, again.checks[KEY].trace_id) == ("u2", "t2")
+    # One pass is not yet a recovery (recover_after 2): the failure's trace stays.
+    better, _, _ = advance(again, {KEY: Observation(P, True, "", "", "t3")}, thresholds)
+    assert (better.checks[KEY].trace_url, better.checks[KEY].trace_id) == ("u2", "t2")
+    healed, (resolved,), _ = advance(better, {KEY: Observation(P, True, "", "", "t4")},
+                                     thresholds)
+    assert (healed.checks[KEY].trace_url, healed.checks[KEY].trace_id) == ("", "")
+    assert resolved.trace_id == "t2"  # a resolution names the failure it ends
 
 
 @pytest.mark.parametrize(("data", "message"), [

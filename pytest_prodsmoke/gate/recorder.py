@@ -7,8 +7,10 @@ typing, so this works the same for local reports and for reports rebuilt from xd
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from pytest_prodsmoke.gate.facts import from_properties
@@ -16,6 +18,25 @@ from pytest_prodsmoke.gate.rules import CollectionProblem, PhaseEvent, RunFacts
 from pytest_prodsmoke.settings import Settings
 
 MAX_MESSAGE_CHARS = 500
+
+
+def cwd_relative(rootdir: Path, invocation_dir: Path) -> Callable[[str], str]:
+    """Node ids as pytest prints them: relative to where pytest was started, not to its rootdir.
+
+    pytest's ``Config.cwd_relative_nodeid`` does this, but takes a string in pytest 8 and a
+    structured node id in 9.2, so the same rule is written out here.
+    """
+    if rootdir == invocation_dir:
+        return str
+    cache: dict[str, str] = {}
+
+    def display(nodeid: str) -> str:
+        path, sep, rest = str(nodeid).partition("::")
+        if path not in cache:
+            cache[path] = os.path.relpath(rootdir / path, invocation_dir).replace(os.sep, "/")
+        return cache[path] + sep + rest
+
+    return display
 
 
 def short_message(longrepr: Any) -> str:

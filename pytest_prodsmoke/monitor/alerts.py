@@ -42,6 +42,7 @@ def webhook_payload(transition: Transition, location: str, run_id: str, at: floa
         "previous_state": transition.previous,
         "reason": transition.reason,
         "trace_url": transition.trace_url or None,
+        "trace_id": transition.trace_id or None,
         "run_id": run_id or None,
         "at": iso(at),
     }
@@ -57,7 +58,8 @@ def alertmanager_alert(key: tuple[str, str], check: CheckState, location: str, r
                    "check": check_id, "target": target, "location": location,
                    "severity": "warning" if check.state == "degraded" else "critical"},
         "annotations": {"state": check.state, "reason": check.reason,
-                        "trace_url": check.trace_url, "run_id": run_id},
+                        "trace_url": check.trace_url, "trace_id": check.trace_id,
+                        "run_id": run_id},
         "startsAt": iso(starts_at),
         "endsAt": iso(ends_at),
     }

@@ -310,6 +310,8 @@ def cycle_line(cycle: int, result: CycleResult, state: MonitorState,
     """One line per cycle: time, verdict, duration, failing checks, state changes, alerts."""
     parts = [f"cycle {cycle} {iso(result.started_at)} {result.verdict} "
              f"{result.duration_s:.1f}s"]
+    if result.trace_id:
+        parts.append(f"trace {result.trace_id}")
     if result.problem:
         parts.append(f"cycle failed: {result.problem}")
     else:

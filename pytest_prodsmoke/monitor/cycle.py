@@ -48,6 +48,7 @@ class CheckRun(NamedTuple):
     trace_url: str
     # Every attempt of a check the monitor retried, oldest first ("failed: why", "passed").
     history: tuple[str, ...] = ()
+    trace_id: str = ""  # its trace (the span's, when the run exports traces)
 
     @property
     def passed(self) -> bool:
@@ -67,6 +68,7 @@ class CycleResult(NamedTuple):
     output_tail: str = ""  # the end of pytest's output, for the log of a failed cycle
     # Undo actions an earlier (killed) cycle left, replayed by this one (the report's).
     replayed: tuple[dict[str, Any], ...] = ()
+    trace_id: str = ""  # the trace of the cycle's run span (when it exports traces)
 
     @property
     def completed(self) -> bool:
@@ -83,14 +85,14 @@ class CycleResult(NamedTuple):
         included (as CYCLE_CHECK)."""
         found: dict[tuple[str, str], Observation] = {
             (CYCLE_CHECK, target_fallback): Observation(
-                FAILED if self.problem else PASSED, True, self.problem)}
+                FAILED if self.problem else PASSED, True, self.problem, "", self.trace_id)}
         if self.problem:
             return found  # the checks it reported are not trusted: they count as missing
         for check in self.checks:
             found[(check.check, check.target or target_fallback)] = Observation(
                 PASSED if check.passed else FAILED, check.critical,
                 "" if check.passed else f"{check.outcome}: {check.message}".rstrip(": "),
-                check.trace_url)
+                check.trace_url, check.trace_id)
         return found
 
 
@@ -148,7 +150,8 @@ def checks_of(report: Mapping[str, Any]) -> tuple[CheckRun, ...]:
             duration_s=float(entry.get("duration_s") or 0.0),
             message=str(entry.get("message") or ""),
             attempts=len(attempts) if isinstance(attempts, list) and attempts else 1,
-            trace_url=str(entry.get("trace_url") or "")))
+            trace_url=str(entry.get("trace_url") or ""),
+            trace_id=str(entry.get("trace_id") or "")))
     return tuple(runs)
 
 
@@ -178,10 +181,13 @@ def result_from_report(report_path: Path, started_at: float, duration_s: float,
     else:
         problem = cycle_problem(report)
     replayed = tuple(r for r in report.get("replayed") or () if isinstance(r, dict))
+    traces = report.get("traces")
     return CycleResult(started_at, duration_s, verdict, returncode or (1 if problem else 0),
                        checks_of(report), problem, str(report.get("run_id") or ""),
                        output_tail=output_tail if problem or returncode else "",
-                       replayed=replayed)
+                       replayed=replayed,
+                       trace_id=str(traces.get("run_trace_id") or "")
+                       if isinstance(traces, dict) else "")
 
 
 def stop_group(process: subprocess.Popen[bytes], grace_s: float) -> None:

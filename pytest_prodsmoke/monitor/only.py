@@ -17,7 +17,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     wanted = os.environ.get(ONLY_ENV)
     if not wanted:
         return
-    from pytest_prodsmoke.owner import cwd_relative
+    from pytest_prodsmoke.gate.recorder import cwd_relative
 
     names = set(json.loads(wanted))
     display = cwd_relative(config.rootpath, config.invocation_params.dir)

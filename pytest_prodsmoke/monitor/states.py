@@ -60,6 +60,7 @@ class Observation(NamedTuple):
     critical: bool = True
     reason: str = ""  # the failure's one line ("" when it passed)
     trace_url: str = ""
+    trace_id: str = ""  # the check's trace (the cycle's: its run span's)
 
 
 class CheckState(NamedTuple):
@@ -73,6 +74,7 @@ class CheckState(NamedTuple):
     trace_url: str = ""
     since_cycle: int = 0  # the cycle in which it entered this state
     alerting: bool = False  # an alert is firing for it (fired, not yet resolved)
+    trace_id: str = ""  # the trace of its latest bad result (as trace_url)
 
 
 class Transition(NamedTuple):
@@ -85,6 +87,7 @@ class Transition(NamedTuple):
     previous: str
     reason: str
     trace_url: str
+    trace_id: str = ""
 
 
 def bad_state(observation: Observation) -> str:
@@ -117,12 +120,13 @@ def step(check: CheckState, observation: Observation, thresholds: Thresholds,
         alert, alerting = "resolved", False
     # A bad state keeps the line of its latest failure; a passing one has none.
     reason = "" if state == PASSING else observation.reason if not passed else check.reason
-    trace_url = "" if state == PASSING else (observation.trace_url if not passed
-                                              else check.trace_url)
+    latest = check if passed else observation  # the latest bad result's trace
+    trace_url = "" if state == PASSING else latest.trace_url
+    trace_id = "" if state == PASSING else latest.trace_id
     return CheckState(state=state, recent=recent, passes_in_a_row=passes,
                       critical=observation.critical, reason=reason, trace_url=trace_url,
                       since_cycle=cycle if state != check.state else check.since_cycle,
-                      alerting=alerting), alert
+                      alerting=alerting, trace_id=trace_id), alert
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ def advance(monitor: MonitorState, observations: Mapping[tuple[str, str], Observ
             # A resolution names the failure it ends; a firing the one that started it.
             told = updated if alert == "firing" else previous
             transitions.append(Transition(key, alert, updated.state, previous.state,
-                                          told.reason, told.trace_url))
+                                          told.reason, told.trace_url, told.trace_id))
         if updated.state != previous.state and key in monitor.checks:  # not a first result
             changes.append((key, previous.state, updated.state))
     return replace(monitor, checks=checks, cycles=cycle), tuple(transitions), tuple(changes)
@@ -195,7 +199,8 @@ def from_json(data: object) -> MonitorState:
                 state=state, recent=tuple(entry["recent"]),
                 passes_in_a_row=int(entry["passes_in_a_row"]), critical=bool(entry["critical"]),
                 reason=str(entry["reason"]), trace_url=str(entry["trace_url"]),
-                since_cycle=int(entry["since_cycle"]), alerting=bool(entry["alerting"]))
+                since_cycle=int(entry["since_cycle"]), alerting=bool(entry["alerting"]),
+                trace_id=str(entry.get("trace_id", "")))  # not in states saved before it
         return MonitorState(checks=checks, cycles=int(data["cycles"]))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"incomplete monitor state: {exc}") from None

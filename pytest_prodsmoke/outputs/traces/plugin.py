@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -41,10 +41,12 @@ class CheckSpans:
     """The check span of the running check and the request spans under it (one process)."""
 
     def __init__(self, tracing: Tracing, urls: Mapping[str, str],
-                 expected_version: str | None, run_span: tuple[str, str] | None) -> None:
+                 expected_version: str | None, run_span: tuple[str, str] | None,
+                 display_id: Callable[[str], str] = str) -> None:
         from opentelemetry.trace import SpanKind
 
         self.tracing = tracing
+        self.display_id = display_id  # checks named as every other output names them
         self.client_kind = SpanKind.CLIENT
         self.urls = dict(urls)  # target label -> URL
         self.expected_version = expected_version
@@ -59,6 +61,7 @@ class CheckSpans:
                     target: str) -> None:
         if self.span is not None:
             self.end_check()  # the previous run never reported its end (an interruption)
+        nodeid = self.display_id(nodeid)
         self.nodeid = nodeid
         self.target_url = self.urls.get(target) or next(iter(self.urls.values()), "")
         self.events = []
@@ -71,7 +74,7 @@ class CheckSpans:
         """A report of the running check; ``last``: the last of this run of it."""
         if self.span is None:
             return
-        self.events.append(event_from_report(report))
+        self.events.append(event_from_report(report, self.display_id))
         if last:
             self.end_check()
 
