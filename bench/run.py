@@ -20,6 +20,10 @@
    ``pytest`` with the plugin running the same suite (target <= 1.10).
 7. monitor-soak: 500 monitor cycles at --every 0.2 s: RSS growth (target <= 5 MB), file
    descriptors, threads, zombie processes.
+8. traces: the 300 checks of 1. with their spans exported over OTLP/HTTP to a real receiver on
+   loopback (oteltest's HttpSink, in this process) against the same run without export
+   (target <= 1.15), plain pytest + requests for reference. Needs ``pytest-prodsmoke[otel]``
+   and ``oteltest`` (``make bench`` installs them).
 
 Wall time of the whole pytest process (start-up included), runs interleaved, median reported.
 Results: a table on stdout and bench-out/results.json.
@@ -393,8 +397,59 @@ def _state(proc: Path) -> str:
         return "?"
 
 
+class SpanCounter:
+    """oteltest's RequestHandler: counts the spans the receiver got."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    def handle_trace(self, request, headers) -> None:
+        self.spans += sum(len(scope.spans) for resource in request.resource_spans
+                          for scope in resource.scope_spans)
+
+    def handle_metrics(self, request, headers) -> None:
+        pass
+
+    def handle_logs(self, request, headers) -> None:
+        pass
+
+
+def traces(root: Path, url: str, gate: list[str], repeat: int) -> dict[str, object]:
+    import logging
+
+    from oteltest.sink import HttpSink
+
+    from examples.chaos.stack import free_port
+
+    counter = SpanCounter()
+    port = free_port()
+    sink = HttpSink(counter, logging.getLogger("bench-otlp"), port=port, daemon=True)
+    sink.start()
+    time.sleep(0.3)  # listening
+    try:
+        suite = make_suite(root, "traced_smoke", 300, "/healthz", plain=False)
+        plain = make_suite(root, "traced_plain", 300, "/healthz", plain=True)
+        walls, cpus = compare(
+            "8. 300 checks of GET /healthz, serial, spans exported over OTLP/HTTP",
+            {"plain pytest + requests": ["-p", "no:prodsmoke"],
+             "pytest-prodsmoke, no export": gate,
+             "pytest-prodsmoke, export on": [*gate, "--otlp-endpoint",
+                                             f"http://127.0.0.1:{port}"]},
+            {"plain pytest + requests": plain, "pytest-prodsmoke, no export": suite,
+             "pytest-prodsmoke, export on": suite}, url, repeat)
+    finally:
+        sink.stop()
+    ratio = walls["pytest-prodsmoke, export on"] / walls["pytest-prodsmoke, no export"]
+    cpu_ratio = cpus["pytest-prodsmoke, export on"] / cpus["pytest-prodsmoke, no export"]
+    per_run = counter.spans / repeat
+    print(f"  ratio export on / off: {ratio:.3f} wall, {cpu_ratio:.3f} CPU (target <= 1.15); "
+          f"{per_run:.0f} spans received per run")
+    return {"wall_s": walls, "cpu_s": cpus, "ratio": ratio, "cpu_ratio": cpu_ratio,
+            "spans_per_run": per_run}
+
+
 SCENARIOS = ("overhead", "scale", "fail-fast", "json-diff", "startup", "monitor-cycle",
-             "monitor-soak")
+             "monitor-soak", "traces")
 
 
 def main() -> int:
@@ -458,6 +513,8 @@ def main() -> int:
                                                          max(3, args.repeat // 3))
         if "monitor-soak" in only:
             results["monitor_soak"] = monitor_soak(root, shop.url)
+        if "traces" in only:
+            results["traces"] = traces(root, shop.url, gate, args.repeat)
     if "json-diff" in only:
         results["json_diff"] = json_diff(args.repeat)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -335,3 +335,39 @@ def test_without_traces_nothing_of_opentelemetry_is_imported(
     assert result.ret == 0, result.stdout.str()
     if configured != "no-gate":
         assert json.loads((pytester.path / "gate.json").read_text())["traces"] is None
+
+
+def test_method_summaries_and_reruns_reach_their_spans(
+        pytester: pytest.Pytester, receiver: OtlpReceiver, shop: RunningShop,
+        old_shop: RunningShop, tmp_path: Path) -> None:
+    marker = tmp_path / "second-attempt"
+    pytester.makepyfile(test_methods=f'''
+import pathlib
+
+def test_compared(parallel_run):
+    parallel_run.get("/catalog/tea-01")
+
+def test_flaky_once(prod):
+    prod.get("/healthz")
+    marker = pathlib.Path({str(marker)!r})
+    if not marker.exists():
+        marker.touch()
+        raise AssertionError("first attempt fails")
+''')
+    run = run_gate(pytester, "serial", "--otlp-endpoint", receiver.url, "--reruns", "1",
+                   "--baseline-url", old_shop.url, url=shop.url)
+    spans = wait_for_spans(receiver, run.report["traces"]["spans"] + 1)
+    checks = [s for s in spans if s.kind == "SPAN_KIND_INTERNAL" and s.name != RUN_SPAN]
+    (compared,) = [s for s in checks if s.name.endswith("test_compared")]
+    assert compared.attributes["prodsmoke.parallel_run.requests"] == 1
+    assert "prodsmoke.parallel_run.mismatches" in compared.attributes
+    targets = sorted(s.attributes["prodsmoke.target"] for s in spans
+                     if s.kind == "SPAN_KIND_CLIENT" and s.parent_id == compared.span_id)
+    assert targets == ["baseline", "candidate"]  # both sides of the comparison, one span each
+    # A rerun is a run of its own: a span per attempt, each its own trace.
+    attempts = sorted((s for s in checks if s.name.endswith("test_flaky_once")),
+                      key=lambda s: s.start_ns)
+    assert [s.attributes["prodsmoke.outcome"] for s in attempts] == ["failed", "passed"]
+    assert [s.status for s in attempts] == ["STATUS_CODE_ERROR", "STATUS_CODE_OK"]
+    assert attempts[1].attributes["prodsmoke.attempt"] == 1
+    assert attempts[0].trace_id != attempts[1].trace_id
