@@ -17,11 +17,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import trace as trace_api
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from pytest_prodsmoke import __version__
@@ -36,16 +35,35 @@ EXPORT_LOGGERS = ("opentelemetry.exporter.otlp", "opentelemetry.sdk.trace.export
 MAX_ERROR_CHARS = 200
 
 
-class CheckIds(RandomIdGenerator):
-    """The SDK's random ids, except for a check span: its trace id is the check's own, chosen
-    when the check started (the gate report, the trace link and Allure name it)."""
+def random_id(bits: int) -> int:
+    """A random id, never zero. From os.urandom, not the ``random`` module: pytest-randomly
+    reseeds that before every test, which would give every check the same ids."""
+    while True:
+        value = int.from_bytes(os.urandom(bits // 8), "big")
+        if value:
+            return value
+
+
+class ChosenIds(IdGenerator):
+    """Random ids, except where the plugin chose them before the span was made: a check span's
+    trace id is the check's own (the gate report, the trace link and Allure name it); a request
+    span's id is the one its traceparent carried (the span is made once the answer is in). Set
+    under ``Tracing.ids_lock``, taken by the next span."""
 
     def __init__(self) -> None:
         self.next_trace_id: int | None = None
+        self.next_span_id: int | None = None
 
     def generate_trace_id(self) -> int:
         chosen, self.next_trace_id = self.next_trace_id, None
-        return chosen if chosen is not None else super().generate_trace_id()
+        return chosen if chosen is not None else random_id(128)
+
+    def generate_span_id(self) -> int:
+        chosen, self.next_span_id = self.next_span_id, None
+        return chosen if chosen is not None else random_id(64)
+
+    def is_trace_id_random(self) -> bool:  # the check's trace ids are random too (tagging.py)
+        return True
 
 
 class _LastError(logging.Handler):
@@ -73,6 +91,15 @@ def short_error(text: str) -> str:
     if "timed out" in text.lower():
         return "timed out"
     return text[:MAX_ERROR_CHARS]
+
+
+def otlp_exporter(endpoint: str) -> SpanExporter:
+    """The SDK's OTLP/HTTP exporter. It reads OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, _TIMEOUT,
+    _COMPRESSION and _CERTIFICATE itself; the endpoint is ours to say (the option may have set
+    it)."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=endpoint)
 
 
 class CountingExporter(SpanExporter):
@@ -115,6 +142,33 @@ def _within(seconds: float, work: Callable[[], Any]) -> bool:
     return not worker.is_alive()
 
 
+# The batch processor's sizes unless OTEL_BSP_* say otherwise. Bigger than the SDK's (512 of
+# 2048): every export encodes its batch in the export thread, which takes the GIL from the
+# checks' requests (each waits up to the 5 ms switch interval to get it back), so a run of a
+# few hundred checks exports once, at its end; the queue still never drops a span of a longer
+# run before its batch is sent.
+BATCH_SIZE = 2048
+QUEUE_SIZE = 8192
+
+
+def batching(environ: Mapping[str, str]) -> dict[str, int]:
+    """Our sizes, for what OTEL_BSP_* leaves unset (the SDK reads those itself); the queue is
+    never smaller than the batch (the SDK refuses that)."""
+    def given(name: str) -> int | None:
+        try:
+            return int(environ.get(name, "").strip())
+        except ValueError:
+            return None  # the SDK says so and uses its default
+
+    batch, queue = given("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"), given("OTEL_BSP_MAX_QUEUE_SIZE")
+    sizes: dict[str, int] = {}
+    if batch is None:
+        sizes["max_export_batch_size"] = batch = min(BATCH_SIZE, queue or BATCH_SIZE)
+    if queue is None:
+        sizes["max_queue_size"] = max(QUEUE_SIZE, batch)
+    return sizes
+
+
 def _resource(environ: Mapping[str, str]) -> Resource:
     """OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES as the SDK reads them; without a service
     name, ours (the SDK would say unknown_service)."""
@@ -137,19 +191,20 @@ class Tracing:
             logger = logging.getLogger(name)
             logger.addHandler(self.errors)
             logger.propagate = False
-        self.ids = CheckIds()
+        self.ids = ChosenIds()
         self.provider = TracerProvider(resource=_resource(environ), id_generator=self.ids,
                                        shutdown_on_exit=False)
-        # The exporter reads OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, _TIMEOUT, _COMPRESSION and
-        # _CERTIFICATE itself; the endpoint is ours to say (the option may have set it).
-        self.exporter = CountingExporter(OTLPSpanExporter(endpoint=config.endpoint), self.errors)
-        self.processor = BatchSpanProcessor(self.exporter)
+        # Made here, not on the first export: importing it (protobuf, ~35 ms) in the export
+        # thread while checks run would hold the GIL against every request they send.
+        self.exporter = CountingExporter(otlp_exporter(config.endpoint), self.errors)
+        self.processor = BatchSpanProcessor(self.exporter, **batching(environ))
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer(SCOPE, __version__)
         self.ended = 0  # spans ended (and so handed to the processor)
         self.flush_s = 0.0
         self.flushed = True
         self.lock = threading.Lock()
+        self.ids_lock = threading.Lock()
 
     @property
     def endpoint(self) -> str:
@@ -169,30 +224,39 @@ class Tracing:
 
     # -- spans
     def start_span(self, name: str, attributes: Mapping[str, Any], *,
-                   trace_id: str | None = None, parent: Any = None,
-                   kind: SpanKind = SpanKind.INTERNAL, links: list[Link] | None = None,
-                   start_ns: int | None = None) -> Any:
-        """A span; a root (with ``trace_id`` when given) unless ``parent`` is a span."""
-        context = trace_api.set_span_in_context(parent) if parent is not None else None
-        if trace_id and parent is None:
-            self.ids.next_trace_id = int(trace_id, 16)
-        try:
-            return self.tracer.start_span(self.scrub(name), context=context, kind=kind,
-                                          attributes=self._clean(attributes),
-                                          links=links or (), start_time=start_ns)
-        finally:
-            self.ids.next_trace_id = None
+                   trace_id: str | None = None, span_id: int | None = None,
+                   context: Any = None, kind: SpanKind = SpanKind.INTERNAL,
+                   links: list[Link] | None = None, start_ns: int | None = None) -> Any:
+        """A span; a root (with ``trace_id`` when given) unless ``context`` holds its parent
+        (``context_of`` a span); ``span_id``: its id, chosen before."""
+        name, attributes = self.scrub(name), self._clean(attributes)
+        with self.ids_lock:  # request spans end in the threads that sent them
+            if trace_id and context is None:
+                self.ids.next_trace_id = int(trace_id, 16)
+            self.ids.next_span_id = span_id
+            try:
+                return self.tracer.start_span(name, context=context, kind=kind,
+                                              attributes=attributes, links=links or (),
+                                              start_time=start_ns)
+            finally:
+                self.ids.next_trace_id = self.ids.next_span_id = None
 
     def end_span(self, span: Any, attributes: Mapping[str, Any], error: str | None,
                  end_ns: int | None = None) -> None:
         """Its last attributes and status (ERROR with ``error`` as description, else OK)."""
-        span.set_attributes(self._clean(attributes))
+        if attributes:
+            span.set_attributes(self._clean(attributes))
         span.set_status(Status(StatusCode.ERROR, self.scrub(error)) if error is not None
                         else Status(StatusCode.OK))
         span.end(end_time=end_ns)
         with self.lock:
             self.ended += 1
             self.flushed = False
+
+    @staticmethod
+    def context_of(span: Any) -> Any:
+        """The context that makes ``span`` the parent of the spans started in it."""
+        return trace_api.set_span_in_context(span)
 
     @staticmethod
     def ids_of(span: Any) -> tuple[str, str, bool]:

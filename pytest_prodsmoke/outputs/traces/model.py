@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pytest_prodsmoke.gate.facts import CheckFacts
 from pytest_prodsmoke.gate.rules import (
@@ -40,10 +40,10 @@ MAX_TEXT = 500  # a status description or a reason message, at most
 Attributes = dict[str, Any]
 
 
-def clean_url(url: str) -> str:
+def clean_url(url: str, parts: SplitResult | None = None) -> str:
     """``url.full`` as exported: scheme, host, port and path; no userinfo, query or fragment
-    (those may carry tokens)."""
-    parts = urlsplit(url)
+    (those may carry tokens). ``parts``: the URL already split."""
+    parts = parts or urlsplit(url)
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"  # IPv6
@@ -56,15 +56,19 @@ def clean_url(url: str) -> str:
 
 
 def request_attributes(method: str, url: str, target: str) -> Attributes:
-    """A request span's attributes known before it is sent."""
+    """A request span's attributes known before it is sent. (Each attribute costs every span
+    its encoding: only what the conventions require, and the target when it is not the
+    candidate — a baseline of a parallel run.)"""
     parts = urlsplit(url)
     try:
         port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
     except ValueError:
         port = 0
-    return {"http.request.method": method, "url.full": clean_url(url),
-            "url.scheme": parts.scheme, "server.address": parts.hostname or "",
-            "server.port": port, "prodsmoke.target": target}
+    attributes: Attributes = {"http.request.method": method, "url.full": clean_url(url, parts),
+                              "server.address": parts.hostname or "", "server.port": port}
+    if target != "candidate":
+        attributes["prodsmoke.target"] = target
+    return attributes
 
 
 def response_attributes(status: int, resend_count: int, error: str) -> Attributes:
@@ -137,8 +141,6 @@ def check_attributes(nodeid: str, facts: CheckFacts, outcome: str, critical: boo
         attributes["prodsmoke.observed_versions"] = sorted(facts.versions)
     if facts.variant:
         attributes["prodsmoke.variant"] = facts.variant
-    if facts.requests:
-        attributes["prodsmoke.requests"] = int(facts.requests.get("count", 0) or 0)
     attributes.update(_summary("prodsmoke.canary", facts.canary, (
         "verdict", "reasons", "error_p_value", "latency_p_value", "baseline.samples",
         "baseline.error_rate", "baseline.p95_ms", "candidate.samples", "candidate.error_rate",

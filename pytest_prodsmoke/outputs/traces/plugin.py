@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from pytest_prodsmoke.gate.facts import fold
+from pytest_prodsmoke.gate.facts import fold, from_properties
 from pytest_prodsmoke.gate.recorder import event_from_report
-from pytest_prodsmoke.gate.rules import PhaseEvent
+from pytest_prodsmoke.gate.rules import PASSED
 from pytest_prodsmoke.outputs.traces import FLUSH_BOUND_S, RUN_SPAN_SHARE_S
-from pytest_prodsmoke.outputs.traces.export import Tracing
+from pytest_prodsmoke.outputs.traces.export import Tracing, random_id
 from pytest_prodsmoke.outputs.traces.model import (
     RUN_SPAN_NAME,
     attempt_outcome,
@@ -52,9 +52,11 @@ class CheckSpans:
         self.expected_version = expected_version
         self.links = [tracing.link_to(*run_span)] if run_span else []
         self.span: Any = None
+        self.parent: Any = None  # the context of the running check's span
+        self.sampled = True  # whether the sampler kept it (its requests' traceparent says so)
         self.nodeid = ""
         self.target_url = ""
-        self.events: list[PhaseEvent] = []
+        self.reports: list[Any] = []  # of the running check's current run
 
     # -- check spans
     def start_check(self, nodeid: str, trace_id: str, critical: bool, synthetic: bool,
@@ -64,30 +66,35 @@ class CheckSpans:
         nodeid = self.display_id(nodeid)
         self.nodeid = nodeid
         self.target_url = self.urls.get(target) or next(iter(self.urls.values()), "")
-        self.events = []
-        self.span = self.tracing.start_span(
-            nodeid, {"test.case.name": nodeid, "prodsmoke.critical": critical,
-                     "prodsmoke.synthetic": synthetic},
-            trace_id=trace_id, links=self.links)
+        self.reports = []
+        # Its attributes come at its end, with everything known: one call into the SDK.
+        self.span = self.tracing.start_span(nodeid, {}, trace_id=trace_id, links=self.links)
+        self.parent = self.tracing.context_of(self.span)  # of its request spans
+        self.sampled = self.tracing.ids_of(self.span)[2]
 
     def on_report(self, report: Any, last: bool) -> None:
         """A report of the running check; ``last``: the last of this run of it."""
         if self.span is None:
             return
-        self.events.append(event_from_report(report, self.display_id))
+        self.reports.append(report)
         if last:
             self.end_check()
 
     def end_check(self) -> None:
-        span, events = self.span, self.events
+        span, reports = self.span, self.reports
         if span is None:
             return
-        self.span, self.events = None, []
-        outcome = attempt_outcome(events)
-        facts = fold(e.facts for e in events)
+        self.span, self.reports, self.parent = None, [], None
+        if _passed_cleanly(reports):  # most checks: no event to build, the facts read once
+            outcome, events = PASSED, ()
+            facts = from_properties(reports[-1].user_properties)
+        else:
+            events = tuple(event_from_report(r, self.display_id) for r in reports)
+            outcome = attempt_outcome(events)
+            facts = fold(e.facts for e in events)
         critical = facts.critical if facts.critical is not None else True
         _, error = check_result(outcome, critical)
-        attempt = max((e.attempt for e in events), default=0)
+        attempt = int(getattr(reports[-1], "rerun", 0) or 0) if reports else 0
         self.tracing.end_span(
             span, check_attributes(self.nodeid, facts, outcome, critical, attempt,
                                    self.target_url, self.expected_version),
@@ -95,25 +102,34 @@ class CheckSpans:
 
     # -- request spans (http.client.RequestSpans)
     def start_request(self, method: str, url: str, target: str) -> tuple[Any, str, bool] | None:
-        """A CLIENT span under the running check; (span, its span id, sampled), or None
-        outside a check."""
-        parent = self.span
+        """The id of the CLIENT span of a request about to be sent under the running check, for
+        its traceparent: (what ``end_request`` needs, the span id, sampled); None outside a
+        check. The span itself is made once the answer is in, with everything known: one call
+        into the SDK per request, none before it is sent."""
+        parent = self.parent
         if parent is None:
             return None
-        span = self.tracing.start_span(method, request_attributes(method, url, target),
-                                       parent=parent, kind=self.client_kind)
-        _, span_id, sampled = self.tracing.ids_of(span)
-        return span, span_id, sampled
+        span_id = random_id(64)
+        return ((span_id, time.time_ns(), method, url, target, parent), f"{span_id:016x}",
+                self.sampled)
 
-    def end_request(self, span: Any, status: int, resend_count: int, error: str,
+    def end_request(self, handle: Any, status: int, resend_count: int, error: str,
                     duration_s: float | None = None) -> None:
-        end_ns = None
-        if duration_s is not None:
-            start_ns = getattr(span, "start_time", None)
-            end_ns = start_ns + int(duration_s * 1e9) if start_ns else None
-        self.tracing.end_span(span, response_attributes(status, resend_count, error),
-                              (error or f"HTTP {status}") if request_failed(status, error)
-                              else None, end_ns=end_ns)
+        span_id, start_ns, method, url, target, parent = handle
+        attributes = request_attributes(method, url, target)
+        attributes.update(response_attributes(status, resend_count, error))
+        span = self.tracing.start_span(method, attributes, span_id=span_id, context=parent,
+                                       kind=self.client_kind, start_ns=start_ns)
+        end_ns = start_ns + int(duration_s * 1e9) if duration_s is not None else None
+        self.tracing.end_span(span, {}, (error or f"HTTP {status}")
+                              if request_failed(status, error) else None, end_ns=end_ns)
+
+
+def _passed_cleanly(reports: list[Any]) -> bool:
+    """Setup, call and teardown, each passed (not an xfail): the outcome without the gate's
+    rules (the other cases take them)."""
+    return len(reports) == 3 and all(r.outcome == "passed" and not hasattr(r, "wasxfail")
+                                     for r in reports) and reports[1].when == "call"
 
 
 class WorkerExport:
