@@ -22,8 +22,9 @@
    descriptors, threads, zombie processes.
 8. traces: the 300 checks of 1. with their spans exported over OTLP/HTTP to a real receiver on
    loopback (oteltest's HttpSink, in this process) against the same run without export
-   (target <= 1.15), plain pytest + requests for reference. Needs ``pytest-prodsmoke[otel]``
-   and ``oteltest`` (``make bench`` installs them).
+   (target <= 1.15), plain pytest + requests for reference; then 100 checks of a 20 ms
+   endpoint, export on against off. Needs ``pytest-prodsmoke[otel]`` and ``oteltest``
+   (``make bench`` installs them).
 
 Wall time of the whole pytest process (start-up included), runs interleaved, median reported.
 Results: a table on stdout and bench-out/results.json.
@@ -437,15 +438,28 @@ def traces(root: Path, url: str, gate: list[str], repeat: int) -> dict[str, obje
                                              f"http://127.0.0.1:{port}"]},
             {"plain pytest + requests": plain, "pytest-prodsmoke, no export": suite,
              "pytest-prodsmoke, export on": suite}, url, repeat)
+        spans = counter.spans
+        ratio = walls["pytest-prodsmoke, export on"] / walls["pytest-prodsmoke, no export"]
+        cpu_ratio = cpus["pytest-prodsmoke, export on"] / cpus["pytest-prodsmoke, no export"]
+        print(f"  ratio export on / off: {ratio:.3f} wall, {cpu_ratio:.3f} CPU (target <= "
+              f"1.15); {spans / repeat:.0f} spans received per run")
+        # The same against an endpoint with a production-like 20 ms latency.
+        slow = make_suite(root, "traced_slow", 100, "/slow?ms=20", plain=False)
+        slow_walls, _ = compare(
+            "   100 checks of a 20 ms endpoint, serial",
+            {"pytest-prodsmoke, no export": gate,
+             "pytest-prodsmoke, export on": [*gate, "--otlp-endpoint",
+                                             f"http://127.0.0.1:{port}"]},
+            {"pytest-prodsmoke, no export": slow, "pytest-prodsmoke, export on": slow},
+            url, max(3, repeat // 3))
     finally:
         sink.stop()
-    ratio = walls["pytest-prodsmoke, export on"] / walls["pytest-prodsmoke, no export"]
-    cpu_ratio = cpus["pytest-prodsmoke, export on"] / cpus["pytest-prodsmoke, no export"]
-    per_run = counter.spans / repeat
-    print(f"  ratio export on / off: {ratio:.3f} wall, {cpu_ratio:.3f} CPU (target <= 1.15); "
-          f"{per_run:.0f} spans received per run")
+    slow_ratio = slow_walls["pytest-prodsmoke, export on"] / slow_walls[
+        "pytest-prodsmoke, no export"]
+    print(f"  ratio export on / off with 20 ms per request: {slow_ratio:.3f} wall")
     return {"wall_s": walls, "cpu_s": cpus, "ratio": ratio, "cpu_ratio": cpu_ratio,
-            "spans_per_run": per_run}
+            "spans_per_run": spans / repeat, "slow_20ms_wall_s": slow_walls,
+            "slow_20ms_ratio": slow_ratio}
 
 
 SCENARIOS = ("overhead", "scale", "fail-fast", "json-diff", "startup", "monitor-cycle",
