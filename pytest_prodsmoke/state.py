@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from requests.adapters import HTTPAdapter
 
     from pytest_prodsmoke.http.client import CheckContext, ProdClient, ResponseRecord
-    from pytest_prodsmoke.outputs.traces.plugin import CheckSpans
     from pytest_prodsmoke.safety.redact import Secret
     from pytest_prodsmoke.safety.users import FakeUser, LeaseManager
     from pytest_prodsmoke.settings import Settings
@@ -131,8 +130,9 @@ class ProcessState:
         self.urls = dict(zip(settings.target_labels, settings.prod_urls, strict=True))
         self.credentials = SecretRegistry()  # fake-user secrets: only to the targets
         self.login_tokens: dict[str, Secret | None] = {}
-        # The check and request spans, when the run exports traces (outputs/traces).
-        self.spans: CheckSpans | None = None
+        # The check and request spans, when the run exports traces: outputs/traces/plugin.py's
+        # CheckSpans (Any: that module imports from this one).
+        self.spans: Any = None
         self.limiter = (SharedRateLimiter(run_dir / "rate", settings.max_rps)
                         if settings.max_rps and run_dir is not None else None)
         for user in users:

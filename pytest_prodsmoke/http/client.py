@@ -184,11 +184,13 @@ class RequestSpans(Protocol):
 
     def start_request(self, method: str, url: str, target: str
                       ) -> tuple[Any, str, bool] | None:
-        """A span for a request about to be sent: (span, its span id, sampled), or None."""
+        """The span of a request about to be sent: (what ``end_request`` takes, the span id
+        for its traceparent, sampled), or None (no span: outside a check)."""
 
-    def end_request(self, span: Any, status: int, resend_count: int, error: str,
+    def end_request(self, handle: Any, status: int, resend_count: int, error: str,
                     duration_s: float | None = None) -> None:
-        """The span's end: the answer's status (0: none), attempts repeated, why no answer."""
+        """The span's end: the answer's status (0: none), attempts repeated, why no answer,
+        how long (None: until now)."""
 
 
 class TrafficTags(NamedTuple):
