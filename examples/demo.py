@@ -25,8 +25,12 @@ breaker): losing an instance and freezing the payment service both pass; against
 without its breaker the second one is `deviated` and the gate fails. Each experiment's phases
 and verdict are printed.
 
-Exits 0 when all five verdicts, the monitor's two alerts and the three experiment verdicts are
-as expected. Reports go to demo-out/<scenario>/.
+Then the broken candidate once more with its spans exported over OTLP/HTTP to a real receiver
+(oteltest's, on loopback): the failed check's span and its requests' spans are printed, each
+marked when the shop received it as the parent of the request (its --trace-log).
+
+Exits 0 when all five verdicts, the monitor's two alerts, the traces and the three experiment
+verdicts are as expected. Reports go to demo-out/<scenario>/.
 """
 
 from __future__ import annotations
@@ -201,6 +205,83 @@ def run_chaos() -> bool:
     return all_as_expected
 
 
+class SpanSink:
+    """oteltest's receiver keeps what it gets here: the spans, decoded."""
+
+    def __init__(self) -> None:
+        self.spans: list[dict] = []
+
+    def handle_trace(self, request, headers) -> None:
+        for resource in request.resource_spans:
+            for scope in resource.scope_spans:
+                for span in scope.spans:
+                    self.spans.append({
+                        "name": span.name, "trace": span.trace_id.hex(),
+                        "id": span.span_id.hex(), "parent": span.parent_span_id.hex(),
+                        "error": span.status.code == 2, "status": span.status.message,
+                        "attributes": {a.key: a.value.WhichOneof("value") and getattr(
+                            a.value, a.value.WhichOneof("value")) for a in span.attributes}})
+
+    def handle_metrics(self, request, headers) -> None:
+        pass
+
+    def handle_logs(self, request, headers) -> None:
+        pass
+
+
+def run_traces(baseline_url: str) -> bool:
+    """The broken candidate again, its spans exported to an OTLP/HTTP receiver (oteltest's, on
+    loopback): the failed check's span tree, and the trace context the shop received."""
+    import logging
+    import time
+
+    from oteltest.sink import HttpSink
+
+    from examples.chaos.stack import free_port
+
+    out = OUT / "traces"
+    out.mkdir(parents=True, exist_ok=True)
+    trace_log = out / "shop-traces.jsonl"
+    trace_log.unlink(missing_ok=True)
+    sink, port = SpanSink(), free_port()
+    receiver = HttpSink(sink, logging.getLogger("demo-otlp"), port=port, daemon=True)
+    receiver.start()
+    time.sleep(0.3)
+    print(f"\n### traces: the broken candidate, spans exported to http://127.0.0.1:{port}",
+          flush=True)
+    try:
+        with running_shop("2.0.1", "--fail", "/orders", "--trace-log", str(trace_log)) as shop:
+            status = subprocess.call(
+                [sys.executable, "-m", "pytest", str(ROOT / "examples" / "smoke"), "-q",
+                 "-p", "no:cacheprovider", "--no-header", "--tb=no", "-n", "2",
+                 "--prod-url", shop.url, "--baseline-url", baseline_url,
+                 "--expect-version", "2.0.1", "--gate-report", str(out / "gate.json"),
+                 "--otlp-endpoint", f"http://127.0.0.1:{port}"], cwd=ROOT, env=DEMO_ENV)
+    finally:
+        receiver.stop()
+    report = json.loads((out / "gate.json").read_text())
+    failed = next(s for s in sink.spans if s["name"].endswith("test_place_an_order"))
+    children = [s for s in sink.spans if s["parent"] == failed["id"]]
+    received = {json.loads(line)["traceparent"] for line in trace_log.read_text().splitlines()}
+    print(f"  {failed['name']}  trace {failed['trace']}  "
+          f"{'ERROR: ' + failed['status'] if failed['error'] else 'OK'}")
+    for child in children:
+        attributes = child["attributes"]
+        joined = f"00-{child['trace']}-{child['id']}-01" in received
+        print(f"    {child['name']:6} {attributes.get('url.full')} -> "
+              f"{attributes.get('http.response.status_code', '-')}"
+              f"{'  (the shop got this span as its parent)' if joined else ''}")
+    run = next(s for s in sink.spans if s["name"] == "prodsmoke run")
+    print(f"  prodsmoke run  verdict {run['attributes'].get('prodsmoke.verdict')}, "
+          f"the report counts {report['traces']['exported']} check and request spans exported; "
+          f"the receiver got {len(sink.spans)} with the run span")
+    return (status == 1 and failed["error"] and bool(children)
+            and all(f"00-{c['trace']}-{c['id']}-01" in received for c in children)
+            and failed["trace"] == next(c["trace_id"] for c in report["checks"]
+                                         if c["nodeid"] == failed["name"])
+            and run["attributes"].get("prodsmoke.verdict") == "fail")
+
+
 def main() -> int:
     results = []
     with ExitStack() as stack:
@@ -209,6 +290,7 @@ def main() -> int:
             exit_status, report = run_scenario(scenario, baseline.url)
             results.append((scenario, exit_status, report))
         monitor_ok = run_monitor(baseline.url)
+        traces_ok = run_traces(baseline.url)
     chaos_ok = run_chaos()
 
     print("\n=== pytest-prodsmoke demo ===")
@@ -224,6 +306,9 @@ def main() -> int:
     print(f"{'as expected' if monitor_ok else 'UNEXPECTED':12} monitor: one firing after 2 of "
           "3 failed cycles, one resolved after 2 passes")
     all_as_expected &= monitor_ok
+    print(f"{'as expected' if traces_ok else 'UNEXPECTED':12} traces: the failed check's span "
+          "is an error, its requests' spans are the parents the shop received")
+    all_as_expected &= traces_ok
     print(f"{'as expected' if chaos_ok else 'UNEXPECTED':12} chaos: an instance lost and the "
           "payments frozen are not noticed; without the breaker the gate fails (deviated)")
     all_as_expected &= chaos_ok
