@@ -371,3 +371,38 @@ def test_flaky_once(prod):
     assert [s.status for s in attempts] == ["STATUS_CODE_ERROR", "STATUS_CODE_OK"]
     assert attempts[1].attributes["prodsmoke.attempt"] == 1
     assert attempts[0].trace_id != attempts[1].trace_id
+
+
+def test_checks_the_sampler_leaves_out_are_neither_sent_nor_counted(
+        pytester: pytest.Pytester, receiver: OtlpReceiver, traced_shop: tuple[RunningShop, Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    shop, log = traced_shop
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    pytester.makepyfile(test_health="def test_health(prod):\n    assert prod.get('/healthz').ok\n")
+    run = run_gate(pytester, "serial", "--otlp-endpoint", receiver.url, url=shop.url)
+    assert run.ret == 0, run.output
+    traces = run.report["traces"]
+    assert (traces["spans"], traces["exported"], traces["not_exported"]) == (0, 0, 0), traces
+    assert "the verdict does not depend" not in run.output  # nothing went missing
+    # The service is told: a trace nobody records (flags 00), the check's trace id all the same.
+    (entry,) = [e for e in shop_log(log) if e["path"] == "/healthz"]
+    assert entry["traceparent"].startswith(f"00-{run.report['checks'][0]['trace_id']}-")
+    assert entry["traceparent"].endswith("-00")
+
+
+def test_a_crashed_worker_is_said_not_hidden(pytester: pytest.Pytester, receiver: OtlpReceiver,
+                                             shop: RunningShop) -> None:
+    pytester.makepyfile(test_crash='''
+import os
+
+def test_health(prod):
+    assert prod.get("/healthz").ok
+
+def test_crash(prod):
+    prod.get("/healthz")
+    os._exit(3)
+''')
+    run = run_gate(pytester, "xdist", "--otlp-endpoint", receiver.url, url=shop.url)
+    assert run.ret == 1, run.output
+    assert run.report["traces"]["workers_unreported"] == 1, run.report["traces"]
+    assert "1 xdist worker(s) went down before saying what they exported" in run.output

@@ -244,6 +244,8 @@ class Tracing:
     def end_span(self, span: Any, attributes: Mapping[str, Any], error: str | None,
                  end_ns: int | None = None) -> None:
         """Its last attributes and status (ERROR with ``error`` as description, else OK)."""
+        if not span.is_recording():
+            return  # left out by the sampler (OTEL_TRACES_SAMPLER): nothing to send or count
         if attributes:
             span.set_attributes(self._clean(attributes))
         span.set_status(Status(StatusCode.ERROR, self.scrub(error)) if error is not None

@@ -170,6 +170,7 @@ class RunTraces:
         self.span = tracing.start_span(RUN_SPAN_NAME, {"prodsmoke.run_id": run_id})
         self.trace_id, self.span_id, _ = tracing.ids_of(self.span)
         self.worker_counts: list[Mapping[str, Any]] = []
+        self.workers = 0  # xdist workers that took part
         self.deadline = 0.0
         self.final: dict[str, Any] | None = None
 
@@ -177,11 +178,12 @@ class RunTraces:
         if counts:
             self.worker_counts.append(counts)
 
-    def checks_done(self, check_spans: CheckSpans | None, distributed: bool) -> dict[str, Any]:
-        """The checks' spans flushed (this process's; the workers flushed theirs): the traces
-        section of the gate report."""
+    def checks_done(self, check_spans: CheckSpans | None, workers: int) -> dict[str, Any]:
+        """The checks' spans flushed (this process's; the ``workers`` xdist started flushed
+        theirs): the traces section of the gate report."""
+        self.workers = workers
         # The workers used their share of the bound before this process got here.
-        self.deadline = time.monotonic() + (RUN_SPAN_SHARE_S if distributed else FLUSH_BOUND_S)
+        self.deadline = time.monotonic() + (RUN_SPAN_SHARE_S if workers else FLUSH_BOUND_S)
         if check_spans is not None:
             check_spans.end_check()
         if self.tracing.ended:
@@ -190,8 +192,10 @@ class RunTraces:
 
     def summary(self) -> dict[str, Any]:
         counts = sum_counts([*self.worker_counts, self.tracing.counts()])
+        # A worker that crashed took its spans and their counts with it: said, not hidden.
+        unreported = max(self.workers - len(self.worker_counts), 0)
         return {"endpoint": self.tracing.endpoint, "run_trace_id": self.trace_id,
-                "run_span_id": self.span_id, **counts}
+                "run_span_id": self.span_id, **counts, "workers_unreported": unreported}
 
     def end_run(self, status: str, exit_status: int, reasons: Iterable[tuple[str, str]],
                 counts: Mapping[str, int], targets: Iterable[str],
@@ -211,9 +215,12 @@ class RunTraces:
         """The one line of the terminal block."""
         found = self.final or self.summary()
         where = f"to {found['endpoint']} (run trace {self.trace_id})"
-        if not found["failed"] and not found["not_exported"]:
+        lost = found["workers_unreported"]
+        gone = (f"; {lost} xdist worker(s) went down before saying what they exported"
+                if lost else "")
+        if not found["failed"] and not found["not_exported"] and not lost:
             return f"traces: {found['exported']} spans exported {where}"
         problem = f"; last error: {found['last_error']}" if found["last_error"] else ""
         return (f"traces: {found['exported']} of {found['spans']} spans exported {where}, "
                 f"{found['failed']} failed, {found['not_exported']} not sent within "
-                f"{FLUSH_BOUND_S:g} s{problem} (the verdict does not depend on them)")
+                f"{FLUSH_BOUND_S:g} s{problem}{gone} (the verdict does not depend on them)")
