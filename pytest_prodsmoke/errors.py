@@ -1,4 +1,16 @@
-"""Exceptions raised by pytest-prodsmoke (no pytest import: usable from plain code)."""
+"""Exceptions raised by pytest-prodsmoke (no pytest import: usable from plain code), and how
+the system's own errors are said in a few words."""
+
+import re
+
+_ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+def errno_reason(text: str) -> str | None:
+    """The system's reason when an error text names one ("[Errno 111] Connection refused" ->
+    "connection refused"): urllib3's messages bury it between the URL and the pool, twice."""
+    found = _ERRNO_REASON.search(text)
+    return found.group(1).strip().lower() if found else None
 
 
 class ProdsmokeError(Exception):

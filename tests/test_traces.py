@@ -406,3 +406,100 @@ def test_crash(prod):
     assert run.ret == 1, run.output
     assert run.report["traces"]["workers_unreported"] == 1, run.report["traces"]
     assert "1 xdist worker(s) went down before saying what they exported" in run.output
+
+
+def exporter_processes(mark: str) -> list[int]:
+    """The processes whose environment carries ``mark`` (the exporter processes of a run the
+    test started with it), alive or not yet reaped."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if f"PRODSMOKE_TEST_MARK={mark}".encode() in (entry / "environ").read_bytes() and \
+                    b"exporter.py" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue  # ended meanwhile, or not ours to read
+    return found
+
+
+@pytest.mark.parametrize("collector", ["answers", "hangs"])
+def test_the_exporter_process_ends_with_the_run(
+        pytester: pytest.Pytester, mode: str, shop: RunningShop, receiver: OtlpReceiver,
+        monkeypatch: pytest.MonkeyPatch, collector: str) -> None:
+    mark = os.urandom(8).hex()
+    monkeypatch.setenv("PRODSMOKE_TEST_MARK", mark)
+    pytester.makepyfile(test_health="def test_health(prod):\n    assert prod.get('/healthz').ok\n")
+    if collector == "answers":
+        run = run_gate(pytester, mode, "--otlp-endpoint", receiver.url, url=shop.url)
+        assert run.report["traces"]["exported"] == 2, run.report["traces"]
+    else:
+        with silent_collector() as url:
+            run = run_gate(pytester, mode, "--otlp-endpoint", url, url=shop.url)
+            assert run.report["traces"]["not_exported"] == 2, run.report["traces"]
+            assert exporter_processes(mark) == []  # not left exporting into the silence
+    assert run.ret == 0, run.output
+    assert exporter_processes(mark) == []
+
+
+KILLS_ITS_EXPORTER = '''
+import os, signal
+from pathlib import Path
+
+def exporter_pid():
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            if entry.name.isdigit() and stat.rsplit(")", 1)[1].split()[1] == me and \\
+                    b"exporter.py" in (entry / "cmdline").read_bytes():
+                return int(entry.name)
+        except (OSError, IndexError):
+            continue
+
+def test_first(prod):
+    assert prod.get("/healthz").ok
+
+def test_kills_the_exporter(prod):
+    os.kill(exporter_pid(), signal.SIGKILL)
+    assert prod.get("/healthz").ok
+'''
+
+
+def test_an_exporter_process_that_dies_changes_no_verdict(
+        pytester: pytest.Pytester, mode: str, shop: RunningShop, receiver: OtlpReceiver) -> None:
+    pytester.makepyfile(test_kill=KILLS_ITS_EXPORTER)
+    run = run_gate(pytester, mode, "--otlp-endpoint", receiver.url, "-p", "no:randomly",
+                   url=shop.url)
+    assert run.ret == 0, run.output
+    assert run.report["verdict"] == "pass"
+    traces = run.report["traces"]
+    assert traces["spans"] == 4, traces
+    assert traces["not_exported"] + traces["failed"] >= 2, traces  # the killed one's, at least
+    assert traces["last_error"].startswith("the exporter process "), traces
+    assert "the verdict does not depend on them" in run.output
+    assert "Traceback" not in run.output
+
+
+def test_what_a_run_finished_goes_out_when_pytest_dies(
+        pytester: pytest.Pytester, shop: RunningShop, receiver: OtlpReceiver) -> None:
+    pytester.makepyfile(test_dies='''
+import os
+
+def test_first(prod):
+    assert prod.get("/healthz").ok
+
+def test_dies(prod):
+    prod.get("/healthz")
+    os._exit(3)
+''')
+    run = run_gate(pytester, "serial", "--otlp-endpoint", receiver.url, "-p", "no:randomly",
+                   url=shop.url)
+    assert run.ret == 3
+    # No report (pytest died), but the first check's span and its request's reached the
+    # collector: its exporter process flushed when its pipe closed.
+    spans = wait_for_spans(receiver, 2)
+    assert sorted(s.kind for s in spans) == ["SPAN_KIND_CLIENT", "SPAN_KIND_INTERNAL"]
+    (check,) = [s for s in spans if s.kind == "SPAN_KIND_INTERNAL"]
+    assert check.name.endswith("test_first")

@@ -34,6 +34,7 @@ from pytest_prodsmoke.errors import (
     ProdsmokeError,
     VariantMismatchError,
     WrongVersionError,
+    errno_reason,
 )
 from pytest_prodsmoke.gate.facts import MISSING_VERSION
 from pytest_prodsmoke.http.ratelimit import SharedRateLimiter
@@ -153,9 +154,9 @@ def failure_cause(error: BaseException) -> str:
     if isinstance(error, requests.exceptions.SSLError) or "SSL" in type(reason).__name__:
         found = re.search(r"\[SSL: [A-Z_]+\][^(')]*", text)
         return f"TLS error: {found.group(0).strip()}" if found else "TLS error"
-    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-    if found:
-        return found.group(1).strip().lower()  # "connection refused", "name or service ..."
+    reason_text = errno_reason(text)
+    if reason_text:
+        return reason_text  # "connection refused", "name or service ..."
     if "RemoteDisconnected" in text or "Connection aborted" in text:
         return "connection closed by the server"
     return type(reason).__name__

@@ -5,7 +5,10 @@ OTLP/HTTP (``pip install 'pytest-prodsmoke[otel]'``).
   ``prodsmoke_otlp_endpoint``) and the standard ``OTEL_*`` environment. Plain functions, no
   OpenTelemetry import: a run that does not export imports none of it;
 - ``model.py``: the span model, attributes from plain data (pure);
-- ``export.py``: the OpenTelemetry SDK (provider, OTLP/HTTP exporter, bounded flush, redaction);
+- ``export.py``: each span recorded as plain data (masked) and handed to the exporter process;
+  the bounded flush and the counts;
+- ``exporter.py``: the exporter process: the OpenTelemetry SDK's batch processor and OTLP/HTTP
+  exporter, beside pytest;
 - ``plugin.py``: the pytest shell (a check span per run of a check, the run span on the
   gate's owner).
 

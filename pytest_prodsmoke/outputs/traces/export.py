@@ -1,6 +1,7 @@
-"""The OpenTelemetry SDK behind the span model: one ``Tracing`` per process, exporting over
-OTLP/HTTP in the background (the SDK's ``BatchSpanProcessor``), counting what could not be
-exported, and flushing within a bound at the end. Imported only by runs that export traces.
+"""The spans of one process and their export: each span recorded as plain data here and handed,
+masked, to the exporter process (exporter.py: the OpenTelemetry SDK's batch processor and
+OTLP/HTTP exporter), which sends them while the checks run; its counts come back at each
+flush, and the flush at the end is bounded. Imported only by runs that export traces.
 
 Every text that reaches a span — its name, attributes, status description — passes through
 ``Tracing._clean`` and so through the secret registry, like every other output.
@@ -8,31 +9,32 @@ Every text that reaches a span — its name, attributes, status description — 
 
 from __future__ import annotations
 
-import logging
 import os
-import re
-import threading
+import pickle
+import select
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from opentelemetry import trace as trace_api
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
-
 from pytest_prodsmoke import __version__
+from pytest_prodsmoke.errors import errno_reason
 from pytest_prodsmoke.outputs.traces import TraceConfig
+from pytest_prodsmoke.outputs.traces.exporter import HEADER, MAX_ERROR_CHARS, encode_frame
 from pytest_prodsmoke.outputs.traces.model import DEFAULT_SERVICE_NAME, SCOPE
 from pytest_prodsmoke.safety.redact import display_url
 
-# The loggers of the exporter and of the batch processor: what they say about a failed export
-# becomes the one line of the run (last_error), not noise in a check's captured log.
-EXPORT_LOGGERS = ("opentelemetry.exporter.otlp", "opentelemetry.sdk.trace.export",
-                  "opentelemetry.sdk._shared_internal")
-MAX_ERROR_CHARS = 200
+EXPORTER_SCRIPT = str(Path(__file__).with_name("exporter.py"))
+# Spans go to the exporter process at the end of each check (one pipe write), and in chunks of
+# this many within a check that sends more requests.
+CHUNK = 128
+# How long a chunk may wait for the exporter process to read it during the run: more means it
+# is stuck, and its spans are counted as not exported rather than holding the checks.
+SEND_BOUND_S = 2.0
+# The samplers that keep every root span (and so every span: children follow their parent).
+KEEP_ALL = ("", "always_on", "parentbased_always_on")
 
 
 def random_id(bits: int) -> int:
@@ -44,139 +46,39 @@ def random_id(bits: int) -> int:
             return value
 
 
-class ChosenIds(IdGenerator):
-    """Random ids, except where the plugin chose them before the span was made: a check span's
-    trace id is the check's own (the gate report, the trace link and Allure name it); a request
-    span's id is the one its traceparent carried (the span is made once the answer is in). Set
-    under ``Tracing.ids_lock``, taken by the next span."""
-
-    def __init__(self) -> None:
-        self.next_trace_id: int | None = None
-        self.next_span_id: int | None = None
-
-    def generate_trace_id(self) -> int:
-        chosen, self.next_trace_id = self.next_trace_id, None
-        return chosen if chosen is not None else random_id(128)
-
-    def generate_span_id(self) -> int:
-        chosen, self.next_span_id = self.next_span_id, None
-        return chosen if chosen is not None else random_id(64)
-
-    def is_trace_id_random(self) -> bool:  # the check's trace ids are random too (tagging.py)
-        return True
-
-
-class _LastError(logging.Handler):
-    """Keeps the last thing the exporter said about a failure."""
-
-    def __init__(self, scrub: Callable[[str], str]) -> None:
-        super().__init__(logging.WARNING)
-        self.scrub = scrub
-        self.text = ""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            text = record.getMessage().strip().splitlines()[0]
-        except Exception:  # a record that cannot be formatted: its template will do
-            text = str(record.msg)
-        self.text = short_error(self.scrub(text))
-
-
 def short_error(text: str) -> str:
-    """What went wrong in a few words: the system's reason when the text names one (urllib3's
-    messages repeat the URL and the pool twice)."""
-    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-    if found:
-        return found.group(1).strip().lower()  # "connection refused"
+    """What went wrong in a few words: the system's reason when the text names one."""
+    reason = errno_reason(text)
+    if reason:
+        return reason  # "connection refused"
     if "timed out" in text.lower():
         return "timed out"
     return text[:MAX_ERROR_CHARS]
 
 
-def otlp_exporter(endpoint: str) -> SpanExporter:
-    """The SDK's OTLP/HTTP exporter. It reads OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, _TIMEOUT,
-    _COMPRESSION and _CERTIFICATE itself; the endpoint is ours to say (the option may have set
-    it)."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+class Span:
+    """A span being recorded: what the exporter process gets once it ends."""
 
-    return OTLPSpanExporter(endpoint=endpoint)
+    __slots__ = ("attributes", "kind", "links", "name", "parent_id", "sampled", "span_id",
+                 "start_ns", "trace_id")
 
-
-class CountingExporter(SpanExporter):
-    """The OTLP/HTTP exporter, counting the spans it exported and those it could not."""
-
-    def __init__(self, inner: SpanExporter, on_error: _LastError) -> None:
-        self.inner = inner
-        self.on_error = on_error
-        self.exported = 0
-        self.failed = 0
-        self.lock = threading.Lock()
-
-    def export(self, spans: Any) -> SpanExportResult:
-        try:
-            result = self.inner.export(spans)
-        except Exception as exc:  # an exporter bug must not end the export thread
-            self.on_error.text = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
-            result = SpanExportResult.FAILURE
-        with self.lock:
-            if result is SpanExportResult.SUCCESS:
-                self.exported += len(spans)
-            else:
-                self.failed += len(spans)
-        return result
-
-    def shutdown(self) -> None:
-        self.inner.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
+    def __init__(self, name: str, trace_id: int, span_id: int, parent_id: int, kind: str,
+                 start_ns: int, attributes: dict[str, Any], links: list[tuple[int, int]],
+                 sampled: bool) -> None:
+        self.name, self.trace_id, self.span_id, self.parent_id = name, trace_id, span_id, \
+            parent_id
+        self.kind, self.start_ns, self.attributes, self.links = kind, start_ns, attributes, links
+        self.sampled = sampled
 
 
-def _within(seconds: float, work: Callable[[], Any]) -> bool:
-    """Run ``work`` in a daemon thread and wait at most ``seconds``: True when it finished. (The
-    SDK's flush waits as long as an export takes — 10 s per attempt against a collector that
-    does not answer; a thread left behind never holds the process's exit.)"""
-    worker = threading.Thread(target=work, name="prodsmoke-trace-flush", daemon=True)
-    worker.start()
-    worker.join(max(seconds, 0.0))
-    return not worker.is_alive()
+def _sampler(environ: Mapping[str, str]) -> Any:
+    """The SDK's sampler when OTEL_TRACES_SAMPLER chooses one that may leave spans out (the SDK
+    reads it and OTEL_TRACES_SAMPLER_ARG itself), else None: every span is kept."""
+    if environ.get("OTEL_TRACES_SAMPLER", "").strip().lower() in KEEP_ALL:
+        return None
+    from opentelemetry.sdk.trace import TracerProvider
 
-
-# The batch processor's sizes unless OTEL_BSP_* say otherwise. Bigger than the SDK's (512 of
-# 2048): every export encodes its batch in the export thread, which takes the GIL from the
-# checks' requests (each waits up to the 5 ms switch interval to get it back), so a run of a
-# few hundred checks exports once, at its end; the queue still never drops a span of a longer
-# run before its batch is sent.
-BATCH_SIZE = 2048
-QUEUE_SIZE = 8192
-
-
-def batching(environ: Mapping[str, str]) -> dict[str, int]:
-    """Our sizes, for what OTEL_BSP_* leaves unset (the SDK reads those itself); the queue is
-    never smaller than the batch (the SDK refuses that)."""
-    def given(name: str) -> int | None:
-        try:
-            return int(environ.get(name, "").strip())
-        except ValueError:
-            return None  # the SDK says so and uses its default
-
-    batch, queue = given("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"), given("OTEL_BSP_MAX_QUEUE_SIZE")
-    sizes: dict[str, int] = {}
-    if batch is None:
-        sizes["max_export_batch_size"] = batch = min(BATCH_SIZE, queue or BATCH_SIZE)
-    if queue is None:
-        sizes["max_queue_size"] = max(QUEUE_SIZE, batch)
-    return sizes
-
-
-def _resource(environ: Mapping[str, str]) -> Resource:
-    """OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES as the SDK reads them; without a service
-    name, ours (the SDK would say unknown_service)."""
-    resource = Resource.create({"prodsmoke.plugin_version": __version__})
-    if not environ.get("OTEL_SERVICE_NAME", "").strip() and \
-            "service.name=" not in environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
-        resource = resource.merge(Resource({"service.name": DEFAULT_SERVICE_NAME}))
-    return resource
+    return TracerProvider(shutdown_on_exit=False).sampler
 
 
 class Tracing:
@@ -186,25 +88,34 @@ class Tracing:
                  environ: Mapping[str, str] = os.environ) -> None:
         self.config = config
         self.scrub = scrub
-        self.errors = _LastError(scrub)
-        for name in EXPORT_LOGGERS:
-            logger = logging.getLogger(name)
-            logger.addHandler(self.errors)
-            logger.propagate = False
-        self.ids = ChosenIds()
-        self.provider = TracerProvider(resource=_resource(environ), id_generator=self.ids,
-                                       shutdown_on_exit=False)
-        # Made here, not on the first export: importing it (protobuf, ~35 ms) in the export
-        # thread while checks run would hold the GIL against every request they send.
-        self.exporter = CountingExporter(otlp_exporter(config.endpoint), self.errors)
-        self.processor = BatchSpanProcessor(self.exporter, **batching(environ))
-        self.provider.add_span_processor(self.processor)
-        self.tracer = self.provider.get_tracer(SCOPE, __version__)
-        self.ended = 0  # spans ended (and so handed to the processor)
+        self.sampler = _sampler(environ)
+        self.pending: list[tuple[Any, ...]] = []  # ended, not yet handed to the exporter
+        self.ended = 0  # spans ended (and so to be exported)
+        self.exported = self.failed = 0  # as the exporter process last said
+        self.last_error = ""
         self.flush_s = 0.0
-        self.flushed = True
-        self.lock = threading.Lock()
-        self.ids_lock = threading.Lock()
+        self.flushed = True  # everything ended was exported or failed
+        self.flushes = 0  # flushes asked for, and answered
+        self.answered = 0
+        self.inbox = bytearray()
+        self.process: subprocess.Popen[bytes] | None = None
+        try:
+            # Started now, so that it imports the SDK on another core while pytest collects.
+            self.process = subprocess.Popen(
+                [sys.executable, EXPORTER_SCRIPT], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            self.last_error = f"the exporter process did not start: {exc}"
+            return
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.to_exporter = self.process.stdin.fileno()
+        self.from_exporter = self.process.stdout.fileno()
+        os.set_blocking(self.to_exporter, False)
+        os.set_blocking(self.from_exporter, False)
+        # The endpoint goes over the pipe, not the command line: its URL may carry a secret.
+        self._send(("start", {"endpoint": config.endpoint, "version": __version__,
+                              "scope": SCOPE, "service_name": DEFAULT_SERVICE_NAME}),
+                   SEND_BOUND_S)
 
     @property
     def endpoint(self) -> str:
@@ -225,80 +136,170 @@ class Tracing:
     # -- spans
     def start_span(self, name: str, attributes: Mapping[str, Any], *,
                    trace_id: str | None = None, span_id: int | None = None,
-                   context: Any = None, kind: SpanKind = SpanKind.INTERNAL,
-                   links: list[Link] | None = None, start_ns: int | None = None) -> Any:
+                   context: tuple[int, int, bool] | None = None, kind: str = "INTERNAL",
+                   links: list[tuple[int, int]] | None = None,
+                   start_ns: int | None = None) -> Span:
         """A span; a root (with ``trace_id`` when given) unless ``context`` holds its parent
         (``context_of`` a span); ``span_id``: its id, chosen before."""
-        name, attributes = self.scrub(name), self._clean(attributes)
-        with self.ids_lock:  # request spans end in the threads that sent them
-            if trace_id and context is None:
-                self.ids.next_trace_id = int(trace_id, 16)
-            self.ids.next_span_id = span_id
-            try:
-                return self.tracer.start_span(name, context=context, kind=kind,
-                                              attributes=attributes, links=links or (),
-                                              start_time=start_ns)
-            finally:
-                self.ids.next_trace_id = self.ids.next_span_id = None
+        if context is not None:
+            trace, parent_id, sampled = context  # a child follows its parent's sampling
+        else:
+            trace = int(trace_id, 16) if trace_id else random_id(128)
+            parent_id, sampled = 0, self._sampled(trace, name, kind, attributes)
+        return Span(self.scrub(name), trace, span_id or random_id(64), parent_id, kind,
+                    start_ns or time.time_ns(), self._clean(attributes), links or [], sampled)
 
-    def end_span(self, span: Any, attributes: Mapping[str, Any], error: str | None,
+    def _sampled(self, trace_id: int, name: str, kind: str, attributes: Mapping[str, Any]) -> bool:
+        if self.sampler is None:
+            return True
+        from opentelemetry.trace import SpanKind
+
+        return bool(self.sampler.should_sample(None, trace_id, name, SpanKind[kind],
+                                               attributes).decision.is_sampled())
+
+    def end_span(self, span: Span, attributes: Mapping[str, Any], error: str | None,
                  end_ns: int | None = None) -> None:
         """Its last attributes and status (ERROR with ``error`` as description, else OK)."""
-        if not span.is_recording():
+        if not span.sampled:
             return  # left out by the sampler (OTEL_TRACES_SAMPLER): nothing to send or count
         if attributes:
-            span.set_attributes(self._clean(attributes))
-        span.set_status(Status(StatusCode.ERROR, self.scrub(error)) if error is not None
-                        else Status(StatusCode.OK))
-        span.end(end_time=end_ns)
-        with self.lock:
-            self.ended += 1
-            self.flushed = False
+            span.attributes.update(self._clean(attributes))
+        self.pending.append((span.name, span.trace_id, span.span_id, span.parent_id, span.kind,
+                             span.start_ns, end_ns or time.time_ns(), span.attributes,
+                             None if error is None else self.scrub(error), span.links))
+        self.ended += 1
+        self.flushed = False
+        if not span.parent_id or len(self.pending) >= CHUNK:
+            # A check's span ends after its requests': the check goes over as one, so the
+            # exporter sends while the next checks run, and what a run finished goes out even
+            # if pytest dies (the exporter process flushes when its pipe closes).
+            self._hand_over(SEND_BOUND_S)
 
     @staticmethod
-    def context_of(span: Any) -> Any:
+    def context_of(span: Span) -> tuple[int, int, bool]:
         """The context that makes ``span`` the parent of the spans started in it."""
-        return trace_api.set_span_in_context(span)
+        return (span.trace_id, span.span_id, span.sampled)
 
     @staticmethod
-    def ids_of(span: Any) -> tuple[str, str, bool]:
+    def ids_of(span: Span) -> tuple[str, str, bool]:
         """(trace id, span id, sampled) of a span, as W3C trace context writes them."""
-        context = span.get_span_context()
-        return (f"{context.trace_id:032x}", f"{context.span_id:016x}",
-                bool(context.trace_flags & TraceFlags.SAMPLED))
+        return f"{span.trace_id:032x}", f"{span.span_id:016x}", span.sampled
 
     @staticmethod
-    def link_to(trace_id: str, span_id: str) -> Link:
-        return Link(SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=True,
-                                trace_flags=TraceFlags(TraceFlags.SAMPLED)))
+    def link_to(trace_id: str, span_id: str) -> tuple[int, int]:
+        return int(trace_id, 16), int(span_id, 16)
+
+    # -- the exporter process
+    def _hand_over(self, seconds: float) -> bool:
+        spans, self.pending = self.pending, []
+        return self._send(("spans", spans), seconds) if spans else True
+
+    def _send(self, message: Any, seconds: float) -> bool:
+        """Write one frame within ``seconds``; False (and the exporter given up) when it could
+        not."""
+        if self.process is None:
+            return False
+        data = memoryview(encode_frame(message))
+        deadline = time.monotonic() + seconds
+        while data:
+            try:
+                data = data[os.write(self.to_exporter, data):]
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([], [self.to_exporter], [], left)[1]:
+                    self._give_up("the exporter process did not take the spans in time")
+                    return False
+            except OSError:  # a broken pipe: it ended
+                self._give_up(self._ended_why())
+                return False
+        return True
+
+    def _receive(self, deadline: float) -> bool:
+        """Read the exporter's answers until every flush asked for is answered or the deadline
+        passes; True when all are."""
+        while self.process is not None and self.answered < self.flushes:
+            if len(self.inbox) >= HEADER.size:
+                (size,) = HEADER.unpack_from(self.inbox)
+                if len(self.inbox) >= HEADER.size + size:
+                    message = pickle.loads(bytes(self.inbox[HEADER.size:HEADER.size + size]))
+                    del self.inbox[:HEADER.size + size]
+                    self._answer(message)
+                    continue
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.from_exporter], [], [], left)[0]:
+                return False
+            chunk = os.read(self.from_exporter, 1 << 16)
+            if not chunk:
+                self._give_up(self._ended_why())
+                return False
+            self.inbox += chunk
+        return self.process is not None
+
+    def _answer(self, message: tuple[Any, ...]) -> None:
+        if message[0] == "counts":
+            self.answered += 1
+            _, self.exported, self.failed, error = message
+            if error:
+                self.last_error = short_error(self.scrub(str(error)))
+        else:  # ("error", text): it cannot export at all
+            self._give_up(str(message[1]))
+
+    def _ended_why(self) -> str:
+        code = self.process.poll() if self.process is not None else None
+        return f"the exporter process ended (exit status {code})" if code is not None \
+            else "the exporter process stopped reading"
+
+    def _give_up(self, why: str) -> None:
+        """The exporter process cannot be reached: what it did not export stays counted as not
+        exported (or failed, as it last said)."""
+        self.last_error = short_error(self.scrub(why))
+        process, self.process = self.process, None
+        if process is not None:
+            process.kill()
+            _close(process)
 
     # -- export
     def flush(self, seconds: float) -> bool:
-        """Export what is queued, waiting at most ``seconds``; True when all of it went."""
+        """Export what is ended, waiting at most ``seconds``; True when all of it went (or
+        failed, as the exporter process says)."""
         started = time.monotonic()
-        done = _within(seconds, self.processor.force_flush)
+        deadline = started + max(seconds, 0.0)
+        done = False
+        if self._hand_over(seconds):
+            self.flushes += 1
+            left_ms = int(max(deadline - time.monotonic(), 0.0) * 1000)
+            done = self._send(("flush", left_ms), seconds) and self._receive(deadline)
         self.flush_s += time.monotonic() - started
         if done:
-            with self.lock:
-                self.flushed = True
-        return done
+            self.flushed = self.exported + self.failed >= self.ended
+        return done and self.flushed
 
     def shutdown(self) -> None:
-        """Stop the export thread (without waiting for an export that hangs)."""
-        _within(0.2, self.provider.shutdown)
+        """End the exporter process: by closing its pipe once everything went, else at once (an
+        export that hangs would outlive the run)."""
+        process, self.process = self.process, None
+        if process is None:
+            return
         if not self.flushed:
-            return  # an export still hangs: what it says as it gives up stays ours
-        for name in EXPORT_LOGGERS:
-            logger = logging.getLogger(name)
-            logger.removeHandler(self.errors)
-            logger.propagate = True
+            process.kill()
+        _close(process)  # once its pipe closes, it ends at once
 
     def counts(self) -> dict[str, Any]:
         """What this process exported, for the gate report (summed over xdist workers)."""
-        exporter = self.exporter
-        with exporter.lock:
-            exported, failed = exporter.exported, exporter.failed
-        return {"spans": self.ended, "exported": exported, "failed": failed,
-                "not_exported": max(self.ended - exported - failed, 0),
-                "flush_s": round(self.flush_s, 3), "last_error": self.errors.text}
+        return {"spans": self.ended, "exported": self.exported, "failed": self.failed,
+                "not_exported": max(self.ended - self.exported - self.failed, 0),
+                "flush_s": round(self.flush_s, 3), "last_error": self.last_error}
 
+
+def _close(process: subprocess.Popen[bytes]) -> None:
+    """Close its pipes and reap it."""
+    for stream in (process.stdin, process.stdout):
+        try:
+            if stream is not None:
+                stream.close()
+        except OSError:
+            pass
+    try:
+        process.wait(1.0)
+    except subprocess.TimeoutExpired:  # not ours to wait for longer: the run ends
+        process.kill()

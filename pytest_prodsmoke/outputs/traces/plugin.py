@@ -43,11 +43,8 @@ class CheckSpans:
     def __init__(self, tracing: Tracing, urls: Mapping[str, str],
                  expected_version: str | None, run_span: tuple[str, str] | None,
                  display_id: Callable[[str], str] = str) -> None:
-        from opentelemetry.trace import SpanKind
-
         self.tracing = tracing
         self.display_id = display_id  # checks named as every other output names them
-        self.client_kind = SpanKind.CLIENT
         self.urls = dict(urls)  # target label -> URL
         self.expected_version = expected_version
         self.links = [tracing.link_to(*run_span)] if run_span else []
@@ -67,7 +64,7 @@ class CheckSpans:
         self.nodeid = nodeid
         self.target_url = self.urls.get(target) or next(iter(self.urls.values()), "")
         self.reports = []
-        # Its attributes come at its end, with everything known: one call into the SDK.
+        # Its attributes come at its end, with everything known.
         self.span = self.tracing.start_span(nodeid, {}, trace_id=trace_id, links=self.links)
         self.parent = self.tracing.context_of(self.span)  # of its request spans
         self.sampled = self.tracing.ids_of(self.span)[2]
@@ -105,7 +102,7 @@ class CheckSpans:
         """The id of the CLIENT span of a request about to be sent under the running check, for
         its traceparent: (what ``end_request`` needs, the span id, sampled); None outside a
         check. The span itself is made once the answer is in, with everything known: one call
-        into the SDK per request, none before it is sent."""
+        per request, none before it is sent."""
         parent = self.parent
         if parent is None:
             return None
@@ -119,7 +116,7 @@ class CheckSpans:
         attributes = request_attributes(method, url, target)
         attributes.update(response_attributes(status, resend_count, error))
         span = self.tracing.start_span(method, attributes, span_id=span_id, context=parent,
-                                       kind=self.client_kind, start_ns=start_ns)
+                                       kind="CLIENT", start_ns=start_ns)
         end_ns = start_ns + int(duration_s * 1e9) if duration_s is not None else None
         self.tracing.end_span(span, {}, (error or f"HTTP {status}")
                               if request_failed(status, error) else None, end_ns=end_ns)
