@@ -503,3 +503,24 @@ def test_dies(prod):
     assert sorted(s.kind for s in spans) == ["SPAN_KIND_CLIENT", "SPAN_KIND_INTERNAL"]
     (check,) = [s for s in spans if s.kind == "SPAN_KIND_INTERNAL"]
     assert check.name.endswith("test_first")
+
+
+def test_the_sdk_works_in_the_exporter_process_not_in_pytest(
+        pytester: pytest.Pytester, mode: str, shop: RunningShop, receiver: OtlpReceiver) -> None:
+    # What keeps export cheap for the checks (README, Performance): pytest imports none of
+    # the SDK, the exporter or protobuf (without a sampler that may leave spans out); only the
+    # parent packages of the modules whose presence it checks (find_spec imports those).
+    pytester.makepyfile(test_inert='''
+import sys
+
+def test_no_sdk_in_pytest(prod):
+    assert prod.get("/healthz").ok
+    parents = {"opentelemetry", "opentelemetry.sdk", "opentelemetry.exporter",
+               "opentelemetry.exporter.otlp", "opentelemetry.exporter.otlp.proto"}
+    assert [m for m in sys.modules if m.startswith(("opentelemetry", "google.protobuf"))
+            and m not in parents] == []
+''')
+    run = run_gate(pytester, mode, "--otlp-endpoint", receiver.url, url=shop.url)
+    assert run.ret == 0, run.output
+    assert run.report["traces"]["exported"] == 2, run.report["traces"]
+    assert len(wait_for_spans(receiver, 3)) == 3  # and the run span

@@ -14,6 +14,7 @@ import pickle
 import select
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -98,6 +99,9 @@ class Tracing:
         self.flushes = 0  # flushes asked for, and answered
         self.answered = 0
         self.inbox = bytearray()
+        # Request spans end in the threads that sent them (a parallel run's sides): one frame
+        # on the pipe at a time.
+        self.lock = threading.Lock()
         self.process: subprocess.Popen[bytes] | None = None
         try:
             # Started now, so that it imports the SDK on another core while pytest collects.
@@ -164,16 +168,18 @@ class Tracing:
             return  # left out by the sampler (OTEL_TRACES_SAMPLER): nothing to send or count
         if attributes:
             span.attributes.update(self._clean(attributes))
-        self.pending.append((span.name, span.trace_id, span.span_id, span.parent_id, span.kind,
-                             span.start_ns, end_ns or time.time_ns(), span.attributes,
-                             None if error is None else self.scrub(error), span.links))
-        self.ended += 1
-        self.flushed = False
-        if not span.parent_id or len(self.pending) >= CHUNK:
-            # A check's span ends after its requests': the check goes over as one, so the
-            # exporter sends while the next checks run, and what a run finished goes out even
-            # if pytest dies (the exporter process flushes when its pipe closes).
-            self._hand_over(SEND_BOUND_S)
+        ended = (span.name, span.trace_id, span.span_id, span.parent_id, span.kind,
+                 span.start_ns, end_ns or time.time_ns(), span.attributes,
+                 None if error is None else self.scrub(error), span.links)
+        with self.lock:
+            self.pending.append(ended)
+            self.ended += 1
+            self.flushed = False
+            if not span.parent_id or len(self.pending) >= CHUNK:
+                # A check's span ends after its requests': the check goes over as one, so the
+                # exporter sends while the next checks run, and what a run finished goes out
+                # even if pytest dies (the exporter process flushes when its pipe closes).
+                self._hand_over(SEND_BOUND_S)
 
     @staticmethod
     def context_of(span: Span) -> tuple[int, int, bool]:
@@ -201,22 +207,35 @@ class Tracing:
             return False
         data = memoryview(encode_frame(message))
         deadline = time.monotonic() + seconds
-        while data:
-            try:
-                data = data[os.write(self.to_exporter, data):]
-            except BlockingIOError:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([], [self.to_exporter], [], left)[1]:
-                    self._give_up("the exporter process did not take the spans in time")
+        try:
+            while data:
+                try:
+                    data = data[os.write(self.to_exporter, data):]
+                except BlockingIOError:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not select.select([], [self.to_exporter], [], left)[1]:
+                        self._give_up("the exporter process did not take the spans in time")
+                        return False
+                except OSError:  # a broken pipe: it ended
+                    self._give_up(self._ended_why())
                     return False
-            except OSError:  # a broken pipe: it ended
-                self._give_up(self._ended_why())
-                return False
+        except BaseException:
+            # Interrupted (SIGTERM and Ctrl-C raise KeyboardInterrupt) with part of a frame
+            # perhaps written: the stream cannot be trusted any more, nor resumed.
+            self._give_up("interrupted while handing spans to the exporter process")
+            raise
         return True
 
     def _receive(self, deadline: float) -> bool:
         """Read the exporter's answers until every flush asked for is answered or the deadline
         passes; True when all are."""
+        try:
+            return self._read_answers(deadline)
+        except BaseException:
+            self._give_up("interrupted while waiting for the exporter process")  # as in _send
+            raise
+
+    def _read_answers(self, deadline: float) -> bool:
         while self.process is not None and self.answered < self.flushes:
             if len(self.inbox) >= HEADER.size:
                 (size,) = HEADER.unpack_from(self.inbox)
@@ -265,19 +284,21 @@ class Tracing:
         started = time.monotonic()
         deadline = started + max(seconds, 0.0)
         done = False
-        if self._hand_over(seconds):
-            self.flushes += 1
-            left_ms = int(max(deadline - time.monotonic(), 0.0) * 1000)
-            done = self._send(("flush", left_ms), seconds) and self._receive(deadline)
-        self.flush_s += time.monotonic() - started
-        if done:
-            self.flushed = self.exported + self.failed >= self.ended
-        return done and self.flushed
+        with self.lock:
+            if self._hand_over(seconds):
+                self.flushes += 1
+                left_ms = int(max(deadline - time.monotonic(), 0.0) * 1000)
+                done = self._send(("flush", left_ms), seconds) and self._receive(deadline)
+            self.flush_s += time.monotonic() - started
+            if done:
+                self.flushed = self.exported + self.failed >= self.ended
+            return done and self.flushed
 
     def shutdown(self) -> None:
         """End the exporter process: by closing its pipe once everything went, else at once (an
         export that hangs would outlive the run)."""
-        process, self.process = self.process, None
+        with self.lock:
+            process, self.process = self.process, None
         if process is None:
             return
         if not self.flushed:
@@ -286,9 +307,10 @@ class Tracing:
 
     def counts(self) -> dict[str, Any]:
         """What this process exported, for the gate report (summed over xdist workers)."""
-        return {"spans": self.ended, "exported": self.exported, "failed": self.failed,
-                "not_exported": max(self.ended - self.exported - self.failed, 0),
-                "flush_s": round(self.flush_s, 3), "last_error": self.last_error}
+        with self.lock:
+            return {"spans": self.ended, "exported": self.exported, "failed": self.failed,
+                    "not_exported": max(self.ended - self.exported - self.failed, 0),
+                    "flush_s": round(self.flush_s, 3), "last_error": self.last_error}
 
 
 def _close(process: subprocess.Popen[bytes]) -> None:
