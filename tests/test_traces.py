@@ -390,18 +390,21 @@ def test_checks_the_sampler_leaves_out_are_neither_sent_nor_counted(
     assert entry["traceparent"].endswith("-00")
 
 
-def test_a_crashed_worker_is_said_not_hidden(pytester: pytest.Pytester, receiver: OtlpReceiver,
-                                             shop: RunningShop) -> None:
-    pytester.makepyfile(test_crash='''
+DIES_IN_ITS_SECOND_CHECK = '''
 import os
 
-def test_health(prod):
+def test_first(prod):
     assert prod.get("/healthz").ok
 
-def test_crash(prod):
+def test_dies(prod):
     prod.get("/healthz")
     os._exit(3)
-''')
+'''
+
+
+def test_a_crashed_worker_is_said_not_hidden(pytester: pytest.Pytester, receiver: OtlpReceiver,
+                                             shop: RunningShop) -> None:
+    pytester.makepyfile(test_crash=DIES_IN_ITS_SECOND_CHECK)
     run = run_gate(pytester, "xdist", "--otlp-endpoint", receiver.url, url=shop.url)
     assert run.ret == 1, run.output
     assert run.report["traces"]["workers_unreported"] == 1, run.report["traces"]
@@ -484,16 +487,7 @@ def test_an_exporter_process_that_dies_changes_no_verdict(
 
 def test_what_a_run_finished_goes_out_when_pytest_dies(
         pytester: pytest.Pytester, shop: RunningShop, receiver: OtlpReceiver) -> None:
-    pytester.makepyfile(test_dies='''
-import os
-
-def test_first(prod):
-    assert prod.get("/healthz").ok
-
-def test_dies(prod):
-    prod.get("/healthz")
-    os._exit(3)
-''')
+    pytester.makepyfile(test_dies=DIES_IN_ITS_SECOND_CHECK)
     run = run_gate(pytester, "serial", "--otlp-endpoint", receiver.url, "-p", "no:randomly",
                    url=shop.url)
     assert run.ret == 3
