@@ -95,9 +95,8 @@ class Tracing:
         self.exported = self.failed = 0  # as the exporter process last said
         self.last_error = ""
         self.flush_s = 0.0
-        self.flushed = True  # everything ended was exported or failed
-        self.flushes = 0  # flushes asked for, and answered
-        self.answered = 0
+        self.flushes = 0  # flushes asked of the exporter process
+        self.answered = 0  # and those it answered
         self.inbox = bytearray()
         # Request spans end in the threads that sent them (a parallel run's sides): one frame
         # on the pipe at a time.
@@ -120,6 +119,11 @@ class Tracing:
         self._send(("start", {"endpoint": config.endpoint, "version": __version__,
                               "scope": SCOPE, "service_name": DEFAULT_SERVICE_NAME}),
                    SEND_BOUND_S)
+
+    @property
+    def flushed(self) -> bool:
+        """Everything ended was exported or failed, as the exporter process last said."""
+        return self.exported + self.failed >= self.ended
 
     @property
     def endpoint(self) -> str:
@@ -174,7 +178,6 @@ class Tracing:
         with self.lock:
             self.pending.append(ended)
             self.ended += 1
-            self.flushed = False
             if not span.parent_id or len(self.pending) >= CHUNK:
                 # A check's span ends after its requests': the check goes over as one, so the
                 # exporter sends while the next checks run, and what a run finished goes out
@@ -290,8 +293,6 @@ class Tracing:
                 left_ms = int(max(deadline - time.monotonic(), 0.0) * 1000)
                 done = self._send(("flush", left_ms), seconds) and self._receive(deadline)
             self.flush_s += time.monotonic() - started
-            if done:
-                self.flushed = self.exported + self.failed >= self.ended
             return done and self.flushed
 
     def shutdown(self) -> None:
