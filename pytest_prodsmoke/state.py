@@ -43,6 +43,10 @@ WORKER_SECRETS_KEY = "prodsmoke_secrets"
 CHAOS_NOT_RUN_KEY = "prodsmoke_chaos_not_run"  # experiments a worker deselected (no --chaos)
 TRACES_OUTPUT_KEY = "prodsmoke_traces"  # what a worker's spans exported (outputs/traces)
 
+# collector.stash: whether this module or class has checks marked @pytest.mark.variants, which
+# use the prodsmoke_variant fixture (methods/variants.py).
+VARIANTS_USED_KEY = pytest.StashKey[bool]()
+
 # item.stash, set at collection (once per check):
 CRITICAL_KEY = pytest.StashKey[bool]()
 SYNTHETIC_KEY = pytest.StashKey[bool]()

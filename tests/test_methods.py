@@ -278,6 +278,40 @@ def test_variants_each_run_and_are_confirmed(pytester: pytest.Pytester, mode: st
     assert run.report["variants"] == {"A": {"passed": 1}, "B": {"passed": 1}}
 
 
+MARKED_ABOVE_SUITE = """
+import pytest
+
+pytestmark = pytest.mark.variants("A", "B")
+
+def test_module_marked(prod):
+    assert prod.get("/recommendations").status_code == 200
+
+class TestMarkedClass:
+    pytestmark = pytest.mark.variants("B")  # the closest marker wins
+
+    def test_class_marked(self, prod):
+        assert prod.get("/recommendations").status_code == 200
+"""
+
+
+def test_variants_marked_on_a_module_or_class_run_without_asking_for_the_fixture(
+        pytester: pytest.Pytester, mode: str, equivalent, released) -> None:
+    # The marker parametrizes the prodsmoke_variant fixture, which only checks marked
+    # (themselves, or their module or class) use: no check of this suite names it.
+    pytester.makepyfile(test_ab=MARKED_ABOVE_SUITE, test_plain="""
+def test_health(prod, request):
+    assert "prodsmoke_variant" not in request.fixturenames
+    assert prod.get("/healthz").ok
+""")
+    run = gate(pytester, mode, equivalent, released, "-o", "prodsmoke_variant_header=X-Variant")
+    assert run.ret == 0, run.output
+    assert run.outcomes() == {"test_ab.py::test_module_marked[A]": "passed",
+                              "test_ab.py::test_module_marked[B]": "passed",
+                              "test_ab.py::TestMarkedClass::test_class_marked[B]": "passed",
+                              "test_plain.py::test_health": "passed"}
+    assert run.report["variants"] == {"A": {"passed": 1}, "B": {"passed": 2}}
+
+
 def test_a_broken_assignment_fails(pytester: pytest.Pytester, mode: str, released) -> None:
     with running_shop("2.0.0", "--ab-broken") as broken:
         pytester.makepyfile(test_ab=VARIANT_SUITE)

@@ -4,6 +4,8 @@ passes only if an answer of the candidate positively named that variant.
 
 A plugin module, registered in gate runs: the ``prodsmoke_variant`` fixture, the
 parametrization, the marker's checks at collection and the rule that holds after the body.
+Only the checks of a module or class with the marker use the fixture: an autouse one would
+cost every check of every run its resolution.
 """
 
 from __future__ import annotations
@@ -11,23 +13,59 @@ from __future__ import annotations
 import pytest
 
 from pytest_prodsmoke.errors import VariantMismatchError
-from pytest_prodsmoke.state import MARKER_ERROR_KEY, SETTINGS_KEY, VARIANT_KEY, ProcessState
+from pytest_prodsmoke.state import (
+    MARKER_ERROR_KEY,
+    SETTINGS_KEY,
+    VARIANT_KEY,
+    VARIANTS_USED_KEY,
+    ProcessState,
+)
 
 VARIANT_FIXTURE = "prodsmoke_variant"
+MARKER = "variants"
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def prodsmoke_variant() -> str | None:
     """The A/B variant this check runs as (``@pytest.mark.variants("A", "B")``), or None.
 
-    Autouse so that the variants marker can parametrize it (directly: the parameter replaces
-    this None). No ``request`` argument: pytest would resolve it on every check, cached or not.
+    The variants marker parametrizes it directly (the parameter replaces this None). No
+    ``request`` argument: pytest would resolve it on every check, cached or not.
     """
     return None
 
 
+def _marked(obj: object) -> bool:
+    """Whether a test function carries the variants marker itself (``pytestmark``, where
+    pytest's mark decorators keep a function's marks)."""
+    marks = getattr(obj, "pytestmark", ())
+    return any(getattr(mark, "name", None) == MARKER
+               for mark in (marks if isinstance(marks, list) else [marks]))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str,
+                              obj: object) -> None:
+    """Before pytest makes a check of a marked function (or of a marked module or class): its
+    module or class uses the ``prodsmoke_variant`` fixture from here on, so the marker can
+    parametrize it. (pytest lets a check parametrize only the fixtures it uses.)"""
+    used = collector.stash.get(VARIANTS_USED_KEY, None)
+    if used is None:  # the module's or class's own marker, looked up once
+        used = collector.stash[VARIANTS_USED_KEY] = _use_fixture(
+            collector, collector.get_closest_marker(MARKER) is not None)
+    if not used and collector.istestfunction(obj, name):
+        collector.stash[VARIANTS_USED_KEY] = _use_fixture(
+            collector, _marked(getattr(obj, "__func__", obj)))
+
+
+def _use_fixture(collector: pytest.Collector, needed: bool) -> bool:
+    if needed:
+        collector.add_marker(pytest.mark.usefixtures(VARIANT_FIXTURE))
+    return needed
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    marker = metafunc.definition.get_closest_marker("variants")
+    marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is None:
         return
     names = [str(name) for name in marker.args]
