@@ -13,7 +13,7 @@ import os
 ENV = "PRODSMOKE_TEST_FAULT"
 POINTS = {
     "decide": "the gate's verdict logic, on the gate's owner",
-    "record": "the recording of a check's report, on the gate's owner",
+    "record": "the reading of a check's report, on the gate's owner",
     "check-hook": "the check recorder's report hook, in the process running the checks",
 }
 _ACTIVE = frozenset(p.strip() for p in os.environ.get(ENV, "").split(",") if p.strip())

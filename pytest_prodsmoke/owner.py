@@ -203,7 +203,7 @@ class GateOwner:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self._guard(self._record, report)
+        self._guard(self.recorder.on_test_report, report)
         if self.junit_without_case_properties and report.user_properties:
             # pytest's default junit_family (xunit2) allows no <properties> in a <testcase>:
             # the check's facts are read now (above), so JUnit, which comes after this plugin
@@ -226,10 +226,6 @@ class GateOwner:
     def pytest_internalerror(self, excrepr: Any, excinfo: Any) -> None:
         lines = str(excrepr).strip().splitlines()
         self.recorder.on_internal_error(lines[-1][:300] if lines else "unknown internal error")
-
-    def _record(self, report: pytest.TestReport) -> None:
-        inject("record")
-        self.recorder.on_test_report(report)
 
     def _guard(self, handler: Any, *args: Any) -> None:
         """Record our own bugs as internal errors (which fail the gate) instead of crashing."""

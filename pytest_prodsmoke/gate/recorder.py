@@ -3,6 +3,8 @@
 The owner of the gate (the xdist controller, or the only process) feeds pytest reports and
 events in; ``facts()`` hands ``gate.decide`` a frozen ``RunFacts``. Reports are read by duck
 typing, so this works the same for local reports and for reports rebuilt from xdist workers.
+A check's reports are kept as they arrive and read when the gate decides, all at once: read
+one by one between the checks they cost each check several times as much.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pytest_prodsmoke.faults import inject
 from pytest_prodsmoke.gate.facts import from_properties
 from pytest_prodsmoke.gate.rules import CollectionProblem, PhaseEvent, RunFacts
 from pytest_prodsmoke.settings import Settings
@@ -78,8 +81,13 @@ def failure_location(report: Any) -> tuple[str, int] | None:
     return path, int(line) + 1 if line is not None else 1  # report lines are 0-based
 
 
-def event_from_report(report: Any, display_id: Callable[[str], str] = str) -> PhaseEvent:
-    facts = from_properties(getattr(report, "user_properties", ()) or ())
+def event_from_report(report: Any, display_id: Callable[[str], str] = str,
+                      properties: Any = None) -> PhaseEvent:
+    """The gate's view of one report; ``properties``: its user properties as they were when it
+    was logged (the owner then takes ours off for JUnit), else the report's own."""
+    if properties is None:
+        properties = getattr(report, "user_properties", ())
+    facts = from_properties(properties or ())
     teardown = facts.teardown
     if teardown and isinstance(teardown.get("fixtures"), list):
         # The checks that used a failed shared fixture, named as every output names checks.
@@ -111,6 +119,9 @@ class GateRecorder:
         self.display_id = display_id
         self.collected: dict[str, None] = {}  # ordered set
         self.events: list[PhaseEvent] = []
+        # Reports not read yet, each with its user properties as logged. pytest and its plugins
+        # do not change a report once it is logged (pytest's terminal keeps them all, too).
+        self.unread: list[tuple[Any, Any]] = []
         self.collection_errors: list[CollectionProblem] = []
         self.collection_skips: list[CollectionProblem] = []
         self.interruptions: list[str] = []
@@ -135,7 +146,18 @@ class GateRecorder:
         # Every report counts, also several for one phase (subtests, --dist each) and the
         # failed attempts pytest-rerunfailures repeats (outcome "rerun"): a check that needed
         # a rerun is flaky, never a clean pass.
-        self.events.append(event_from_report(report, self.display_id))
+        self.unread.append((report, report.user_properties))
+
+    def read_reports(self) -> None:
+        """Every report kept so far, read into the events the gate decides from. A report that
+        cannot be read is an internal error (which fails the gate), not a lost report."""
+        unread, self.unread = self.unread, []
+        for report, properties in unread:
+            try:
+                inject("record")
+                self.events.append(event_from_report(report, self.display_id, properties))
+            except Exception as exc:
+                self.on_internal_error(f"pytest-prodsmoke: {type(exc).__name__}: {exc}")
 
     def on_collect_report(self, report: Any) -> None:
         problem = CollectionProblem(self.display_id(report.nodeid) if report.nodeid else "",
@@ -163,6 +185,7 @@ class GateRecorder:
     def facts(self, pytest_exit_status: int, settings: Settings,
               extra_interruptions: tuple[str, ...] = (), not_ready: str | None = None
               ) -> RunFacts:
+        self.read_reports()
         return RunFacts(
             collected=tuple(self.collected),
             events=tuple(self.events),
