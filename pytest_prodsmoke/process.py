@@ -10,7 +10,6 @@ targets (methods/), Allure labels (outputs/allure.py).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 from pytest_prodsmoke.errors import LatencyBudgetError, ProdsmokeError
 from pytest_prodsmoke.faults import inject
 from pytest_prodsmoke.gate.facts import MISSING_VERSION, CheckFacts, to_properties
+from pytest_prodsmoke.http.client import ResponseRecord
 from pytest_prodsmoke.http.requestlog import (
     format_request_log,
     latency_budget,
@@ -139,28 +139,36 @@ class CheckRecorder:
     def _add_facts(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """The facts of this run of the check, written once, on its last report."""
         records = item.stash.get(RECORDS_KEY, ())
-        by_header = self.state.settings.version_header is not None
+        context = self.state.context
+        own_context = context is not None and context.check_id == item.nodeid
+        found = item.stash.get(RUN_FACTS_KEY, None)  # by the methods the check used
+        if found and "teardown" in found and not report.failed:
+            found = {k: v for k, v in found.items() if k != "teardown"}  # e.g. skipped in it
+        facts = CheckFacts(
+            versions=self._versions(records) if records else None,
+            requests=latency_summary(records) if records else None,
+            trace_id=context.trace_id if own_context and context is not None else "",
+            trace_url=(self._trace_url() or "") if own_context and
+            item.stash.get(FAILED_KEY, False) else "",
+            **(found or {}),
+        )
+        report.user_properties.extend(to_properties(facts, at_collection=False))
+
+    def _versions(self, records: list[ResponseRecord]) -> dict[str, int] | None:
+        """How often each version answered the check (``MISSING_VERSION``: no version named)."""
         # Without a version header only the version endpoint's answers name a version.
         # A followed redirect that named no version is not counted (a proxy's redirect may
         # not); every final answer is.
-        versions = Counter(record.version or MISSING_VERSION for record in records
-                           if record.target == "candidate" and (by_header or record.version)
-                           and not ((record.redirect or record.retried or record.error)
-                                    and record.version is None))
-        context = self.state.context
-        own_context = context is not None and context.check_id == item.nodeid
-        url = self._trace_url() if own_context else None
-        found = item.stash.get(RUN_FACTS_KEY, {})  # by the methods the check used
-        if "teardown" in found and not report.failed:
-            found = {k: v for k, v in found.items() if k != "teardown"}  # e.g. skipped in it
-        facts = CheckFacts(
-            versions=versions or None,
-            requests=latency_summary(records) if records else None,
-            trace_id=context.trace_id if own_context and context is not None else "",
-            trace_url=url if url and item.stash.get(FAILED_KEY, False) else "",
-            **found,
-        )
-        report.user_properties.extend(to_properties(facts, at_collection=False))
+        by_header = self.state.settings.version_header is not None
+        versions: dict[str, int] = {}
+        for record in records:
+            version = record.version
+            if record.target != "candidate" or not (by_header or version) or (
+                    version is None and (record.redirect or record.retried or record.error)):
+                continue
+            key = version or MISSING_VERSION
+            versions[key] = versions.get(key, 0) + 1
+        return versions or None
 
 
 class BodyRules:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import enum
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_prodsmoke.gate import facts as facts_module
 from pytest_prodsmoke.gate.facts import (
@@ -161,3 +166,21 @@ def test_property_values_that_are_not_text_are_read_as_their_text() -> None:
                              (7, "not ours")])
     assert facts.mismatches == 1
     assert facts.canary == {"unreadable": "5"}
+
+
+class Enumerated(enum.IntEnum):  # an int that is not exactly an int
+    LOW, MID, HIGH = -1, 0, 1
+
+
+_NUMBERS = st.one_of(st.integers(), st.floats(), st.booleans(), st.none(),
+                     st.integers(min_value=-1, max_value=1).map(Enumerated))
+
+
+@given(st.dictionaries(st.one_of(st.text(), st.integers()), _NUMBERS, max_size=6))
+def test_the_written_out_encoder_of_counts_and_numbers_is_json_dumps(
+        value: dict[object, object]) -> None:
+    # The versions and latencies of every check are written without json.dumps (faster); the
+    # text must be exactly json.dumps's, whatever the mapping holds (else json.dumps writes it).
+    expected = json.dumps(value) if value else None
+    assert facts_module.COUNTS.write(value) == expected
+    assert facts_module.NUMBERS.write(value) == expected
