@@ -19,7 +19,7 @@ import pytest
 from pytest_prodsmoke.errors import LatencyBudgetError, ProdsmokeError
 from pytest_prodsmoke.faults import inject
 from pytest_prodsmoke.gate.facts import MISSING_VERSION, CheckFacts, to_properties
-from pytest_prodsmoke.http.client import ResponseRecord
+from pytest_prodsmoke.http.client import CheckContext, ResponseRecord
 from pytest_prodsmoke.http.requestlog import (
     format_request_log,
     latency_budget,
@@ -28,6 +28,7 @@ from pytest_prodsmoke.http.requestlog import (
     timed,
     trace_link,
 )
+from pytest_prodsmoke.http.tagging import new_trace_id
 from pytest_prodsmoke.methods.variants import require_confirmed, variant_of
 from pytest_prodsmoke.safety.scrubbing import needs_scrubbing, scrub_report
 from pytest_prodsmoke.settings import Settings
@@ -36,17 +37,21 @@ from pytest_prodsmoke.state import (
     CRITICAL_KEY,
     FAILED_KEY,
     LATENCY_KEY,
+    MARKER_ERROR_KEY,
     RECORDS_KEY,
     RUN_FACTS_KEY,
     SYNTHETIC_KEY,
     TARGET_FIXTURE,
+    TRACE_ID_KEY,
     VARIANT_KEY,
     ProcessState,
     forget,
     record_facts,
+    stashed,
 )
 
 STOP_FILE = "fail-fast-stop"  # in the run directory shared by all processes of the run
+NO_BUDGET = (None, None)  # (max_ms, p95_ms) of a check without @pytest.mark.latency
 
 
 def closest_markers(item: pytest.Item) -> dict[str, pytest.Mark]:
@@ -97,8 +102,34 @@ class CheckRecorder:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        forget(item.stash, FAILED_KEY, RUN_FACTS_KEY, ATTEMPT_REPORTED_KEY)  # of one run
-        self.state.begin(item)
+        """Each run of a check starts afresh: a rerun (pytest-rerunfailures) reports its own
+        requests and leftovers, not again those of the attempts before it."""
+        stash, state = item.stash, self.state
+        forget(stash, FAILED_KEY, RUN_FACTS_KEY, ATTEMPT_REPORTED_KEY)  # of one run
+        state.current = item
+        state.records = stash[RECORDS_KEY] = []
+        budget = stashed(stash, LATENCY_KEY, NO_BUDGET)
+        if isinstance(budget, str):
+            pytest.fail(budget, pytrace=False)
+        if MARKER_ERROR_KEY in stash:
+            pytest.fail(stash[MARKER_ERROR_KEY], pytrace=False)
+        context = CheckContext(
+            check_id=item.nodeid,
+            trace_id=stashed(stash, TRACE_ID_KEY, None) or new_trace_id(),
+            synthetic=stashed(stash, SYNTHETIC_KEY, False),
+            uses_fake_user="fake_user" in getattr(item, "fixturenames", ()),
+            latency_max_ms=budget[0] if budget[0] is not None else state.settings.latency_max_ms,
+            variant=stashed(stash, VARIANT_KEY, None),
+        )
+        for client in state.clients:
+            client.reset_for_check(context)
+        state.context = context
+        if state.spans is not None:
+            callspec = getattr(item, "callspec", None)
+            target = str(callspec.params.get(TARGET_FIXTURE, "")) if callspec is not None else ""
+            state.spans.start_check(item.nodeid, context.trace_id,
+                                    stashed(stash, CRITICAL_KEY, True),
+                                    context.synthetic, target)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -138,18 +169,18 @@ class CheckRecorder:
 
     def _add_facts(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """The facts of this run of the check, written once, on its last report."""
-        records = item.stash.get(RECORDS_KEY, ())
+        stash = item.stash
+        records = stashed(stash, RECORDS_KEY, ())
         context = self.state.context
         own_context = context is not None and context.check_id == item.nodeid
-        found = item.stash.get(RUN_FACTS_KEY, None)  # by the methods the check used
+        found = stashed(stash, RUN_FACTS_KEY, None)  # by the methods the check used
         if found and "teardown" in found and not report.failed:
             found = {k: v for k, v in found.items() if k != "teardown"}  # e.g. skipped in it
         facts = CheckFacts(
             versions=self._versions(records) if records else None,
             requests=latency_summary(records) if records else None,
             trace_id=context.trace_id if own_context and context is not None else "",
-            trace_url=(self._trace_url() or "") if own_context and
-            item.stash.get(FAILED_KEY, False) else "",
+            trace_url=(self._trace_url() or "") if own_context and FAILED_KEY in stash else "",
             **(found or {}),
         )
         report.user_properties.extend(to_properties(facts, at_collection=False))

@@ -100,6 +100,12 @@ def record_facts(item: pytest.Item, **facts: Any) -> None:
     item.stash.setdefault(RUN_FACTS_KEY, {}).update(facts)
 
 
+def stashed(stash: pytest.Stash, key: pytest.StashKey[Any], default: Any) -> Any:
+    """``stash.get(key, default)`` without its cost for a key that is not set (pytest's raises
+    and catches a KeyError), the common case on the path every check takes."""
+    return stash[key] if key in stash else default  # noqa: SIM401 (that is stash.get)
+
+
 def forget(stash: pytest.Stash, *keys: pytest.StashKey[Any]) -> None:
     """Remove these keys from an item's stash (pytest's Stash has no pop)."""
     for key in keys:
@@ -153,36 +159,6 @@ class ProcessState:
         directory = lease_directory() or self.run_dir
         return LeaseManager(directory, self.users, self.settings.fake_user_wait_s,
                             start_at=self.worker_index)
-
-    def begin(self, item: pytest.Item) -> None:
-        from pytest_prodsmoke.http.client import CheckContext
-        from pytest_prodsmoke.http.tagging import new_trace_id
-
-        self.current = item
-        # Each run of a check starts afresh: a rerun (pytest-rerunfailures) reports its own
-        # requests and leftovers, not again those of the attempts before it.
-        self.records = item.stash[RECORDS_KEY] = []
-        budget = item.stash.get(LATENCY_KEY, (None, None))
-        if isinstance(budget, str):
-            pytest.fail(budget, pytrace=False)
-        if MARKER_ERROR_KEY in item.stash:
-            pytest.fail(item.stash[MARKER_ERROR_KEY], pytrace=False)
-        context = CheckContext(
-            check_id=item.nodeid,
-            trace_id=item.stash.get(TRACE_ID_KEY, None) or new_trace_id(),
-            synthetic=item.stash.get(SYNTHETIC_KEY, False),
-            uses_fake_user="fake_user" in getattr(item, "fixturenames", ()),
-            latency_max_ms=budget[0] if budget[0] is not None else self.settings.latency_max_ms,
-            variant=item.stash.get(VARIANT_KEY, None),
-        )
-        for client in self.clients:
-            client.reset_for_check(context)
-        self.context = context
-        if self.spans is not None:
-            callspec = getattr(item, "callspec", None)
-            target = str(callspec.params.get(TARGET_FIXTURE, "")) if callspec is not None else ""
-            self.spans.start_check(item.nodeid, context.trace_id,
-                                   item.stash.get(CRITICAL_KEY, True), context.synthetic, target)
 
     def record(self, record: ResponseRecord) -> None:
         self.records.append(record)

@@ -25,6 +25,7 @@ from pytest_prodsmoke.state import (
     RECORDS_KEY,
     ProcessState,
     record_facts,
+    stashed,
 )
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class CanaryRuns:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
-        policy = pyfuncitem.stash.get(CANARY_KEY, None)
+        policy = stashed(pyfuncitem.stash, CANARY_KEY, None)  # every check asks
         if policy is None:
             return None
         __tracebackhide__ = True

@@ -38,7 +38,10 @@ def prodsmoke_variant() -> str | None:
 def _marked(obj: object) -> bool:
     """Whether a test function carries the variants marker itself (``pytestmark``, where
     pytest's mark decorators keep a function's marks)."""
-    marks = getattr(obj, "pytestmark", ())
+    try:  # whatever a module holds: pytest itself reads its attributes with care
+        marks = getattr(getattr(obj, "__func__", obj), "pytestmark", ())  # staticmethods too
+    except Exception:
+        return False
     return any(getattr(mark, "name", None) == MARKER
                for mark in (marks if isinstance(marks, list) else [marks]))
 
@@ -53,9 +56,8 @@ def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str
     if used is None:  # the module's or class's own marker, looked up once
         used = collector.stash[VARIANTS_USED_KEY] = _use_fixture(
             collector, collector.get_closest_marker(MARKER) is not None)
-    if not used and collector.istestfunction(obj, name):
-        collector.stash[VARIANTS_USED_KEY] = _use_fixture(
-            collector, _marked(getattr(obj, "__func__", obj)))
+    if not used and _marked(obj) and collector.istestfunction(obj, name):
+        collector.stash[VARIANTS_USED_KEY] = _use_fixture(collector, True)
 
 
 def _use_fixture(collector: pytest.Collector, needed: bool) -> bool:

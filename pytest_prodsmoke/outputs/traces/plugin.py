@@ -1,7 +1,7 @@
 """The pytest shell of the traces: which span starts and ends when.
 
 - ``CheckSpans`` (every process that runs checks): a check span from the start of a run of a
-  check (``ProcessState.begin``) to its last report (the check recorder hands it every report
+  check (the check recorder's setup) to its last report (the check recorder hands it every report
   of the running check), and the CLIENT span of each request (the clients call it);
 - ``WorkerExport`` (each xdist worker): flushes the worker's spans at the end of its session
   and hands the counts to the controller;
