@@ -10,6 +10,7 @@ targets (methods/), Allure labels (outputs/allure.py).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,14 @@ def closest_markers(item: pytest.Item) -> dict[str, pytest.Mark]:
     return found
 
 
+@functools.lru_cache(maxsize=64)
+def collection_properties(critical: bool, synthetic: bool, target: str, variant: str
+                          ) -> tuple[tuple[str, str], ...]:
+    """The properties of the facts known at collection; most checks of a run share them."""
+    return tuple(to_properties(CheckFacts(critical=critical, synthetic=synthetic, target=target,
+                                          variant=variant), at_collection=True))
+
+
 class CheckRecorder:
     """Each check from collection to its last report: what is known at collection (critical,
     synthetic, budgets), a fresh start for each run of it, and its facts (gate/facts.py)
@@ -91,10 +100,8 @@ class CheckRecorder:
             callspec = getattr(item, "callspec", None)
             params = callspec.params if callspec is not None else {}
             # The facts known now go on every report of the check (JUnit shows them too).
-            item.user_properties.extend(to_properties(CheckFacts(
-                critical=critical, synthetic=synthetic,
-                target=str(params.get(TARGET_FIXTURE, "")), variant=variant_of(item)),
-                at_collection=True))
+            item.user_properties.extend(collection_properties(
+                critical, synthetic, str(params.get(TARGET_FIXTURE, "")), variant_of(item)))
         if BodyRules.needed(self.state.settings, items) and \
                 not config.pluginmanager.has_plugin("prodsmoke-body-rules"):
             # Only then: a wrapper around every check's body costs every check.

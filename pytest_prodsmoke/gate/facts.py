@@ -177,7 +177,10 @@ def to_properties(facts: CheckFacts, at_collection: bool) -> list[tuple[str, str
     """The properties of the facts known at collection, or of those known after a run."""
     out = []
     for name, prop, write in _WRITERS[at_collection]:
-        text = write(getattr(facts, name))
+        value = getattr(facts, name)
+        if value is None:  # nothing known: no codec writes anything for it
+            continue
+        text = write(value)
         if text is not None:
             out.append((prop, text))
     return out

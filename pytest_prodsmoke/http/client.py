@@ -172,11 +172,6 @@ class CheckContext(NamedTuple):
     latency_max_ms: float | None = None  # every request of the check must be faster
     variant: str | None = None  # the A/B variant the check is assigned (@pytest.mark.variants)
 
-    @property
-    def check_header_value(self) -> str:
-        """The node id, URL-quoted for a header."""
-        return header_safe(self.check_id)
-
 
 class RequestSpans(Protocol):
     """Where a client reports its requests as trace spans (outputs/traces/plugin.py's
@@ -254,6 +249,7 @@ class ProdClient(requests.Session):
         self._base_prefix = f"{parts.scheme}://{parts.netloc}/"
         self.read_only = read_only
         self.context = CheckContext()
+        self._check_header: str | None = None
         self.tags = tags or TrafficTags()
         self.limiter = limiter
         # Fake-user secrets, which may only travel to these hosts (scheme://host:port).
@@ -292,6 +288,7 @@ class ProdClient(requests.Session):
         starts from the configured state.
         """
         self.context = context or CheckContext()
+        self._check_header: str | None = None  # the check's id for a header, once it is asked
         self.variant_confirmed = 0
         self.headers = self._default_headers.copy()
         self.cookies.clear()
@@ -643,7 +640,9 @@ class ProdClient(requests.Session):
         if tags.run_id:
             headers[tags.run_header] = tags.run_id
         if context.check_id:
-            check = context.check_header_value
+            check = self._check_header
+            if check is None:  # once per check, not per request
+                check = self._check_header = header_safe(context.check_id)
             headers[tags.check_header] = check
             if tags.signing_key is not None and tags.run_id:
                 headers[tags.signature_header] = sign(tags.signing_key.reveal().encode(),

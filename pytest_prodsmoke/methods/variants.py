@@ -67,6 +67,9 @@ def _use_fixture(collector: pytest.Collector, needed: bool) -> bool:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    collector = metafunc.definition.parent
+    if collector is not None and not collector.stash.get(VARIANTS_USED_KEY, True):
+        return  # neither the function nor its module or class has the marker (above)
     marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is None:
         return
