@@ -18,7 +18,6 @@ from pytest_prodsmoke import __version__
 from pytest_prodsmoke.faults import inject
 from pytest_prodsmoke.gate.facts import PROPERTY_PREFIX
 from pytest_prodsmoke.gate.recorder import GateRecorder, cwd_relative
-from pytest_prodsmoke.gate.rules import Verdict, decide
 from pytest_prodsmoke.http.client import ProdClient, TrafficTags
 from pytest_prodsmoke.outputs.junit import (
     add_gate_testcase,
@@ -51,6 +50,7 @@ from pytest_prodsmoke.settings import Settings
 from pytest_prodsmoke.state import JOURNAL_DIR, ProcessState
 
 if TYPE_CHECKING:
+    from pytest_prodsmoke.gate.rules import Verdict
     from pytest_prodsmoke.methods.readiness import Probe
     from pytest_prodsmoke.outputs.commands import CommandResult
 
@@ -279,6 +279,9 @@ class GateOwner:
         if self.chaos_recovery is not None:
             facts = facts._replace(chaos_recovered=tuple(self.chaos_recovery.results))
         inject("decide")
+        # The rules load when the gate decides: nothing before the end of the run needs them.
+        from pytest_prodsmoke.gate.rules import decide
+
         return decide(facts)
 
     def _run_info(self, exitstatus: int) -> RunInfo:

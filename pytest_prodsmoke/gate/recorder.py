@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_prodsmoke.faults import inject
+from pytest_prodsmoke.gate.events import CollectionProblem, PhaseEvent, RunFacts
 from pytest_prodsmoke.gate.facts import from_properties
-from pytest_prodsmoke.gate.rules import CollectionProblem, PhaseEvent, RunFacts
 from pytest_prodsmoke.settings import Settings
 
 MAX_MESSAGE_CHARS = 500

@@ -11,11 +11,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pytest_prodsmoke.gate.rules import OUTCOMES, UNKNOWN_LEFTOVER, CheckResult, Verdict
+from pytest_prodsmoke.gate.events import OUTCOMES, UNKNOWN_LEFTOVER
 from pytest_prodsmoke.safety.redact import display_url
 from pytest_prodsmoke.settings import Settings
+
+if TYPE_CHECKING:
+    from pytest_prodsmoke.gate.rules import CheckResult, Verdict
 
 SCHEMA = "pytest-prodsmoke/gate-report/1"
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from pytest_prodsmoke.gate.events import PASSED
 from pytest_prodsmoke.gate.facts import fold, from_properties
 from pytest_prodsmoke.gate.recorder import event_from_report
-from pytest_prodsmoke.gate.rules import PASSED
 from pytest_prodsmoke.outputs.traces import FLUSH_BOUND_S, RUN_SPAN_SHARE_S
 from pytest_prodsmoke.outputs.traces.export import Tracing, random_id
 from pytest_prodsmoke.outputs.traces.model import (
