@@ -11,7 +11,9 @@ and a mapping, so every validation rule can be unit-tested without a pytest sess
 Adding an option: one field of ``Settings`` (with ``option(...)``) and its line in the README.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in this module: typing.NamedTuple compiles every
+# annotation given as a string, which made its records several times dearer to define, on
+# the start-up of every run (tests/test_startup.py keeps it so).
 
 import math
 import re

@@ -6,7 +6,9 @@ The gate's owner gathers these while the run goes on (``recorder``); the rules t
 into a verdict (``rules``) are loaded only when the gate decides, at the end of the run.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in this module: typing.NamedTuple compiles every
+# annotation given as a string, which made its records several times dearer to define, on
+# the start-up of every run (tests/test_startup.py keeps it so).
 
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple

@@ -9,7 +9,9 @@ the result on the teardown report. Plain Python on duck-typed pytest objects (on
 needs pytest's node classes); the gate reads the result without pytest.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in this module: typing.NamedTuple compiles every
+# annotation given as a string, which made its records several times dearer to define, on
+# the start-up of every run (tests/test_startup.py keeps it so).
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import CodeType, TracebackType

@@ -7,7 +7,9 @@
 - every response is recorded and, when a version is expected, checked against it.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in this module: typing.NamedTuple compiles every
+# annotation given as a string, which made its records several times dearer to define, on
+# the start-up of every run (tests/test_startup.py keeps it so).
 
 import contextlib
 import os

@@ -1,7 +1,9 @@
 """Renderings of a verdict: the JSON gate report and the terminal gate block (pure functions),
 plus the one function that touches disk, ``write_json_atomic``."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in this module: typing.NamedTuple compiles every
+# annotation given as a string, which made its records several times dearer to define, on
+# the start-up of every run (tests/test_startup.py keeps it so).
 
 import contextlib
 import json
@@ -39,7 +41,7 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _check_entry(check: CheckResult) -> dict[str, Any]:
+def _check_entry(check: "CheckResult") -> dict[str, Any]:
     facts = check.facts
     return {"nodeid": check.nodeid, "outcome": check.outcome, "critical": check.critical,
             "synthetic": check.synthetic, "duration_s": check.duration_s,
@@ -63,11 +65,11 @@ def _leftover(description: str, error: str) -> dict[str, Any]:
     return entry
 
 
-def outcome_counts(checks: Iterable[CheckResult]) -> dict[str, int]:
+def outcome_counts(checks: Iterable["CheckResult"]) -> dict[str, int]:
     return dict(Counter(check.outcome for check in checks))
 
 
-def variant_summary(checks: tuple[CheckResult, ...]) -> dict[str, dict[str, int]]:
+def variant_summary(checks: tuple["CheckResult", ...]) -> dict[str, dict[str, int]]:
     """Outcomes per A/B variant ({} when no check ran as a variant)."""
     variants = dict.fromkeys(c.facts.variant for c in checks if c.facts.variant)
     return {name: outcome_counts(c for c in checks if c.facts.variant == name) for name in variants}
@@ -92,7 +94,7 @@ def dumps_readable(data: dict[str, Any]) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def target_description(settings: Settings, verdict: Verdict | None = None) -> dict[str, Any]:
+def target_description(settings: Settings, verdict: "Verdict | None" = None) -> dict[str, Any]:
     return {
         "url": display_url(settings.prod_url) if settings.prod_url else None,
         "baseline_url": display_url(settings.baseline_url) if settings.baseline_url else None,
@@ -108,7 +110,7 @@ def target_description(settings: Settings, verdict: Verdict | None = None) -> di
     }
 
 
-def _target_entry(label: str, url: str, verdict: Verdict | None) -> dict[str, Any]:
+def _target_entry(label: str, url: str, verdict: "Verdict | None") -> dict[str, Any]:
     """One target's share of the checks (all of them when there is only one target)."""
     checks = [c for c in (verdict.checks if verdict else ())
               if c.facts.target == label or not c.facts.target]
@@ -122,7 +124,7 @@ def _target_entry(label: str, url: str, verdict: Verdict | None) -> dict[str, An
             "observed_versions": versions}
 
 
-def build_report(verdict: Verdict, settings: Settings, run: RunInfo) -> dict[str, Any]:
+def build_report(verdict: "Verdict", settings: Settings, run: RunInfo) -> dict[str, Any]:
     """The gate report as JSON-ready data (schema documented in the README)."""
     return {
         "schema": SCHEMA,
@@ -263,7 +265,7 @@ class GateCase(NamedTuple):
 GATE_CASE_CLASS, GATE_CASE_NAME = "prodsmoke", "gate"  # JUnit classname / name
 
 
-def gate_case(verdict: Verdict) -> GateCase:
+def gate_case(verdict: "Verdict") -> GateCase:
     title = f"prodsmoke gate: {verdict.status.upper()} (exit {verdict.exit_status})"
     if verdict.status == "pass":
         return GateCase("passed", title, title)
@@ -279,7 +281,7 @@ def _versions_text(observed: dict[str, int]) -> str:
     return ", ".join(f"{version} x{count}" for version, count in observed.items()) or "none seen"
 
 
-def observed_text(verdict: Verdict, probe_seen: str | None = None) -> str:
+def observed_text(verdict: "Verdict", probe_seen: str | None = None) -> str:
     """The versions the checks saw, and what the readiness probe saw when they saw none."""
     text = _versions_text(dict(verdict.observed_versions))
     if not verdict.observed_versions and probe_seen:
@@ -287,7 +289,7 @@ def observed_text(verdict: Verdict, probe_seen: str | None = None) -> str:
     return text
 
 
-def render_gate_block(verdict: Verdict, settings: Settings, report_path: Path | None,
+def render_gate_block(verdict: "Verdict", settings: Settings, report_path: Path | None,
                       report_error: str | None = None, probe_seen: str | None = None
                       ) -> tuple[str, list[str]]:
     """The terminal gate block: a title for the separator line and the lines under it."""

@@ -16,7 +16,9 @@ Export never changes a verdict: what could not be exported is counted, shown in 
 the gate report.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in this module: typing.NamedTuple compiles every
+# annotation given as a string, which made its records several times dearer to define, on
+# the start-up of every run (tests/test_startup.py keeps it so).
 
 import importlib.util
 from collections.abc import Mapping
