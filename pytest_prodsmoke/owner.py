@@ -206,8 +206,9 @@ class GateOwner:
         self._guard(self.recorder.on_test_report, report)
         if self.junit_without_case_properties and report.user_properties:
             # pytest's default junit_family (xunit2) allows no <properties> in a <testcase>:
-            # the check's facts are read now (above), so JUnit, which comes after this plugin
-            # (registered before it), writes none of them. Other properties are the user's.
+            # the recorder kept the properties as logged (above; a new list replaces them
+            # here), so JUnit, which comes after this plugin (registered before it), writes
+            # none of the check's facts. Other properties are the user's.
             report.user_properties = [(name, value) for name, value in report.user_properties
                                       if not str(name).startswith(PROPERTY_PREFIX)]
         elif self.junit_case_properties and report.user_properties:

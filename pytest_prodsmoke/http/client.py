@@ -251,7 +251,7 @@ class ProdClient(requests.Session):
         self._base_prefix = f"{parts.scheme}://{parts.netloc}/"
         self.read_only = read_only
         self.context = CheckContext()
-        self._check_header: str | None = None
+        self._check_header: str | None = None  # the check's id for a header, once it is asked
         self.tags = tags or TrafficTags()
         self.limiter = limiter
         # Fake-user secrets, which may only travel to these hosts (scheme://host:port).
@@ -290,7 +290,7 @@ class ProdClient(requests.Session):
         starts from the configured state.
         """
         self.context = context or CheckContext()
-        self._check_header: str | None = None  # the check's id for a header, once it is asked
+        self._check_header = None
         self.variant_confirmed = 0
         self.headers = self._default_headers.copy()
         self.cookies.clear()
