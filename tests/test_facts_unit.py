@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pytest_prodsmoke.gate import facts as facts_module
@@ -177,6 +178,9 @@ _NUMBERS = st.one_of(st.integers(), st.floats(), st.booleans(), st.none(),
 
 
 @given(st.dictionaries(st.one_of(st.text(), st.integers()), _NUMBERS, max_size=6))
+@example({"nan": math.nan, "inf": math.inf, "-inf": -math.inf})  # json's own spellings
+@example({"count": 1, "p50_ms": 0.8, "flag": True, "none": None})
+@example({"é\"\\\n": 2, 3: 1.5e-07})
 def test_the_written_out_encoder_of_counts_and_numbers_is_json_dumps(
         value: dict[object, object]) -> None:
     # The versions and latencies of every check are written without json.dumps (faster); the
@@ -184,3 +188,11 @@ def test_the_written_out_encoder_of_counts_and_numbers_is_json_dumps(
     expected = json.dumps(value) if value else None
     assert facts_module.COUNTS.write(value) == expected
     assert facts_module.NUMBERS.write(value) == expected
+
+
+def test_no_codec_writes_anything_for_an_unknown_fact() -> None:
+    # to_properties skips None without asking the codec: every codec must agree.
+    for codec in (facts_module.FLAG, facts_module.TEXT, facts_module.COUNTS,
+                  facts_module.NUMBERS, facts_module.OBJECT, facts_module.PAIRS,
+                  facts_module.COUNT):
+        assert codec.write(None) is None
