@@ -774,3 +774,21 @@ def test_chaos_and_replay_reasons_name_at_most_a_few() -> None:
     assert verdict.reasons[0].message == (
         "6 undo actions an earlier run left could not be replayed: fake data may be left in "
         "production by " + ", ".join(f"t.py::c{i} (run ?)" for i in range(5)))
+
+
+def test_a_report_without_user_properties_is_still_read() -> None:
+    # An xdist crash report ("???") may come without user properties: it still counts as the
+    # check's crash, read like any other report, never as a lost report.
+    from types import SimpleNamespace
+
+    from pytest_prodsmoke.gate.recorder import GateRecorder
+
+    recorder = GateRecorder()
+    recorder.on_collected(["t.py::a"])
+    recorder.on_test_report(SimpleNamespace(nodeid="t.py::a", when="???", outcome="failed",
+                                            longrepr="worker 'gw0' crashed", node=None))
+    facts = recorder.facts(1, SimpleNamespace(expect_version=None, gate_strict=False,
+                                              allow_skips=False))
+    assert facts.internal_errors == ()
+    assert [(e.nodeid, e.when, e.outcome) for e in facts.events] == [("t.py::a", "???", "failed")]
+    assert decide(facts).checks[0].outcome == "crashed"

@@ -146,7 +146,8 @@ class GateRecorder:
         # Every report counts, also several for one phase (subtests, --dist each) and the
         # failed attempts pytest-rerunfailures repeats (outcome "rerun"): a check that needed
         # a rerun is flaky, never a clean pass.
-        self.unread.append((report, report.user_properties))
+        # (getattr: a crash report from xdist may carry no user properties at all.)
+        self.unread.append((report, getattr(report, "user_properties", None) or ()))
 
     def read_reports(self) -> None:
         """Every report kept so far, read into the events the gate decides from. A report that

@@ -33,9 +33,6 @@ def latency_summary(records: Sequence[ResponseRecord]) -> dict[str, float | int]
             count += 1
             if not record.retried:
                 millis.append(record.elapsed_s * 1000)
-    if len(millis) == 1:  # most checks send one request: one figure, rounded once
-        only = round(millis[0], 1)
-        return {"count": count, "p50_ms": only, "p95_ms": only, "max_ms": only}
     millis.sort()
     return {
         "count": count,

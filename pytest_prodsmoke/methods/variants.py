@@ -52,18 +52,18 @@ def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str
     """Before pytest makes a check of a marked function (or of a marked module or class): its
     module or class uses the ``prodsmoke_variant`` fixture from here on, so the marker can
     parametrize it. (pytest lets a check parametrize only the fixtures it uses.)"""
-    used = collector.stash.get(VARIANTS_USED_KEY, None)
-    if used is None:  # the module's or class's own marker, looked up once
-        used = collector.stash[VARIANTS_USED_KEY] = _use_fixture(
-            collector, collector.get_closest_marker(MARKER) is not None)
-    if not used and _marked(obj) and collector.istestfunction(obj, name):
-        collector.stash[VARIANTS_USED_KEY] = _use_fixture(collector, True)
+    if VARIANTS_USED_KEY not in collector.stash:  # the module's or class's marker, once
+        collector.stash[VARIANTS_USED_KEY] = False
+        if collector.get_closest_marker(MARKER) is not None:
+            _use_fixture(collector)
+    if not collector.stash[VARIANTS_USED_KEY] and _marked(obj) and \
+            collector.istestfunction(obj, name):
+        _use_fixture(collector)
 
 
-def _use_fixture(collector: pytest.Collector, needed: bool) -> bool:
-    if needed:
-        collector.add_marker(pytest.mark.usefixtures(VARIANT_FIXTURE))
-    return needed
+def _use_fixture(collector: pytest.Collector) -> None:
+    collector.add_marker(pytest.mark.usefixtures(VARIANT_FIXTURE))
+    collector.stash[VARIANTS_USED_KEY] = True
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
